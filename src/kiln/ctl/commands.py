@@ -1,0 +1,15 @@
+"""The one list of kilnctl's top-level commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# module path -> attribute holding the click command or group
+_COMMANDS: tuple[tuple[str, str], ...] = ()
+
+
+def all_commands() -> list[click.Command]:
+    """Import and return every top-level command, in the order they are listed."""
+    return [getattr(importlib.import_module(mod), attr) for mod, attr in _COMMANDS]

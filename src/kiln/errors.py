@@ -1,0 +1,19 @@
+"""The root of every error Kiln raises on purpose.
+
+Each layer has one base that derives from :class:`KilnError`::
+
+    KilnError
+    ├── kiln.resources.errors.ResourceError      the resource/controller runtime
+    ├── kiln.machinery.errors.MachineryError    config, patches, secrets, kilnconfig
+    └── kiln.ctl.errors.CliError                 command-line input the CLI itself rejects
+
+Boundaries (the CLI, later the gRPC servers) translate these once; nothing below them prints.
+"""
+
+
+class KilnError(Exception):
+    """Base of all deliberate Kiln errors. ``str(err)`` is a one-line, user-facing message."""
+
+    def lines(self) -> list[str]:
+        """The error as one or more self-contained lines (several problems, one per line)."""
+        return [str(self)]
