@@ -1,0 +1,27 @@
+"""kilnctl's error boundary: one `error:` line per problem, exit 1 for errors, 2 for usage."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln.ctl.main import run
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["no-such-command"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: No such command 'no-such-command'")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--no-such-option"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: No such option '--no-such-option'")
+    assert err.count("\n") == 1
+
+
+def test_version_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("kilnctl, version ")
