@@ -7,7 +7,10 @@ import importlib
 import click
 
 # module path -> attribute holding the click command or group
-_COMMANDS: tuple[tuple[str, str], ...] = ()
+_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("kiln.ctl.gen", "gen"),
+    ("kiln.ctl.config_cmd", "config"),
+)
 
 
 def all_commands() -> list[click.Command]:

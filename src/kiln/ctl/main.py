@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
 from kiln import __version__
 from kiln.ctl.errors import CliError
+from kiln.ctl.options import GlobalOptions
 from kiln.errors import KilnError
 
 EXIT_ERROR = 1
@@ -20,8 +22,19 @@ EXIT_INTERRUPTED = 130
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kilnctl")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option(
+    "--kilnconfig",
+    "kilnconfig_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Client config file [default: $KILNCONFIG, then ~/.kiln/config].",
+)
+@click.option("--context", "context_name", help="Context to use instead of the current one.")
+@click.pass_context
+def cli(
+    ctx: click.Context, debug: bool, kilnconfig_path: Path | None, context_name: str | None
+) -> None:
     """Manage Kiln machines and clusters through their API."""
+    ctx.obj = GlobalOptions(kilnconfig=kilnconfig_path, context=context_name)
 
 
 def _register_commands() -> None:

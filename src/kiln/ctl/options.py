@@ -1,0 +1,30 @@
+"""Options of the top-level ``kilnctl`` group that every command can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """``--kilnconfig`` and ``--context``, as given (None when not)."""
+
+    kilnconfig: Path | None = None
+    context: str | None = None
+
+    @property
+    def kilnconfig_path(self) -> Path:
+        """The kilnconfig to use: ``--kilnconfig``, ``$KILNCONFIG``, then ``~/.kiln/config``."""
+        from kiln.machinery import kilnconfig  # not at import: keeps `kilnctl --version` light
+
+        return kilnconfig.default_path(self.kilnconfig)
+
+
+def global_options() -> GlobalOptions:
+    """The global options of the running command (defaults outside a ``kilnctl`` run)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(GlobalOptions) if ctx is not None else None
+    return found or GlobalOptions()
