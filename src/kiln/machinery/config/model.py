@@ -277,9 +277,14 @@ class MachineConfigDocument(ConfigModel):
                     ("machine.ca.key", self.machine.ca.key is not None),
                     ("cluster.ca.key", self.cluster.ca.key is not None),
                     ("cluster.aggregatorCA", self.cluster.aggregator_ca is not None),
+                    (
+                        "cluster.aggregatorCA.key",
+                        self.cluster.aggregator_ca is None or self.cluster.aggregator_ca.key,
+                    ),
                     ("cluster.serviceAccount", self.cluster.service_account is not None),
                     ("cluster.secretboxEncryptionSecret", self.cluster.secretbox_encryption_secret),
                     ("cluster.etcd", self.cluster.etcd is not None),
+                    ("cluster.etcd.ca.key", self.cluster.etcd is None or self.cluster.etcd.ca.key),
                 )
                 if not present
             ]

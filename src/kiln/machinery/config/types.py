@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": 1e-9,
     "us": 1e-6,
@@ -25,11 +25,13 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
-_BOOTSTRAP_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
-_KUBE_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
-_INTERFACE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-_DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_HOSTNAME_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE | re.ASCII)
+_BOOTSTRAP_TOKEN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")
+_KUBE_VERSION = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?")
+_INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")
+_SYSCTL_NAME = re.compile(r"[a-z0-9_]+([./][a-z0-9_*-]+)+", re.IGNORECASE | re.ASCII)
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")  # urlsplit would silently drop some of these
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -47,7 +49,10 @@ def parse_duration(text: str) -> timedelta:
         position = match.end()
     if position != len(text):
         raise ValueError(f"{text!r} is not a duration (use e.g. 30s, 5m, 1h30m, 500ms)")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def _duration(value: str) -> str:
@@ -86,6 +91,8 @@ def _network_cidr(value: str) -> str:
 
 
 def _url(value: str, schemes: tuple[str, ...]) -> str:
+    if _URL_FORBIDDEN.search(value):
+        raise ValueError(f"{value!r} is not a valid URL (it contains spaces or control characters)")
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -109,13 +116,13 @@ def _https_url(value: str) -> str:
 
 def _hostname(value: str) -> str:
     labels = value.split(".")
-    if len(value) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in labels):
+    if len(value) > 253 or not all(_HOSTNAME_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"{value!r} is not a valid hostname (RFC 1123)")
     return value
 
 
 def _dns_domain(value: str) -> str:
-    if len(value) > 253 or not _DNS_NAME.match(value):
+    if len(value) > 253 or not _DNS_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid DNS domain")
     return value
 
@@ -141,19 +148,19 @@ def _device_path(value: str) -> str:
 
 
 def _bootstrap_token(value: str) -> str:
-    if not _BOOTSTRAP_TOKEN.match(value):
+    if not _BOOTSTRAP_TOKEN.fullmatch(value):
         raise ValueError("bootstrap token must match [a-z0-9]{6}.[a-z0-9]{16}")
     return value
 
 
 def _kube_version(value: str) -> str:
-    if not _KUBE_VERSION.match(value):
+    if not _KUBE_VERSION.fullmatch(value):
         raise ValueError(f"{value!r} is not a Kubernetes version (e.g. v1.36.0)")
     return value if value.startswith("v") else f"v{value}"
 
 
 def _interface_name(value: str) -> str:
-    if not _INTERFACE_NAME.match(value):
+    if not _INTERFACE_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a network interface name (1-15 characters)")
     return value
 
@@ -169,7 +176,7 @@ def _base64_32_bytes(value: str) -> str:
 
 
 def _sysctl_name(value: str) -> str:
-    if not re.match(r"^[a-z0-9_]+([./][a-z0-9_*-]+)+$", value, re.IGNORECASE):
+    if not _SYSCTL_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a sysctl name (e.g. net.ipv4.ip_forward)")
     return value
 
@@ -213,11 +220,12 @@ def _pem_certificate(value: str) -> str:
 
 
 def _pem_private_key(value: str) -> str:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         serialization.load_pem_private_key(_decode_pem(value, "private key"), password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise ValueError(f"not a valid unencrypted PEM private key: {exc}") from None
     return value
 
