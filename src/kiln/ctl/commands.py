@@ -10,6 +10,8 @@ import click
 _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.gen", "gen"),
     ("kiln.ctl.config_cmd", "config"),
+    ("kiln.ctl.validate", "validate"),
+    ("kiln.ctl.machineconfig", "machineconfig"),
 )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from kiln.ctl.gen_schema import schema
 from kiln.ctl.outputs import write_new_files
 from kiln.machinery.secrets import SecretsBundle
 
@@ -15,6 +16,9 @@ _FORCE = click.option("--force", is_flag=True, help="Overwrite files that alread
 @click.group()
 def gen() -> None:
     """Generate secrets, machine configs and client configs."""
+
+
+gen.add_command(schema)
 
 
 @gen.command("secrets")
