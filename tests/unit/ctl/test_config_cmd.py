@@ -168,7 +168,7 @@ def test_bad_secrets_file(kc: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     bad = tmp_path / "secrets.yaml"
     bad.write_text("version: v1alpha1\n")
     assert kilnctl(kc, "config", "new", "x", "--with-secrets", str(bad)) == 1
-    assert one_error(capsys) == f"error: {bad}: cluster: is required (and 3 more)"
+    assert one_error(capsys) == f"error: {bad}: cluster: required (and 3 more)"
     assert not kc.exists()
 
 

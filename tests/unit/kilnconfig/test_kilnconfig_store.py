@@ -69,7 +69,7 @@ def test_missing_file(tmp_path: Path) -> None:
         ("- a", "expected a mapping"),
         ("context: nope\ncontexts: {}\n", "current context 'nope' is not among the contexts"),
         ("contexts: {a: {ca: x}}", r"contexts\.a\.ca: .*PEM \(and 2 more\)"),
-        ("contexts: {}\nextra: 1", "extra: is not a known field"),
+        ("contexts: {}\nextra: 1", "extra: unknown key"),
     ],
 )
 def test_invalid_file(tmp_path: Path, text: str, message: str) -> None:
