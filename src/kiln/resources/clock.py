@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 
 class Clock(Protocol):
-    """Monotonic time in seconds, and sleeping on it."""
+    """Monotonic time in seconds, and sleeping on it.
+
+    ``sleep`` starts the sleep when it is called, not when it is awaited, so that a manual
+    clock counts the delay from the moment the runtime decided to sleep.
+    """
 
     def monotonic(self) -> float: ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> Awaitable[None]: ...
 
 
 class SystemClock:
@@ -27,8 +32,8 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        return asyncio.sleep(seconds)
 
 
 @dataclass

@@ -225,13 +225,14 @@ class ControllerRuntime:
     ) -> bool:
         """Sleep ``delay`` on the clock, or until ``wake`` is set; True if woken early."""
         status.next_run = self.clock.monotonic() + delay
+        sleeping = self.clock.sleep(delay)  # counts from now, before anyone sees next_run
         self._notify()
         try:
             if wake is None:
-                await self.clock.sleep(delay)
+                await sleeping
                 return False
-            sleeper = asyncio.create_task(self.clock.sleep(delay), name=f"{status.name} sleep")
-            waker = asyncio.create_task(wake.wait(), name=f"{status.name} wake")
+            sleeper = asyncio.ensure_future(sleeping)
+            waker = asyncio.create_task(wake.wait(), name=f"controller {status.name} wake")
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:

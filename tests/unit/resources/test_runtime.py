@@ -1,0 +1,272 @@
+"""The controller runtime: reconcile on change, declared access only, isolation and backoff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pytest
+from resource_kinds import DoubledSpec, SwitchSpec, ThingSpec, thing
+
+from kiln.resources import (
+    Backoff,
+    Controller,
+    ControllerRuntime,
+    InMemoryState,
+    Input,
+    Kind,
+    OutputKind,
+    OwnerConflictError,
+    Phase,
+    Pointer,
+    ReconcileContext,
+    RegistrationError,
+    RequeueError,
+    Resource,
+)
+from kiln.resources.controller import Output
+from kiln.resources.testing import ControllerHarness, ManualClock
+
+DOUBLED = Kind.of(DoubledSpec)
+SWITCH = Pointer.of(SwitchSpec, "switch")
+
+
+class Doubler(Controller):
+    """Keeps one Doubled per running Thing, with twice its value."""
+
+    name = "test.Doubler"
+
+    def inputs(self) -> Sequence[Input]:
+        return [Input.of(ThingSpec)]
+
+    def outputs(self) -> Sequence[Output]:
+        return [Output.of(DoubledSpec)]
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        for source in await ctx.reader.list(ThingSpec):
+            if source.metadata.phase is Phase.RUNNING:
+                await ctx.modify(Resource.new(source.id, DoubledSpec(value=source.spec.value * 2)))
+        await ctx.cleanup_outputs(DoubledSpec)
+
+
+class Flaky(Controller):
+    """Fails while the switch says so."""
+
+    name = "test.Flaky"
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def inputs(self) -> Sequence[Input]:
+        return [Input.of(SwitchSpec, id="switch")]
+
+    def outputs(self) -> Sequence[Output]:
+        return []
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        self.runs += 1
+        switch = await ctx.reader.find(SwitchSpec, "switch")
+        if switch is not None and switch.spec.fail:
+            raise RuntimeError(f"boom {self.runs}")
+
+
+async def set_switch(state: InMemoryState, fail: bool) -> None:
+    current = await state.get(SWITCH)
+    current.spec.fail = fail
+    await state.update(current)
+
+
+async def test_outputs_follow_inputs() -> None:
+    async with ControllerHarness(Doubler()) as harness:
+        state = harness.state
+        await state.create(thing("a", 2))
+        out = await harness.wait_for(Pointer.of(DoubledSpec, "a"), lambda r: r.spec.value == 4)
+        assert out.metadata.owner == "test.Doubler"
+
+        source = await state.get(Pointer.of(ThingSpec, "a"))
+        source.spec.value = 5
+        await state.update(source)
+        out = await harness.wait_for(out.pointer, lambda r: r.spec.value == 10)
+
+        with pytest.raises(OwnerConflictError):  # nobody but the controller writes its outputs
+            await state.update(out)
+
+        await state.create(thing("b", 1))
+        await harness.wait_for(Pointer.of(DoubledSpec, "b"))
+        # Reconciles triggered by its own writes changed nothing: no write without a change.
+        assert (await state.get(out.pointer)).version == 2
+        assert harness.runtime.status("test.Doubler").reconciles >= 3
+
+
+async def test_stale_outputs_are_removed_once_their_finalizers_are_gone() -> None:
+    async with ControllerHarness(Doubler()) as harness:
+        state = harness.state
+        await state.create(thing("a", 1))
+        await state.create(thing("b", 2))
+        await harness.wait_kind(DOUBLED, lambda found: set(found) == {"a", "b"})
+        held = Pointer.of(DoubledSpec, "b")
+        await state.add_finalizer(held, "user-hold")
+
+        await state.destroy(Pointer.of(ThingSpec, "a"))
+        await state.destroy(Pointer.of(ThingSpec, "b"))
+        await harness.wait_kind(
+            DOUBLED,
+            lambda found: set(found) == {"b"} and found["b"].metadata.phase is Phase.TEARING_DOWN,
+        )
+
+        await state.remove_finalizer(held, "user-hold")
+        await harness.wait_kind(DOUBLED, lambda found: not found)
+
+
+class Sneaky(Controller):
+    name = "test.Sneaky"
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def inputs(self) -> Sequence[Input]:
+        return [Input.of(ThingSpec)]
+
+    def outputs(self) -> Sequence[Output]:
+        return [Output.of(DoubledSpec)]
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        if self.action == "write":
+            await ctx.create(Resource.new("switch", SwitchSpec()))
+        else:
+            await ctx.reader.get(SwitchSpec, "switch")
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("write", "controller test.Sneaky cannot write config/Switch/switch: not declared"),
+        ("read", "controller test.Sneaky cannot read config/Switch/switch: not declared"),
+    ],
+)
+async def test_undeclared_access_fails_the_reconcile(action: str, message: str) -> None:
+    async with ControllerHarness(Sneaky(action), clock=ManualClock()) as harness:
+        status = await harness.wait_status("test.Sneaky", lambda s: s.failures == 1)
+        assert status.last_error is not None and status.last_error.startswith(message)
+    assert await harness.state.list(Kind.of(SwitchSpec)) == []
+
+
+async def test_a_crashing_controller_is_isolated_and_retried_with_capped_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = ManualClock()
+    state = InMemoryState()
+    await state.create(Resource.new("switch", SwitchSpec(fail=True)))
+    flaky = Flaky()
+    harness = ControllerHarness(
+        flaky, Doubler(), state=state, clock=clock, backoff=Backoff(initial=0.1, cap=1.0)
+    )
+    async with harness:
+        delays = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+        for attempt, delay in enumerate(delays, start=1):
+            status = await harness.wait_status(
+                "test.Flaky",
+                lambda s, n=attempt: s.consecutive_failures == n and s.next_run is not None,
+            )
+            assert status.retry_delay == delay
+            assert status.next_run == pytest.approx(clock.monotonic() + delay)
+            assert status.last_error == f"boom {attempt}"
+            if attempt == 3:  # meanwhile, the other controller works normally
+                await state.create(thing("a", 21))
+                await harness.wait_for(Pointer.of(DoubledSpec, "a"), lambda r: r.spec.value == 42)
+            if attempt < len(delays):
+                clock.advance(delay)
+
+        # A change during the backoff waits for the retry instead of running at once.
+        await set_switch(state, fail=False)
+        await state.create(thing("b", 1))
+        await harness.wait_for(Pointer.of(DoubledSpec, "b"))  # the switch event was delivered
+        assert flaky.runs == 7 and harness.runtime.status("test.Flaky").reconciles == 0
+
+        clock.advance(1.0)
+        status = await harness.wait_status("test.Flaky", lambda s: s.reconciles == 1)
+        assert (status.consecutive_failures, status.last_error, status.next_run) == (0, None, None)
+        assert status.failures == 7
+
+        await set_switch(state, fail=True)  # success reset the backoff
+        status = await harness.wait_status("test.Flaky", lambda s: s.consecutive_failures == 1)
+        assert status.retry_delay == 0.1
+
+    failures = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(failures) == 8
+    assert "controller test.Flaky: reconcile failed (1 in a row), retrying in 0.1s: boom 1" in (
+        failures[0].getMessage()
+    )
+    assert failures[0].exc_info is not None  # an unexpected error: the traceback is logged
+
+
+class Poller(Controller):
+    """Not ready at first (RequeueError), then polls every 5 s."""
+
+    name = "test.Poller"
+
+    def inputs(self) -> Sequence[Input]:
+        return []
+
+    def outputs(self) -> Sequence[Output]:
+        return []
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        if not hasattr(self, "ready"):
+            self.ready = True
+            raise RequeueError(2.0, "waiting for the disk")
+        ctx.requeue_after(5.0)
+
+
+async def test_requeue_runs_again_after_the_delay() -> None:
+    clock = ManualClock()
+    async with ControllerHarness(Poller(), clock=clock) as harness:
+        status = await harness.wait_status("test.Poller", lambda s: s.next_run is not None)
+        assert (status.next_run, status.failures) == (2.0, 0)
+        assert status.last_error == "requeue in 2s: waiting for the disk"
+        clock.advance(2.0)
+        status = await harness.wait_status(
+            "test.Poller", lambda s: s.reconciles == 1 and s.next_run is not None
+        )
+        assert status.next_run == 7.0
+        clock.advance(5.0)
+        await harness.wait_status("test.Poller", lambda s: s.reconciles == 2)
+    assert clock.sleeps == [2.0, 5.0, 5.0]
+
+
+class Writer(Controller):
+    def __init__(self, name: str, kind: OutputKind) -> None:
+        self.name, self.kind = name, kind
+
+    def inputs(self) -> Sequence[Input]:
+        return []
+
+    def outputs(self) -> Sequence[Output]:
+        return [Output.of(DoubledSpec, self.kind)]
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        await ctx.modify(Resource.new(self.name, DoubledSpec()))
+
+
+def test_conflicting_registrations_are_refused() -> None:
+    state = InMemoryState()
+    runtime = ControllerRuntime(state, [Writer("one", OutputKind.EXCLUSIVE)])
+    with pytest.raises(RegistrationError, match="output Doubled is already exclusive to one"):
+        runtime.register(Writer("two", OutputKind.EXCLUSIVE))
+    with pytest.raises(RegistrationError, match="output Doubled is already exclusive to one"):
+        runtime.register(Writer("two", OutputKind.SHARED))
+    with pytest.raises(RegistrationError, match="controller one is already registered"):
+        runtime.register(Writer("one", OutputKind.SHARED))
+
+    shared = ControllerRuntime(state, [Writer("one", OutputKind.SHARED)])
+    shared.register(Writer("two", OutputKind.SHARED))
+    with pytest.raises(RegistrationError, match="already shared to one, two"):
+        shared.register(Writer("three", OutputKind.EXCLUSIVE))
+    assert shared.controllers == ["one", "two"]
+
+
+async def test_shared_outputs_are_written_by_each_owner() -> None:
+    writers = [Writer("one", OutputKind.SHARED), Writer("two", OutputKind.SHARED)]
+    async with ControllerHarness(*writers) as harness:
+        found = await harness.wait_kind(DOUBLED, lambda found: len(found) == 2)
+    assert {r.metadata.owner for r in found.values()} == {"one", "two"}
