@@ -241,7 +241,7 @@ def test_patches_apply_in_order_and_to_their_machine_type(tmp_path: Path) -> Non
         ),
         (
             [*("demo", ENDPOINT), "--with-secrets", "missing.yaml"],
-            "missing.yaml: cannot read secrets: No such file or directory",
+            "missing.yaml: cannot read: No such file or directory",
         ),
     ],
 )

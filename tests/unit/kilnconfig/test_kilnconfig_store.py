@@ -65,7 +65,7 @@ def test_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("contexts: [", r"not valid YAML \(line 1\)"),
+        ("contexts: [", r"line 1, column 12: expected the node content"),
         ("- a", "expected a mapping"),
         ("context: nope\ncontexts: {}\n", "current context 'nope' is not among the contexts"),
         ("contexts: {a: {ca: x}}", r"contexts\.a\.ca: .*PEM \(and 2 more\)"),

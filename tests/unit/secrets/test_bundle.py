@@ -18,6 +18,10 @@ from kiln.machinery.secrets import CLIENT_VALIDITY, SecretsBundle, issue_client_
 
 OpensslVerify = Callable[..., None]
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+# "billion laughs": aliases that would expand to 10**9 values
+_LAUGHS = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,9 +153,12 @@ def test_several_problems_are_counted(bundle: SecretsBundle, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("certs: [\n", r"not valid YAML \(line 2\)"),
+        ("certs: [\n", r"line 2, column 1: expected the node content"),
         ("- a\n- b\n", "expected a mapping of secrets"),
         ("", "expected a mapping of secrets"),
+        ("a: 1\na: 2\n", r"document 1: a: duplicate key \(lines 1 and 2\)"),
+        ("a: 1\n---\nb: 2\n", "expected one YAML document, found 2"),
+        (_LAUGHS, "document 1: more than 100000 values after expanding aliases"),
     ],
 )
 def test_unreadable_yaml(tmp_path: Path, text: str, message: str) -> None:
@@ -162,7 +169,7 @@ def test_unreadable_yaml(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(SecretsError, match=r"missing\.yaml: cannot read secrets: No such file"):
+    with pytest.raises(SecretsError, match=r"missing\.yaml: cannot read: No such file"):
         SecretsBundle.load(tmp_path / "missing.yaml")
 
 

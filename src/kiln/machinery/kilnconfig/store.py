@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
-from kiln.machinery import problems
+from kiln.machinery import datafile
 from kiln.machinery.errors import KilnconfigError
 from kiln.machinery.kilnconfig.model import Kilnconfig
 from kiln.machinery.privatefile import ensure_private_dir, write_private_file
@@ -37,34 +36,22 @@ def default_path(
 
 def load(path: Path, *, missing_ok: bool = False) -> Kilnconfig:
     """Read a kilnconfig; a missing file is an empty config if ``missing_ok``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         if missing_ok:
             return Kilnconfig().with_source(str(path))
-        raise KilnconfigError(f"{path}: no kilnconfig here") from None
-    except OSError as exc:
-        raise KilnconfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise KilnconfigError(f"{path}: not a text file") from None
-    return parse(text, str(path))
+        raise KilnconfigError(f"{path}: no kilnconfig here")
+    return parse(datafile.read_file(path, KilnconfigError), str(path))
 
 
-def parse(text: str, source: str) -> Kilnconfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise KilnconfigError(f"{source}: not valid YAML{where}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise KilnconfigError(f"{source}: expected a mapping with 'context' and 'contexts'")
-    try:
-        config = Kilnconfig.model_validate(data)
-    except ValidationError as exc:
-        raise KilnconfigError(problems.summary(source, exc)) from None
+def parse(data: str | bytes, source: str) -> Kilnconfig:
+    config = datafile.parse_model(
+        Kilnconfig,
+        data,
+        source,
+        KilnconfigError,
+        expected="a mapping with 'context' and 'contexts'",
+        empty_ok=True,
+    )
     return config.with_source(source)
 
 

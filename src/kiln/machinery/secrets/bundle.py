@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kiln.machinery import problems
+from kiln.machinery import datafile
 from kiln.machinery.config.types import BootstrapToken, PemCertificate, PemPrivateKey, SecretboxKey
 from kiln.machinery.errors import SecretsError
 from kiln.machinery.secrets import tokens
@@ -125,28 +125,13 @@ class SecretsBundle(_Model):
     @classmethod
     def load(cls, path: Path) -> SecretsBundle:
         """Read and verify a bundle file; every problem is a SecretsError naming file and field."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SecretsError(f"{path}: cannot read secrets: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise SecretsError(f"{path}: not a text file") from None
-        return cls.from_yaml(text, str(path))
+        return cls.from_yaml(datafile.read_file(path, SecretsError), str(path))
 
     @classmethod
-    def from_yaml(cls, text: str, source: str = "secrets") -> SecretsBundle:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise SecretsError(f"{source}: not valid YAML{where}") from None
-        if not isinstance(data, dict):
-            raise SecretsError(f"{source}: expected a mapping of secrets at the top level")
-        try:
-            bundle = cls.model_validate(data)
-        except ValidationError as exc:
-            raise SecretsError(problems.summary(source, exc)) from None
+    def from_yaml(cls, data: str | bytes, source: str = "secrets") -> SecretsBundle:
+        bundle = datafile.parse_model(
+            cls, data, source, SecretsError, expected="a mapping of secrets (from 'gen secrets')"
+        )
         bundle.verify(source)
         return bundle
 
