@@ -40,7 +40,7 @@ def describe_context(config: Kilnconfig, name: str, context: Context) -> Context
         crt = Certificate.from_b64(context.crt, "crt")
         ca = Certificate.from_b64(context.ca, "ca")
         common_name, organizations = crt.common_name, crt.organizations
-    except (SecretsError, IndexError) as exc:
+    except SecretsError as exc:
         raise KilnconfigError(f"{config.source}: context {name!r}: {exc}") from None
     return ContextInfo(
         name=name,

@@ -74,7 +74,9 @@ class Certificate:
 
     @property
     def common_name(self) -> str:
-        return _name_values(self.x509().subject, NameOID.COMMON_NAME)[0]
+        """The subject's Common Name ("" if it has none)."""
+        names = _name_values(self.x509().subject, NameOID.COMMON_NAME)
+        return names[0] if names else ""
 
     @property
     def organizations(self) -> list[str]:
