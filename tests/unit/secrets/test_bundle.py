@@ -182,7 +182,7 @@ def test_client_certificate_for_role(
     cert.x509().verify_directly_issued_by(bundle.os_ca.certificate.x509())
     openssl_verify(bundle.os_ca.certificate, cert, "sslclient")
     assert cert.organizations == [role.value]
-    assert isinstance(issued.key.private_key(), ed25519.Ed25519PrivateKey)
+    assert isinstance(issued.key.private_key(), ec.EllipticCurvePrivateKey)
     remaining = cert.not_after - datetime.now(UTC)
     assert CLIENT_VALIDITY - timedelta(minutes=5) < remaining <= CLIENT_VALIDITY
 

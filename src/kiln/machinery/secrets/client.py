@@ -24,12 +24,12 @@ def issue_client_certificate(
     valid_for: timedelta = CLIENT_VALIDITY,
     now: datetime | None = None,
 ) -> IssuedCertificate:
-    """A new Ed25519 key and a client certificate from the OS CA granting ``role``."""
+    """A new ECDSA P-256 key and a client certificate from the OS CA granting ``role``."""
     return os_ca.issue(
         common_name or default_common_name(role),
         Usage.CLIENT,
         valid_for,
         organizations=[role.value],
-        algorithm=KeyAlgorithm.ED25519,
+        algorithm=KeyAlgorithm.ECDSA_P256,
         now=now,
     )

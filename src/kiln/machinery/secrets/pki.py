@@ -165,10 +165,15 @@ class CertificateAuthority:
         organizations: Sequence[str] = (),
         dns_names: Sequence[str] = (),
         ip_addresses: Sequence[str] = (),
-        algorithm: KeyAlgorithm = KeyAlgorithm.ED25519,
+        algorithm: KeyAlgorithm = KeyAlgorithm.ECDSA_P256,
         now: datetime | None = None,
     ) -> IssuedCertificate:
-        """A new key and a certificate for it, signed by this CA."""
+        """A new key and a certificate for it, signed by this CA.
+
+        Leaf keys default to ECDSA P-256: gRPC's TLS stack (BoringSSL in grpcio) offers no
+        signature algorithm for Ed25519 leaf keys and fails the handshake, while it verifies
+        an Ed25519 CA's signature on an ECDSA leaf without trouble.
+        """
         key = KeyPair.generate(algorithm)
         certificate = self.sign(
             key.public_key(),
