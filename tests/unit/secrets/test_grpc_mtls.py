@@ -15,7 +15,7 @@ from kiln.machinery.secrets import SecretsBundle, Usage, issue_client_certificat
 class _EchoRole(machine_pb2_grpc.MachineServiceServicer):
     """Answers Version with the Organization of the client's certificate."""
 
-    async def Version(  # noqa: N802 (gRPC method name)
+    async def Version(
         self, request: machine_pb2.VersionRequest, context: grpc.aio.ServicerContext
     ) -> machine_pb2.VersionResponse:
         from cryptography import x509
