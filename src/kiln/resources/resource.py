@@ -14,7 +14,7 @@ nothing until you write it back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -128,7 +128,20 @@ class Metadata:
 
     def copy(self) -> Metadata:
         """A copy that shares nothing mutable with this one."""
-        return replace(self, labels=dict(self.labels), annotations=dict(self.annotations))
+        # Positional construction: several times faster than dataclasses.replace (hot path).
+        return Metadata(
+            self.namespace,
+            self.type,
+            self.id,
+            self.version,
+            self.owner,
+            self.phase,
+            self.finalizers,
+            dict(self.labels),
+            dict(self.annotations),
+            self.created,
+            self.updated,
+        )
 
 
 @dataclass(slots=True)

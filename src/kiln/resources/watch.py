@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
@@ -40,19 +39,60 @@ class EventType(StrEnum):
     ERRORED = "errored"  # the watch ended with ``error``
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
     """One change seen by a watcher.
 
     ``resource`` is the resource after the change (for DESTROYED: its last state) and
     ``old`` the one before an UPDATED, or before it stopped matching a selector. Both are
-    None for BOOTSTRAPPED and ERRORED; ``error`` is set for ERRORED.
+    None for BOOTSTRAPPED and ERRORED; ``error`` is set for ERRORED. Each watcher gets its own
+    copies, decoded on first access (a watcher that only needs the event type pays nothing).
     """
 
-    type: EventType
-    resource: Resource[Any] | None = None
-    old: Resource[Any] | None = None
-    error: ResourceError | None = None
+    __slots__ = ("_old", "_old_record", "_record", "_resource", "error", "type")
+
+    def __init__(
+        self,
+        type: EventType,  # noqa: A002 - the event type
+        resource: Resource[Any] | None = None,
+        old: Resource[Any] | None = None,
+        error: ResourceError | None = None,
+    ) -> None:
+        self.type = type
+        self.error = error
+        self._resource, self._old = resource, old
+        self._record: Record | None = None
+        self._old_record: Record | None = None
+
+    @classmethod
+    def of_records(
+        cls,
+        event_type: EventType,
+        record: Record | None,
+        old: Record | None,
+        error: ResourceError | None = None,
+    ) -> Event:
+        """An event whose resources are decoded from stored records when first read."""
+        event = cls(event_type, error=error)
+        event._record, event._old_record = record, old
+        return event
+
+    @property
+    def resource(self) -> Resource[Any] | None:
+        if self._resource is None and self._record is not None:
+            self._resource = self._record.resource()
+        return self._resource
+
+    @property
+    def old(self) -> Resource[Any] | None:
+        if self._old is None and self._old_record is not None:
+            self._old = self._old_record.resource()
+        return self._old
+
+    def __repr__(self) -> str:
+        ref = self._record.pointer if self._record is not None else None
+        if ref is None and self._resource is not None:
+            ref = self._resource.pointer
+        return f"Event({self.type.value}, {ref}{f', {self.error}' if self.error else ''})"
 
 
 # A queued event: records are decoded only when the watcher takes the event.
@@ -132,12 +172,7 @@ class Watch:
                 event_type, record, old, error = queue.popleft()
                 if event_type is EventType.ERRORED:
                     self._finished = True
-                return Event(
-                    event_type,
-                    record.resource() if record is not None else None,
-                    old.resource() if old is not None else None,
-                    error,
-                )
+                return Event.of_records(event_type, record, old, error)
             if self._finished or self._ended:
                 raise StopAsyncIteration
             self._wakeup.clear()
