@@ -4,7 +4,9 @@ A backend subclasses :class:`Backend` and implements five primitives over immuta
 :class:`~kiln.resources.record.Record` values: ``_fetch``, ``_fetch_kind``, ``_insert``,
 ``_replace`` and ``_delete``. The last three are compare-and-swap writes (insert if absent,
 replace/delete only at an expected version), so a backend shared by several processes
-(PostgreSQL) stays correct; it would add cross-process change notification on top.
+(PostgreSQL) stays correct. Such a backend also has to feed changes committed by other
+processes to local watchers (``self._hub.publish`` from a LISTEN/NOTIFY listener, in commit
+order) and take watch snapshots consistent with that feed (e.g. by a revision column).
 
 Within one process every write runs under one lock: read the current record, check the rules,
 commit, publish the event to watchers, with nothing in between that lets another write

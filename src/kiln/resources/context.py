@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from kiln.resources.errors import (
     AlreadyExistsError,
     NotFoundError,
+    OwnerConflictError,
     PhaseConflictError,
     ResourceError,
     UndeclaredAccessError,
@@ -187,6 +188,8 @@ class ReconcileContext:
                     continue
                 self.touched.add(ptr)
                 return created
+            if current.metadata.owner != self.controller:  # never adopt someone else's resource
+                raise OwnerConflictError(ptr, current.metadata.owner, self.controller)
             if expected_phase is not None and current.metadata.phase is not expected_phase:
                 raise PhaseConflictError(ptr, current.metadata.phase, "modify")
             candidate = _desired(current, template, mutate)

@@ -119,6 +119,7 @@ class ControllerRuntime:
                     task.cancel()
         finally:
             self._done.set()
+            self._stopping = None  # may run again
 
     async def stop(self) -> None:
         """Stop a running :meth:`run` and wait until every controller task has ended."""

@@ -23,7 +23,7 @@ from kiln.resources.memory import InMemoryState
 from kiln.resources.resource import Kind, Pointer, Resource
 from kiln.resources.runtime import ControllerRuntime, ControllerStatus
 from kiln.resources.state import State
-from kiln.resources.watch import EventType
+from kiln.resources.watch import DEFAULT_WATCH_CAPACITY, EventType
 
 
 class ManualClock:
@@ -132,7 +132,7 @@ class ControllerHarness:
         """Wait until ``predicate`` holds for the resources of ``kind`` (by id); return them."""
         resources: dict[str, Resource[Any]] = {}
         async with asyncio.timeout(self.timeout):
-            async with self.state.watch_kind(kind) as watch:
+            async with self.state.watch_kind(kind, capacity=DEFAULT_WATCH_CAPACITY) as watch:
                 bootstrapped = False
                 async for event in watch:
                     if event.type is EventType.BOOTSTRAPPED:

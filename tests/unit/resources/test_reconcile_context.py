@@ -11,6 +11,7 @@ from resource_kinds import DoubledSpec, SwitchSpec, ThingSpec, thing
 from kiln.resources import (
     InMemoryState,
     Kind,
+    OwnerConflictError,
     Phase,
     PhaseConflictError,
     Pointer,
@@ -74,6 +75,13 @@ async def test_modify_retries_when_a_concurrent_write_wins() -> None:
     result = await ctx.modify(Resource.new("a", DoubledSpec()), bump)
     assert (result.spec.value, result.version) == (2, 4)  # two raced writes, then ours
     assert result.metadata.annotations == {"raced": "0"}
+
+
+async def test_modify_never_adopts_a_resource_it_does_not_own() -> None:
+    state = InMemoryState()
+    await state.create(Resource.new("a", DoubledSpec(value=1)))  # the user's
+    with pytest.raises(OwnerConflictError, match="owned by the user, not by controller ctrl"):
+        await context(state).modify(Resource.new("a", DoubledSpec(value=1)))
 
 
 async def test_modify_refuses_an_output_being_torn_down() -> None:

@@ -118,6 +118,19 @@ async def test_stale_outputs_are_removed_once_their_finalizers_are_gone() -> Non
         await harness.wait_kind(DOUBLED, lambda found: not found)
 
 
+async def test_a_controller_whose_watch_overflows_reopens_it_and_converges(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = InMemoryState(watch_capacity=1)  # the runtime's watches overflow on any burst
+    async with ControllerHarness(Doubler(), state=state) as harness:
+        await harness.wait_status("test.Doubler", lambda s: s.reconciles == 1)
+        for n in range(20):
+            await state.create(thing(f"t{n:02}", n))
+        found = await harness.wait_kind(DOUBLED, lambda found: len(found) == 20)
+    assert {r.spec.value for r in found.values()} == {2 * n for n in range(20)}
+    assert any("reopening watch default/Thing" in r.getMessage() for r in caplog.records)
+
+
 class Sneaky(Controller):
     name = "test.Sneaky"
 
