@@ -8,15 +8,20 @@ Every subprocess goes through :func:`run` (run to completion, capture output) or
   environment only when asked with ``inherit_env=True``;
 - the command is logged once at debug level; a failure is raised once, as :class:`ProcessError`,
   naming ``argv[0]``, the exit code or the signal that killed it, and the tail of stderr;
-- every child leads its own session and process group, so stopping it (:func:`terminate`:
-  SIGTERM, a grace period, SIGKILL) reaches the whole tree it started, and the stop finishes
-  even if the caller is cancelled meanwhile.
+- every child leads its own session and process group. When it exits, what is left of its
+  group is killed; stopping it (:func:`terminate`: SIGTERM, a grace period, SIGKILL) reaches the
+  whole tree, and the stop completes even if the caller is cancelled meanwhile.
+
+The exit of a child is seen through a pidfd (Linux 5.3+), not through its pipes, so a
+grandchild that keeps a pipe open cannot hide the exit; such pipes are closed after
+:data:`DRAIN_TIMEOUT`. Children are reaped here, one pid at a time: a future reaper of orphans
+(PID 1) must not wait for any child (``waitpid(-1)``), or it would take their exit statuses.
 
 Children are not tied to Kiln's lifetime: no parent-death signal is set. If the daemon is killed
 with SIGKILL its children may outlive it (those writing to a pipe back to it usually die of
-SIGPIPE soon after). The service supervisor records what it spawned in its state directory and
-kills such leftovers when it starts again. A process that calls ``setsid()`` itself leaves its
-group and escapes :func:`terminate`; only a cgroup could hold those.
+SIGPIPE soon after). The service supervisor records what it spawned and kills such leftovers
+when it starts again. A process that calls ``setsid()`` itself leaves its group and escapes
+:func:`terminate`; only a cgroup could hold those.
 
 ::
 
@@ -28,22 +33,27 @@ group and escapes :func:`terminate`; only a cgroup could hold those.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
 import signal
-from collections.abc import Mapping, Sequence
+import subprocess
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO, Any
 
 from kiln.errors import KilnError
 
 __all__ = [
     "DEFAULT_PATH",
+    "DRAIN_TIMEOUT",
     "Child",
     "Completed",
     "ProcessError",
     "ProcessTimeoutError",
     "describe_exit",
+    "drain",
     "run",
     "signal_group",
     "spawn",
@@ -53,8 +63,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-STDERR_TAIL_LINES = 10
 DEFAULT_GRACE = 10.0
+DRAIN_TIMEOUT = 1.0  # how long output may still arrive after a program exited
+STDERR_TAIL_LINES = 10
+PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL
 
 
 def describe_exit(returncode: int) -> str:
@@ -83,8 +95,8 @@ class ProcessError(KilnError):
         self.argv = tuple(argv)
         self.reason = reason
         self.returncode = returncode
-        text = stderr.decode("utf-8", "replace")
-        self.stderr_tail = [line for line in text.splitlines() if line.strip()][-STDERR_TAIL_LINES:]
+        lines = stderr.decode("utf-8", "replace").splitlines()
+        self.stderr_tail = [line for line in lines if line.strip()][-STDERR_TAIL_LINES:]
         message = f"{self.argv[0]} {reason}"
         if self.stderr_tail:
             message += f": {self.stderr_tail[-1].strip()}"
@@ -110,70 +122,6 @@ class Completed:
     stderr: bytes
 
 
-def _child_env(env: Mapping[str, str] | None, inherit_env: bool) -> dict[str, str]:
-    base = dict(os.environ) if inherit_env else {"PATH": DEFAULT_PATH}
-    return base | dict(env or {})
-
-
-async def _exec(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str] | None,
-    inherit_env: bool,
-    cwd: str | os.PathLike[str] | None,
-    stdin: int,
-    stdout: int,
-    stderr: int,
-) -> asyncio.subprocess.Process:
-    if not argv:
-        raise ValueError("argv must name a program")
-    logger.debug("running %s", shlex.join(argv))
-    try:
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            env=_child_env(env, inherit_env),
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ProcessError(argv, f"could not be started: {exc.strerror or exc}") from exc
-
-
-class Child:
-    """A running program started by :func:`spawn`: its pid, its merged output, its exit."""
-
-    def __init__(self, argv: Sequence[str], proc: asyncio.subprocess.Process) -> None:
-        self.argv = tuple(argv)
-        self._proc = proc
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    @property
-    def output(self) -> asyncio.StreamReader | None:
-        """stdout and stderr merged, or None when not captured."""
-        return self._proc.stdout
-
-    @property
-    def returncode(self) -> int | None:
-        return self._proc.returncode
-
-    async def wait(self) -> int:
-        """Wait for the program to exit; its exit code (negative: the signal that killed it)."""
-        return await self._proc.wait()
-
-    def signal_group(self, sig: signal.Signals) -> bool:
-        """Send ``sig`` to the child's whole process group; False if nothing was left in it."""
-        return signal_group(self.pid, sig)
-
-    def __repr__(self) -> str:
-        return f"<Child {self.argv[0]} pid={self.pid} returncode={self.returncode}>"
-
-
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
     """Send ``sig`` to process group ``pgid``; False if the group no longer exists."""
     try:
@@ -181,6 +129,115 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+class Child:
+    """A started program: its pid, its pipes, its exit (seen through a pidfd)."""
+
+    def __init__(self, argv: Sequence[str], popen: subprocess.Popen[bytes]) -> None:
+        self.argv = tuple(argv)
+        self._popen = popen
+        self.stdout: asyncio.StreamReader | None = None
+        self.stderr: asyncio.StreamReader | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    async def _attach(self, pipe: IO[bytes] | None) -> asyncio.StreamReader | None:
+        if pipe is None:
+            return None
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+        self._transports.append(transport)
+        return reader
+
+    def _on_exit(self) -> None:
+        if self._popen.poll() is None:  # not reaped yet; the pidfd stays readable
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if not self._exited.done():
+            self._exited.set_result(self._popen.returncode)
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def output(self) -> asyncio.StreamReader | None:
+        """stdout (with stderr merged into it, for :func:`spawn`), or None when not captured."""
+        return self.stdout
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the program has exited and been reaped; negative: a signal."""
+        return self._exited.result() if self._exited.done() else None
+
+    async def wait(self) -> int:
+        """Wait for the program to exit, however long its pipes stay open; its exit code."""
+        return await asyncio.shield(self._exited)
+
+    def signal_group(self, sig: signal.Signals) -> bool:
+        """Send ``sig`` to the child's whole process group; False if nothing was left in it."""
+        return signal_group(self.pid, sig)
+
+    def close_pipes(self) -> None:
+        """Close Kiln's ends of the output pipes; readers see the end of the output."""
+        for transport in self._transports:
+            transport.close()
+
+    def __repr__(self) -> str:
+        return f"<Child {self.argv[0]} pid={self.pid} returncode={self.returncode}>"
+
+
+def _popen(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    inherit_env: bool,
+    cwd: str | os.PathLike[str] | None,
+    *,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> subprocess.Popen[bytes]:
+    if not argv:
+        raise ValueError("argv must name a program")
+    logger.debug("running %s", shlex.join(argv))
+    child_env = (dict(os.environ) if inherit_env else {"PATH": DEFAULT_PATH}) | dict(env or {})
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=child_env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        raise ProcessError(argv, f"could not be started: {exc.strerror or exc}") from exc
+
+
+async def _start(argv: Sequence[str], popen: subprocess.Popen[bytes]) -> Child:
+    """Wrap a started program; if that fails or is cancelled, the program is killed."""
+    try:
+        child = Child(argv, popen)
+        child.stdout = await child._attach(popen.stdout)
+        child.stderr = await child._attach(popen.stderr)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(timeout=1)  # a killed program goes at once; do not leave a zombie
+        raise
+    return child
 
 
 async def spawn(
@@ -194,31 +251,20 @@ async def spawn(
     """Start a long-running program in its own process group, stdin from /dev/null and, when
     ``capture_output``, stdout and stderr merged into :attr:`Child.output`.
 
-    Raises :class:`ProcessError` if it cannot be started. If the caller is cancelled while the
-    program is being started, the program is killed before the cancellation goes on.
+    Raises :class:`ProcessError` if it cannot be started. Cancelled while starting, the program
+    is killed before the cancellation goes on.
     """
-    sink = asyncio.subprocess.PIPE if capture_output else asyncio.subprocess.DEVNULL
-    err = asyncio.subprocess.STDOUT if capture_output else asyncio.subprocess.DEVNULL
-    starting = asyncio.create_task(
-        _exec(
-            argv,
-            env=env,
-            inherit_env=inherit_env,
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=sink,
-            stderr=err,
-        ),
-        name=f"spawn {argv[0] if argv else '?'}",
+    sink = PIPE if capture_output else DEVNULL
+    popen = _popen(
+        argv,
+        env,
+        inherit_env,
+        cwd,
+        stdin=DEVNULL,
+        stdout=sink,
+        stderr=STDOUT if capture_output else DEVNULL,
     )
-    try:
-        proc = await asyncio.shield(starting)
-    except asyncio.CancelledError:
-        await asyncio.wait([starting])
-        if not starting.cancelled() and starting.exception() is None:
-            await terminate(Child(argv, starting.result()), grace=0)
-        raise
-    return Child(argv, proc)
+    return await _start(argv, popen)
 
 
 async def _terminate(child: Child, grace: float) -> int:
@@ -228,13 +274,10 @@ async def _terminate(child: Child, grace: float) -> int:
             async with asyncio.timeout(grace):
                 await child.wait()
         except TimeoutError:
-            logger.debug(
-                "%s (pid %d) outlived %gs of grace; killing it", child.argv[0], child.pid, grace
-            )
+            logger.debug("%s (pid %d) outlived its grace of %gs", child.argv[0], child.pid, grace)
             child.signal_group(signal.SIGKILL)
     code = await child.wait()
-    # Whatever is left of the tree goes too (the group id is freed once its last member dies).
-    child.signal_group(signal.SIGKILL)
+    child.signal_group(signal.SIGKILL)  # whatever is left of the tree
     return code
 
 
@@ -262,6 +305,23 @@ async def terminate(child: Child, grace: float = DEFAULT_GRACE) -> int:
     return code
 
 
+async def drain(child: Child, readers: Collection[asyncio.Task[Any]]) -> None:
+    """After ``child`` exited: kill what is left of its group, give ``readers`` of its pipes
+    :data:`DRAIN_TIMEOUT` to reach the end of the output, then close the pipes under them."""
+    child.signal_group(signal.SIGKILL)
+    if not readers:
+        return
+    _, pending = await asyncio.wait(readers, timeout=DRAIN_TIMEOUT)
+    if pending:  # someone outside the group holds a pipe open
+        child.close_pipes()
+        await asyncio.wait(pending)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError), pipe:
+        pipe.write(data)
+
+
 async def run(
     argv: Sequence[str],
     *,
@@ -279,28 +339,41 @@ async def run(
     :class:`ProcessTimeoutError` when it outlives ``timeout`` (it is then terminated with
     ``grace``). Cancelling the caller terminates the program the same way.
     """
-    proc = await _exec(
+    popen = _popen(
         argv,
-        env=env,
-        inherit_env=inherit_env,
-        cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL if input is None else asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env,
+        inherit_env,
+        cwd,
+        stdin=DEVNULL if input is None else PIPE,
+        stdout=PIPE,
+        stderr=PIPE,
     )
-    child = Child(argv, proc)
+    child = await _start(argv, popen)
+    assert child.stdout is not None and child.stderr is not None
+    name = argv[0]
+    readers = [
+        asyncio.create_task(child.stdout.read(), name=f"{name} stdout"),
+        asyncio.create_task(child.stderr.read(), name=f"{name} stderr"),
+    ]
+    tasks: list[asyncio.Task[Any]] = list(readers)
+    if input is not None and popen.stdin is not None:
+        feeding = asyncio.to_thread(_feed, popen.stdin, input)
+        tasks.append(asyncio.create_task(feeding, name=f"{name} stdin"))
     try:
         async with asyncio.timeout(timeout):
-            stdout, stderr = await proc.communicate(input)
+            returncode = await child.wait()
     except TimeoutError:
         await terminate(child, grace)
-        raise ProcessTimeoutError(argv, f"timed out after {timeout:g}s and was killed") from None
+        await drain(child, tasks)
+        raise ProcessTimeoutError(
+            argv, f"timed out after {timeout:g}s and was killed", stderr=readers[1].result()
+        ) from None
     except asyncio.CancelledError:
         await terminate(child, grace)
+        await drain(child, tasks)
         raise
-    assert proc.returncode is not None  # communicate() returns only after the exit
-    if check and proc.returncode != 0:
-        raise ProcessError(
-            argv, describe_exit(proc.returncode), returncode=proc.returncode, stderr=stderr
-        )
-    return Completed(tuple(argv), proc.returncode, stdout, stderr)
+    await drain(child, tasks)
+    stdout, stderr = readers[0].result(), readers[1].result()
+    if check and returncode != 0:
+        raise ProcessError(argv, describe_exit(returncode), returncode=returncode, stderr=stderr)
+    return Completed(tuple(argv), returncode, stdout, stderr)

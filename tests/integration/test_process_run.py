@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kiln import process
-from kiln.machined.services.pidfile import wait_gone
+from kiln.machined.services.pidfile import process_alive, wait_gone
 from kiln.process import DEFAULT_PATH, ProcessError, ProcessTimeoutError
 
 pytestmark = pytest.mark.integration
@@ -23,14 +23,6 @@ PY = sys.executable
 
 def python(code: str) -> list[str]:
     return [PY, "-c", code]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def read_line(path: Path) -> str | None:
@@ -119,6 +111,34 @@ async def test_timeout_kills_the_whole_tree(tmp_path: Path) -> None:
     await asyncio.wait_for(wait_gone(grandchild), 2)
 
 
+async def test_timeout_error_carries_the_stderr_so_far() -> None:
+    code = "import sys, time; print('stuck on lock', file=sys.stderr, flush=True); time.sleep(60)"
+    with pytest.raises(ProcessTimeoutError) as caught:
+        await process.run(python(code), timeout=0.5)
+    assert str(caught.value).endswith("timed out after 0.5s and was killed: stuck on lock")
+
+
+async def test_what_a_program_leaves_in_its_group_is_killed_when_it_exits() -> None:
+    code = "import subprocess; print(subprocess.Popen(['sleep', '60']).pid)"
+    done = await process.run(python(code))
+    leftover = int(done.stdout)
+    await asyncio.wait_for(wait_gone(leftover), 2)
+
+
+async def test_a_pipe_held_open_outside_the_group_does_not_hang_run() -> None:
+    code = (
+        "import subprocess\n"
+        "escaped = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+        "print(escaped.pid, flush=True)\n"
+    )
+    started = time.monotonic()
+    done = await process.run(python(code), timeout=10)
+    assert time.monotonic() - started < 3  # the exit, then at most the drain timeout
+    escaped = int(done.stdout)
+    assert process_alive(escaped)
+    os.kill(escaped, signal.SIGKILL)
+
+
 async def test_cancelling_run_kills_the_program(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     code = (
@@ -129,7 +149,7 @@ async def test_cancelling_run_kills_the_program(tmp_path: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not alive(pid)
+    assert not process_alive(pid)
 
 
 IGNORES_TERM = (

@@ -13,17 +13,9 @@ import pytest
 
 from kiln import process
 from kiln.machined.services import Supervisor
-from kiln.machined.services.pidfile import PidFiles, process_cmdline
+from kiln.machined.services.pidfile import PidFiles, process_alive, process_cmdline
 
 pytestmark = pytest.mark.integration
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def test_recorded_children_that_still_match_are_stopped(state_dir: Path) -> None:
@@ -42,7 +34,7 @@ async def test_a_reused_pid_is_left_alone(state_dir: Path) -> None:
         pids.record("other", child.pid, ["etcd", "--data-dir", "/var/lib/etcd"])
         pids.record("gone", 2**22 + 1, ["sleep", "60"])  # above pid_max: no such process
         assert await Supervisor(state_dir).cleanup_stale() == []
-        assert alive(child.pid)
+        assert process_alive(child.pid)
         assert list((state_dir / "pids").iterdir()) == []
     finally:
         await process.terminate(child, grace=1)
@@ -56,7 +48,7 @@ async def test_a_start_time_mismatch_is_left_alone(state_dir: Path) -> None:
         path = records / "sleeper.json"
         path.write_text(path.read_text().replace('"start_time": ', '"start_time": 1'))
         assert await Supervisor(state_dir).cleanup_stale() == []
-        assert alive(child.pid)
+        assert process_alive(child.pid)
     finally:
         await process.terminate(child, grace=1)
 
@@ -91,9 +83,9 @@ async def test_children_of_a_killed_daemon_are_cleaned_up(state_dir: Path) -> No
     pid = int(await asyncio.wait_for(daemon.output.readline(), 10))
     os.kill(daemon.pid, signal.SIGKILL)  # the daemon only, not its process group
     await daemon.wait()
-    assert alive(pid)  # orphaned, still running
+    assert process_alive(pid)  # orphaned, still running
     assert process_cmdline(pid) == ("sleep", "60")
 
     async with Supervisor(state_dir):
         pass
-    assert not alive(pid)
+    assert not process_alive(pid)

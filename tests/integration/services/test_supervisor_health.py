@@ -91,6 +91,16 @@ async def test_a_slow_check_counts_as_unhealthy(supervisor: Supervisor) -> None:
     assert status.message == "unhealthy: no answer within 0.05s"
 
 
+async def test_a_check_that_raises_counts_as_unhealthy(supervisor: Supervisor) -> None:
+    async def broken() -> HealthResult:
+        raise RuntimeError("bug in the check")
+
+    supervisor.load(ServiceSpec("svc", ["sleep", "60"], health=HealthCheck(broken, interval=0.02)))
+    await supervisor.start("svc")
+    status = await supervisor.wait_for("svc", S.RUNNING, healthy=False, timeout=5)
+    assert status.message == "unhealthy: check failed: RuntimeError('bug in the check')"
+
+
 async def test_tcp_port_open(supervisor: Supervisor) -> None:
     port = free_port()
     check = tcp_port_open("127.0.0.1", port, interval=0.02)

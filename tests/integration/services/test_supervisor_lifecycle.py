@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,19 +18,12 @@ from kiln.machined.services import (
     ServiceTimeoutError,
     Supervisor,
 )
+from kiln.machined.services.pidfile import process_alive, wait_gone
 from kiln.machined.services.testing import RecordingListener
 
 pytestmark = pytest.mark.integration
 
 S = ServiceState
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def first_line(supervisor: Supervisor, name: str) -> str:
@@ -42,7 +37,7 @@ async def test_start_and_stop(supervisor: Supervisor, listener: RecordingListene
     supervisor.load(ServiceSpec("sleeper", ["sleep", "60"]))
     await supervisor.start("sleeper")
     running = await supervisor.wait_for("sleeper", S.RUNNING, timeout=5)
-    assert running.pid is not None and alive(running.pid)
+    assert running.pid is not None and process_alive(running.pid)
     assert running.message == f"running (pid {running.pid})"
     assert running.healthy is None
 
@@ -51,7 +46,7 @@ async def test_start_and_stop(supervisor: Supervisor, listener: RecordingListene
     assert stopped.message == "stopped (killed by SIGTERM)"
     assert stopped.pid is None
     assert stopped.exit_code == -15
-    assert not alive(running.pid)
+    assert not process_alive(running.pid)
     assert listener.states("sleeper") == [S.STOPPED, S.STARTING, S.RUNNING, S.STOPPING, S.STOPPED]
     assert not list((supervisor.state_dir / "pids").glob("*.json"))
 
@@ -66,7 +61,7 @@ async def test_start_is_idempotent_and_restart_makes_a_new_process(supervisor: S
     await supervisor.restart("sleeper")
     second = await supervisor.wait_for("sleeper", S.RUNNING, timeout=5)
     assert second.pid != first.pid
-    assert first.pid is not None and not alive(first.pid)
+    assert first.pid is not None and not process_alive(first.pid)
     assert second.restarts == 0  # restarts count the policy's, not the user's
 
 
@@ -108,9 +103,30 @@ async def test_stop_kills_the_whole_process_tree(supervisor: Supervisor) -> None
     supervisor.load(ServiceSpec("parent", [sys.executable, "-c", code]))
     await supervisor.start("parent")
     grandchild = int(await first_line(supervisor, "parent"))
-    assert alive(grandchild)
+    assert process_alive(grandchild)
     await supervisor.stop("parent")
-    assert not alive(grandchild)
+    await asyncio.wait_for(wait_gone(grandchild), 2)  # signalled with its group, gone at once
+
+
+async def test_a_grandchild_that_left_the_group_does_not_hold_up_the_exit(
+    supervisor: Supervisor,
+) -> None:
+    code = (
+        "import subprocess\n"
+        "escaped = subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+        "print(escaped.pid, flush=True)\n"
+    )
+    supervisor.load(ServiceSpec("leaky", [sys.executable, "-c", code], restart=RestartPolicy.ONCE))
+    await supervisor.start("leaky")
+    escaped = int(await first_line(supervisor, "leaky"))
+    try:
+        started = time.monotonic()
+        done = await supervisor.wait_for("leaky", S.FINISHED, timeout=5)
+        assert time.monotonic() - started < 3  # waited at most the drain timeout for its pipe
+        assert done.exit_code == 0
+        assert process_alive(escaped)  # out of reach without a cgroup
+    finally:
+        os.kill(escaped, signal.SIGKILL)
 
 
 async def test_a_program_that_cannot_start_fails(supervisor: Supervisor) -> None:
@@ -161,5 +177,5 @@ async def test_stop_all_stops_dependents_first(
         pids = [status.pid for status in supervisor.statuses()]
     stopping = [e.service for e in listener.events if e.state is S.STOPPING]
     assert stopping == ["web", "api", "db"]
-    assert not any(pid is not None and alive(pid) for pid in pids)
+    assert not any(pid is not None and process_alive(pid) for pid in pids)
     assert list((state_dir / "pids").iterdir()) == []

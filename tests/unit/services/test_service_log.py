@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +11,28 @@ import pytest
 from kiln.machined.services import ServiceLog
 
 
+@pytest.fixture
+def open_log(tmp_path: Path) -> Iterator[Callable[..., ServiceLog]]:
+    """Makes logs (in ``tmp_path`` unless told otherwise) and closes them after the test."""
+    made: list[ServiceLog] = []
+
+    def make(
+        name: str = "svc", max_bytes: int = 4 * 1024 * 1024, directory: Path = tmp_path
+    ) -> ServiceLog:
+        made.append(ServiceLog(directory, name, max_bytes))
+        return made[-1]
+
+    yield make
+    for log in made:
+        log.close()
+
+
 def lines(first: int, last: int) -> bytes:
     return b"".join(f"line {i:04d}\n".encode() for i in range(first, last))
 
 
-def test_tail_reads_the_last_lines(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc")
+def test_tail_reads_the_last_lines(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log()
     log.write(lines(0, 100))
     assert log.tail(3) == ["line 0097", "line 0098", "line 0099"]
     assert len(log.tail()) == 100
@@ -25,28 +41,30 @@ def test_tail_reads_the_last_lines(tmp_path: Path) -> None:
     assert log.tail(1000)[0] == "line 0000"
 
 
-def test_empty_log(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path / "missing", "svc")
+def test_empty_log(open_log: Callable[..., ServiceLog], tmp_path: Path) -> None:
+    log = open_log(directory=tmp_path / "missing")
     assert log.tail(10) == []
     assert log.size == 0
 
 
-def test_unfinished_last_line_is_part_of_the_tail(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc")
+def test_unfinished_last_line_is_part_of_the_tail(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log()
     log.write(b"one\ntwo\nthr")
     assert log.tail(2) == ["two", "thr"]
     log.write(b"ee\r\n")
     assert log.tail(2) == ["two", "three"]
 
 
-def test_invalid_utf8_is_replaced(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc")
+def test_invalid_utf8_is_replaced(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log()
     log.write(b"caf\xc3\xa9 \xff\n")
     assert log.tail() == ["caf\u00e9 \ufffd"]
 
 
-def test_rotation_caps_each_file_and_keeps_the_newest(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc", max_bytes=1000)
+def test_rotation_caps_each_file_and_keeps_the_newest(
+    open_log: Callable[..., ServiceLog], tmp_path: Path
+) -> None:
+    log = open_log(max_bytes=1000)
     for i in range(0, 500, 7):  # writes of 7 lines (70 bytes) at a time
         log.write(lines(i, min(i + 7, 500)))
     assert log.path.stat().st_size <= 1000
@@ -59,26 +77,26 @@ def test_rotation_caps_each_file_and_keeps_the_newest(tmp_path: Path) -> None:
     assert numbers == list(range(numbers[0], 500))  # contiguous: nothing lost in between
 
 
-def test_tail_reads_into_the_rotated_file(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc", max_bytes=100)
+def test_tail_reads_into_the_rotated_file(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log(max_bytes=100)
     log.write(lines(0, 10))  # 100 bytes: fills the file
     log.write(lines(10, 12))  # rotates
     assert log.rotated_path.read_bytes() == lines(0, 10)
     assert log.tail(4) == ["line 0008", "line 0009", "line 0010", "line 0011"]
 
 
-def test_a_write_larger_than_the_cap_keeps_its_end(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc", max_bytes=100)
+def test_a_write_larger_than_the_cap_keeps_its_end(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log(max_bytes=100)
     log.write(lines(0, 50))
     assert log.size == 100
     assert log.tail()[-1] == "line 0049"
 
 
-def test_a_new_log_object_appends_and_reads_old_lines(tmp_path: Path) -> None:
-    first = ServiceLog(tmp_path, "svc", max_bytes=100)
+def test_a_new_log_object_appends_and_reads_old_lines(open_log: Callable[..., ServiceLog]) -> None:
+    first = open_log(max_bytes=100)
     first.write(lines(0, 12))
     first.close()
-    second = ServiceLog(tmp_path, "svc", max_bytes=100)
+    second = open_log(max_bytes=100)
     assert second.tail(3) == ["line 0009", "line 0010", "line 0011"]
     second.write(lines(12, 20))
     assert second.tail(2) == ["line 0018", "line 0019"]
@@ -93,8 +111,8 @@ async def take(stream: AsyncIterator[str], count: int) -> list[str]:
     return taken
 
 
-async def test_follow_yields_the_tail_then_new_lines(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc")
+async def test_follow_yields_the_tail_then_new_lines(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log()
     log.write(lines(0, 5) + b"part")
     stream = log.follow(2)
     assert await take(stream, 2) == ["line 0003", "line 0004"]
@@ -106,8 +124,8 @@ async def test_follow_yields_the_tail_then_new_lines(tmp_path: Path) -> None:
     await stream.aclose()
 
 
-async def test_follow_survives_rotations(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc", max_bytes=100)
+async def test_follow_survives_rotations(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log(max_bytes=100)
     stream = log.follow(0)
     got: list[str] = []
     for i in range(0, 40, 4):
@@ -117,8 +135,10 @@ async def test_follow_survives_rotations(tmp_path: Path) -> None:
     await stream.aclose()
 
 
-async def test_a_follower_that_falls_behind_skips_what_was_dropped(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc", max_bytes=100)
+async def test_a_follower_that_falls_behind_skips_what_was_dropped(
+    open_log: Callable[..., ServiceLog],
+) -> None:
+    log = open_log(max_bytes=100)
     stream = log.follow(0)
     log.write(b"first\n")
     assert await take(stream, 1) == ["first"]
@@ -132,8 +152,8 @@ async def test_a_follower_that_falls_behind_skips_what_was_dropped(tmp_path: Pat
     await stream.aclose()
 
 
-async def test_follow_ends_when_the_log_is_closed(tmp_path: Path) -> None:
-    log = ServiceLog(tmp_path, "svc")
+async def test_follow_ends_when_the_log_is_closed(open_log: Callable[..., ServiceLog]) -> None:
+    log = open_log()
     log.write(b"a\nb")
     stream = log.follow(10)
     assert await take(stream, 1) == ["a"]
@@ -142,8 +162,10 @@ async def test_follow_ends_when_the_log_is_closed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("count", [1, 3])
-async def test_follow_counts_only_complete_lines(tmp_path: Path, count: int) -> None:
-    log = ServiceLog(tmp_path, "svc")
+async def test_follow_counts_only_complete_lines(
+    open_log: Callable[..., ServiceLog], count: int
+) -> None:
+    log = open_log()
     log.write(lines(0, 5) + b"unfinished")
     log.close()
     got = [line async for line in log.follow(count)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Callable
 
 from kiln import process
@@ -39,7 +38,6 @@ from kiln.machined.services.state import (
 logger = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
-DRAIN_TIMEOUT = 1.0  # how long output may still arrive after the process exited
 
 Report = Callable[[ServiceEvent, ServiceStatus], None]
 Blocker = Callable[[str], str | None]
@@ -227,12 +225,17 @@ class ServiceRunner:
                 raise
         finally:
             if health is not None:
-                await _cancel(health)
-            if child.returncode is None:  # only after a failure of our own
-                self._exit_code = await process.terminate(child, spec.stop_grace)
-            await self._drain(child, pump)
-            self._pids.remove(spec.name)
-            self._pid = None
+                health.cancel()
+            try:
+                if child.returncode is None:  # only after an error of our own
+                    self._exit_code = await process.terminate(child, spec.stop_grace)
+                await process.drain(child, [pump])
+            finally:
+                if health is not None:
+                    await asyncio.wait([health])
+                if child.returncode is not None:
+                    self._pids.remove(spec.name)
+                self._pid = None
         return self._exit_code, process.describe_exit(self._exit_code)
 
     async def _pump(self, child: process.Child) -> None:
@@ -248,13 +251,6 @@ class ServiceRunner:
                     logger.warning("service %s: cannot write its log: %s", self.spec.name, exc)
                     warned = True
 
-    async def _drain(self, child: process.Child, pump: asyncio.Task[None]) -> None:
-        """After the exit: kill what is left of its process tree, let the pipe empty."""
-        child.signal_group(signal.SIGKILL)
-        await asyncio.wait([pump], timeout=DRAIN_TIMEOUT)
-        if not pump.done():
-            await _cancel(pump)
-
     async def _watch_health(self, health: HealthCheck) -> None:
         await self._clock.sleep(health.initial_delay)
         while True:
@@ -263,6 +259,9 @@ class ServiceRunner:
                     result = await health.check()
             except TimeoutError:
                 result = HealthResult(False, f"no answer within {health.timeout:g}s")
+            except Exception as exc:  # a broken check must not end the watching
+                logger.debug("service %s: health check raised", self.spec.name, exc_info=True)
+                result = HealthResult(False, f"check failed: {exc!r}")
             self._set_health(result)
             await self._clock.sleep(health.interval)
 
