@@ -1,7 +1,9 @@
 """What a controller gets during one reconcile: a restricted reader and owner-stamped writes.
 
-``ctx.reader`` reads only declared inputs and outputs. The write methods accept only declared
-outputs and always write as the controller (``owner=controller.name``). Typed reads take the
+``ctx.reader`` reads only declared inputs and outputs (by kind: an input with an id lets the
+controller read its whole kind, though only changes to that id trigger a reconcile). The write
+methods accept only declared outputs and always write as the controller
+(``owner=controller.name``). Typed reads take the
 spec class: ``await ctx.reader.get(HostnameSpec, "hostname")`` is a ``Resource[HostnameSpec]``.
 """
 

@@ -139,7 +139,7 @@ class ControllerRuntime:
                 await self._run(controller, status, backoff)
             except Exception as err:  # noqa: BLE001 - isolate the controller; retried below
                 delay = backoff.next()
-                self._failed(status, _first(err), delay, "watch")
+                self._failed(status, _first(err), delay, "setup or watch")
                 await self.clock.sleep(delay)
 
     async def _run(
