@@ -5,6 +5,8 @@ Each layer has one base that derives from :class:`KilnError`::
     KilnError
     ├── kiln.resources.errors.ResourceError      the resource/controller runtime
     ├── kiln.machinery.errors.MachineryError    config, patches, secrets, kilnconfig
+    ├── kiln.process.ProcessError                a program could not be run, or failed
+    ├── kiln.machined.services.errors.ServiceError   the node daemon's service supervisor
     └── kiln.ctl.errors.CliError                 command-line input the CLI itself rejects
 
 Boundaries (the CLI, later the gRPC servers) translate these once; nothing below them prints.
