@@ -49,6 +49,12 @@ async def test_run_captures_output() -> None:
     assert done.argv[0] == PY
 
 
+async def test_the_command_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="kiln.process")
+    await process.run(["echo", "two words"])
+    assert [r.getMessage() for r in caplog.records] == ["running echo 'two words'"]
+
+
 async def test_run_feeds_input() -> None:
     done = await process.run(["cat"], input=b"hello")
     assert done.stdout == b"hello"
