@@ -9,6 +9,7 @@ are re-checked on every change of another service and at the supervisor's poll i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ def port_free(port: int, host: str = "127.0.0.1") -> Condition:
         except (OSError, TimeoutError):
             return True
         writer.close()
-        await writer.wait_closed()
+        with contextlib.suppress(OSError):  # a reset on close says nothing about the port
+            await writer.wait_closed()
         return False
 
     return Condition(f"port {host}:{port} free", check)
