@@ -129,8 +129,15 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style: str | None = None
+    if any(char in _LINE_BREAKS for char in value):
+        style = '"'  # PyYAML would write these raw, and a reader would take them as line breaks
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LINE_BREAKS = frozenset("\x85\u2028\u2029")
 
 
 _Dumper.add_representer(str, _represent_str)

@@ -44,20 +44,25 @@ def validate_documents(
 ) -> ValidDocuments:
     """Validate ``documents``; raise one ConfigError with ``problems`` and every new problem.
 
-    ``complete`` is false when reading stopped early (a syntax error), in which case a missing
-    document is not reported: it may simply not have been reached.
+    ``complete`` is false when reading stopped early (a syntax error, too many documents): then
+    only ``problems`` are reported, as the documents read may not be all there are.
     """
     found = list(problems)
+    if not complete:
+        raise ConfigError(source, found)  # fix the YAML first; the schema comes after
     seen: dict[str, list[str]] = {}
     typed: dict[str, MachineConfigDocument | HubJoinConfigDocument] = {}
+    unknown_broken = False
     for document in documents:
         label = document_label(document.number, document.value)
-        kind = _check_header(document.value, label, found)
-        if kind is None:
+        kind = _kind_of(document.value)
+        if kind is not None:
+            seen.setdefault(kind, []).append(label)
+        if not document.ok:  # its own problems are reported already; avoid follow-on noise
+            unknown_broken = unknown_broken or kind is None
             continue
-        seen.setdefault(kind, []).append(label)
-        if not document.ok:
-            continue  # its own problems are already reported; avoid follow-on noise
+        if not _header_ok(document.value, label, found) or kind is None:
+            continue
         try:
             model = DOCUMENT_KINDS[kind].model_validate(
                 document.value, by_alias=True, by_name=False
@@ -67,7 +72,7 @@ def validate_documents(
             continue
         if isinstance(model, MachineConfigDocument | HubJoinConfigDocument):
             typed.setdefault(kind, model)
-    _check_counts(seen, found, complete=complete)
+    _check_counts(seen, found, may_be_missing=not unknown_broken)
     machine_config = typed.get("MachineConfig")
     if found or not isinstance(machine_config, MachineConfigDocument):
         raise ConfigError(source, found or [ConfigProblem(_WHOLE_FILE, "", "invalid")])
@@ -79,36 +84,41 @@ def validate_documents(
     )
 
 
-def _check_header(value: object, label: str, found: list[ConfigProblem]) -> str | None:
-    """The document's kind if its apiVersion and kind are known; otherwise record why not."""
+def _header_ok(value: object, label: str, found: list[ConfigProblem]) -> bool:
+    """Whether the document's apiVersion and kind are known; if not, record why."""
     if not isinstance(value, dict):
         reason = f"a document must be a mapping with apiVersion and kind, got {type_name(value)}"
         found.append(ConfigProblem(label, "", reason))
-        return None
+        return False
     api_version, kind = value.get("apiVersion"), value.get("kind")
-    ok = True
+    before = len(found)
     if api_version is None:
         found.append(ConfigProblem(label, "apiVersion", "required"))
-        ok = False
     elif api_version != API_VERSION:
         reason = f"unknown apiVersion {api_version!r:.60} (expected {API_VERSION})"
         found.append(ConfigProblem(label, "apiVersion", reason))
-        ok = False
     if kind is None:
         found.append(ConfigProblem(label, "kind", "required"))
-        return None
-    if not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
+    elif not isinstance(kind, str) or kind not in DOCUMENT_KINDS:
         known = ", ".join(sorted(DOCUMENT_KINDS))
         found.append(ConfigProblem(label, "kind", f"unknown kind {kind!r:.60} (expected {known})"))
-        return None
-    return kind if ok else None
+    return len(found) == before
+
+
+def _kind_of(value: object) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) and kind in DOCUMENT_KINDS else None
 
 
 def _check_counts(
-    seen: dict[str, list[str]], found: list[ConfigProblem], *, complete: bool
+    seen: dict[str, list[str]], found: list[ConfigProblem], *, may_be_missing: bool
 ) -> None:
-    machine_configs = seen.get("MachineConfig", [])
-    if not machine_configs and complete:
+    """Exactly one MachineConfig, at most one of every other kind.
+
+    A missing MachineConfig is not reported when ``may_be_missing`` is false: a document too
+    broken to tell its kind may be it.
+    """
+    if not seen.get("MachineConfig") and may_be_missing:
         reason = "no MachineConfig document (exactly one is required)"
         found.append(ConfigProblem(_WHOLE_FILE, "", reason))
     for kind, labels in seen.items():

@@ -14,6 +14,7 @@ nesting and :data:`MAX_VALUES` values per document after expanding aliases.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -31,6 +32,7 @@ MAX_DEPTH = 64
 MAX_VALUES = 100_000
 
 _TAG = "tag:yaml.org,2002:"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STRING_TAGS = {f"{_TAG}str", f"{_TAG}value"}
 _TYPE_NAMES = {
     f"{_TAG}null": "null",
@@ -189,7 +191,7 @@ class _Converter:
         tag = node.tag
         try:
             if tag in _STRING_TAGS:
-                return str(node.value)
+                return self._text(node, path)
             if tag == f"{_TAG}null":
                 return None
             if tag == f"{_TAG}bool":
@@ -249,9 +251,20 @@ class _Converter:
                 for key, value in merged.items():
                     into.setdefault(key, value)
 
+    def _text(self, node: ScalarNode, path: tuple[PathPart, ...]) -> str | None:
+        """The string; ``\\ud83d\\ude00``-style escapes (as JSON writes them) are joined."""
+        text = str(node.value)
+        if _SURROGATE.search(text):
+            try:
+                return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+            except UnicodeDecodeError:
+                self._problem(path, node, "a string holds an unpaired surrogate (\\ud800-\\udfff)")
+                return None
+        return text
+
     def _key(self, node: Node, path: tuple[PathPart, ...]) -> str | None:
         if isinstance(node, ScalarNode) and node.tag in _STRING_TAGS:
-            return str(node.value)
+            return self._text(node, path)
         if isinstance(node, ScalarNode):
             kind = _TYPE_NAMES.get(node.tag, _short(node.tag))
             reason = (
@@ -290,8 +303,12 @@ def _short(tag: str) -> str:
 def _reason(exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or exc.context or "invalid YAML"
     if exc.problem and exc.context:
-        mark = exc.context_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        mark, here = exc.context_mark, exc.problem_mark
+        at = ""
+        if mark is not None and (
+            here is None or (mark.line, mark.column) != (here.line, here.column)
+        ):
+            at = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = f"{problem} ({exc.context}{at})"
     return problem
 

@@ -9,6 +9,7 @@ a time, so a failure names the operation: ``p.yaml: operation 2 of 3 (remove
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,8 +83,12 @@ class JsonPatch:
 
 
 def _describe(operation: Document) -> str:
-    source = f" from {operation['from']}" if "from" in operation else ""
-    return f"{operation['op']}{source} {operation['path']}"
+    if "from" in operation:
+        return f"{operation['op']} {operation['from']} to {operation['path']}"
+    return f"{operation['op']} {operation['path']}"
+
+
+_TYPE_NAMES = {"str": "a string", "int": "an integer", "bool": "a boolean", "float": "a number"}
 
 
 def _reason(exc: Exception) -> str:
@@ -93,6 +98,7 @@ def _reason(exc: Exception) -> str:
     head, found, _ = message.partition(" not found in ")  # the rest quotes the whole document
     if found:
         message = f"{head} not found"
-    elif message.startswith("'"):  # a bare KeyError/IndexError text: the missing member
+    elif re.fullmatch(r"'[^']*'", message):  # a bare KeyError/IndexError text: the missing member
         message = f"{message[:60]} does not exist"
+    message = re.sub(r"<class '(\w+)'>", lambda match: _TYPE_NAMES.get(match[1], match[1]), message)
     return message if len(message) <= 120 else f"{message[:117]}..."

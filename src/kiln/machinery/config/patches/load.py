@@ -27,13 +27,17 @@ def parse_patch(argument: str, *, source: str | None = None) -> Patch:
     """
     if not argument.startswith("@"):
         return parse_patch_text(argument, source or _INLINE)
-    path = Path(argument[1:])
-    label = source or str(path)
+    name = argument[1:]
+    if not name:
+        raise PatchError("a file name must follow '@' in a patch argument")
+    label = source or (name if name.isprintable() else repr(name))
     try:
-        with path.open("rb") as handle:
+        with Path(name).open("rb") as handle:
             data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
         raise PatchError(f"{label}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # e.g. a NUL byte in the name
+        raise PatchError(f"{label}: cannot open: {exc}") from exc
     return parse_patch_text(data, label)
 
 
