@@ -43,7 +43,7 @@ class MachineConfig:
     ) -> MachineConfig:
         """Validate plain documents (as :meth:`to_documents` returns them); raise ConfigError."""
         parsed = [
-            ParsedDocument(number, 0, cast(JSONValue, dict(document)), ok=True)
+            ParsedDocument(number, cast(JSONValue, dict(document)), ok=True)
             for number, document in enumerate(documents, start=1)
         ]
         valid = validate_documents(parsed, source)
