@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kiln.machinery.config import ConfigError, load_config, load_config_file
-from kiln.machinery.config.yamlparse import MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES
+from kiln.machinery.config.yamlparse import MAX_DEPTH, MAX_DOCUMENTS, MAX_INPUT_BYTES, MAX_VALUES
 
 Doc = dict[str, Any]
 
@@ -188,3 +188,9 @@ def test_load_config_file(tmp_path: Path, controlplane: Doc) -> None:
     assert config == load_config(dump(controlplane))
     with pytest.raises(FileNotFoundError):
         load_config_file(tmp_path / "missing.yaml")
+
+
+def test_too_many_values_stop_reading_early() -> None:
+    assert lines("- 1\n" * (MAX_VALUES + 10)) == [
+        f"c.yaml: line {MAX_VALUES}, column 3: more than {MAX_VALUES} values"
+    ]

@@ -46,7 +46,11 @@ class TooDeep(Exception):
 
 
 class TooLarge(Exception):
-    """More than :data:`MAX_VALUES` values in one document after expanding aliases."""
+    """More than :data:`MAX_VALUES` values; ``mark`` is where, if known."""
+
+    def __init__(self, mark: yaml.Mark | None = None) -> None:
+        super().__init__("too many values")
+        self.mark = mark
 
 
 class NodeConverter:
@@ -61,7 +65,7 @@ class NodeConverter:
     def convert(self, node: Node, path: NodePath, depth: int) -> JSONValue:
         self._values += 1
         if self._values > MAX_VALUES:
-            raise TooLarge
+            raise TooLarge(node.start_mark)
         if depth > MAX_DEPTH:
             raise TooDeep(node.start_mark)
         if isinstance(node, ScalarNode):

@@ -82,6 +82,9 @@ def parse_yaml(data: str | bytes) -> ParsedStream:
         _read_documents(loader, stream)
     except TooDeep as exc:
         stream.problems.append(ConfigProblem(_position(exc.mark), "", "nesting too deep"))
+    except TooLarge as exc:
+        reason = f"more than {MAX_VALUES} values"
+        stream.problems.append(ConfigProblem(_position(exc.mark), "", reason))
     except yaml.MarkedYAMLError as exc:
         stream.problems.append(ConfigProblem(_position(exc.problem_mark), "", _reason(exc)))
     except yaml.reader.ReaderError as exc:
@@ -130,17 +133,25 @@ def _read_documents(loader: _Loader, stream: ParsedStream) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """A safe loader whose composer refuses to nest deeper than :data:`MAX_DEPTH`."""
+    """A safe loader whose composer stops at :data:`MAX_DEPTH` levels or :data:`MAX_VALUES` nodes.
+
+    Stopping while composing, before the whole input is even scanned, keeps a large or deeply
+    nested input from costing more than a legitimate config would.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            if self._nodes > MAX_VALUES:
+                raise TooLarge(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
