@@ -22,22 +22,25 @@ def test_modes_are_a_closed_choice() -> None:
     assert Mode("metal") is Mode.METAL
 
 
-def test_metal_needs_disk_and_image(controlplane: Doc) -> None:
+def test_metal_needs_an_install_disk(controlplane: Doc) -> None:
     assert validate_for_mode(load(controlplane), Mode.METAL) == []
     del controlplane["machine"]["install"]
     with pytest.raises(ConfigError) as caught:
         validate_for_mode(load(controlplane), Mode.METAL)
     assert caught.value.lines() == [
         f"c.yaml: {MC}: machine.install.disk: required in metal mode",
-        f"c.yaml: {MC}: machine.install.image: required in metal mode",
     ]
+
+
+def test_metal_installs_the_booted_image_without_install_image(controlplane: Doc) -> None:
+    del controlplane["machine"]["install"]["image"]
+    assert validate_for_mode(load(controlplane), Mode.METAL, strict=True) == []
 
 
 def test_container_warns_about_what_does_not_apply(controlplane: Doc, hub_join: Doc) -> None:
     config = load(hub_join, controlplane)  # labels follow the file: the MachineConfig is second
     label = "document 2 (MachineConfig)"
     assert validate_for_mode(config, Mode.CONTAINER) == [
-        ConfigProblem(label, "machine.install", "does not apply in container mode and is ignored"),
         ConfigProblem(
             label,
             "machine.network.interfaces",
@@ -46,7 +49,7 @@ def test_container_warns_about_what_does_not_apply(controlplane: Doc, hub_join: 
     ]
     with pytest.raises(ConfigError) as caught:
         validate_for_mode(config, Mode.CONTAINER, strict=True)
-    assert len(caught.value.problems) == 2
+    assert len(caught.value.problems) == 1
 
 
 def test_container_without_install_or_links_is_clean(controlplane: Doc) -> None:

@@ -1,8 +1,10 @@
 """Checks that depend on where a machine runs, on top of the schema's own validation.
 
 =========  =================================================================================
-metal      installs itself to a disk: ``machine.install.disk`` and ``install.image`` required
-container  runs in a container: ``install`` and ``network.interfaces`` do not apply (warnings)
+metal      installs itself to a disk: ``machine.install.disk`` required (without
+           ``install.image`` the machine installs the image it booted from)
+container  runs as a process: ``network.interfaces`` do not apply (a warning); ``install`` is
+           ignored silently so that one generated config serves every mode
 cloud      boots from a cloud image: nothing to install, nothing extra required
 =========  =================================================================================
 """
@@ -35,14 +37,9 @@ def validate_for_mode(
     label = config.label("MachineConfig")
     machine = config.machine_config.machine
     if mode is Mode.METAL:
-        for name, value in (("disk", machine.install.disk), ("image", machine.install.image)):
-            if not value:
-                path = f"machine.install.{name}"
-                errors.append(ConfigProblem(label, path, "required in metal mode"))
+        if not machine.install.disk:
+            errors.append(ConfigProblem(label, "machine.install.disk", "required in metal mode"))
     elif mode is Mode.CONTAINER:
-        if "install" in machine.model_fields_set:
-            reason = "does not apply in container mode and is ignored"
-            warnings.append(ConfigProblem(label, "machine.install", reason))
         if machine.network.interfaces:
             reason = "do not apply in container mode (the container runtime owns the links)"
             warnings.append(ConfigProblem(label, "machine.network.interfaces", reason))
