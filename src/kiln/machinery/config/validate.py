@@ -39,10 +39,9 @@ def validate_for_mode(
     if mode is Mode.METAL:
         if not machine.install.disk:
             errors.append(ConfigProblem(label, "machine.install.disk", "required in metal mode"))
-    elif mode is Mode.CONTAINER:
-        if machine.network.interfaces:
-            reason = "do not apply in container mode (the container runtime owns the links)"
-            warnings.append(ConfigProblem(label, "machine.network.interfaces", reason))
+    elif mode is Mode.CONTAINER and machine.network.interfaces:
+        reason = "do not apply in container mode (the container runtime owns the links)"
+        warnings.append(ConfigProblem(label, "machine.network.interfaces", reason))
     if strict:
         errors.extend(warnings)
         warnings = []
