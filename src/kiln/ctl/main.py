@@ -80,8 +80,8 @@ def run(args: list[str]) -> int:
     except OSError as exc:
         if debug:
             traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        _error(f"{exc.strerror or exc}{where}")
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
         return EXIT_ERROR
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kiln.ctl.main import run
@@ -25,3 +27,11 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_version_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--version"]) == 0
     assert capsys.readouterr().out.startswith("kilnctl, version ")
+
+
+def test_a_missing_file_names_the_file_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"{tmp_path}/absent.yaml"
+    assert run(["validate", "-f", missing, "--mode", "metal"]) == 1
+    assert capsys.readouterr().err == f"error: {missing}: No such file or directory\n"
