@@ -1,0 +1,107 @@
+"""Errors of the etcd domain of the node daemon.
+
+::
+
+    KilnError
+    └── EtcdError
+        ├── EtcdBinaryNotFoundError     etcd, etcdctl or etcdutl is not where it was looked for
+        ├── EtcdConfigError             a member config is invalid (e.g. extra args overriding
+        │                               flags Kiln manages)
+        ├── EtcdCertificateError        the member's certificates cannot be made or written
+        ├── EtcdStateError              the node or cluster is not in a state the procedure needs
+        │                               (bootstrap over existing data, leaving as the last member)
+        ├── EtcdServiceError            etcd did not come up under the supervisor in time
+        │                               (carries the service's state and the end of its log)
+        └── EtcdCommandError            etcdctl or etcdutl failed; names the command and etcd's
+            │                           own message
+            ├── EtcdUnavailableError        no endpoint answered in time (temporary)
+            ├── EtcdMemberNotFoundError     the member is not (or no longer) in the cluster
+            ├── EtcdLearnerNotReadyError    a learner is not yet in sync with the leader
+            │                               (temporary: promote again later)
+            └── EtcdTooManyLearnersError    the cluster already has a learner (temporary: another
+                                            member is joining)
+
+Errors whose ``temporary`` is True may succeed when tried again after a while.
+:class:`kiln.process.ProcessError` from the etcd programs is translated into
+:class:`EtcdCommandError` once, in :mod:`kiln.machined.etcd.client` and
+:mod:`kiln.machined.etcd.snapshots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kiln.errors import KilnError
+
+
+class EtcdError(KilnError):
+    """Base of etcd-domain errors."""
+
+    temporary: bool = False
+
+
+class EtcdBinaryNotFoundError(EtcdError):
+    """An etcd program is missing or not executable; the message says where it was looked for."""
+
+
+class EtcdConfigError(EtcdError):
+    """A member config is invalid."""
+
+
+class EtcdCertificateError(EtcdError):
+    """The member's certificates cannot be issued, read or written."""
+
+
+class EtcdStateError(EtcdError):
+    """The node or the cluster is not in a state the requested procedure can start from."""
+
+
+class EtcdServiceError(EtcdError):
+    """etcd did not become ready in time. :meth:`lines` adds the end of its log."""
+
+    def __init__(self, message: str, log_tail: Sequence[str] = ()) -> None:
+        self.log_tail = list(log_tail)
+        super().__init__(message)
+
+    def lines(self) -> list[str]:
+        if not self.log_tail:
+            return [str(self)]
+        return [f"{self}; its log ended with:", *self.log_tail]
+
+
+class EtcdCommandError(EtcdError):
+    """An etcd program failed. ``what`` is the operation ("member add"), ``detail`` what etcd
+    said ("etcdserver: Peer URLs already exists"), ``stderr_tail`` its last lines of output."""
+
+    def __init__(self, what: str, detail: str, stderr_tail: Sequence[str] = ()) -> None:
+        self.what = what
+        self.detail = detail
+        self.stderr_tail = list(stderr_tail)
+        super().__init__(f"etcd {what} failed: {detail}")
+
+    def lines(self) -> list[str]:
+        if not self.stderr_tail:
+            return [str(self)]
+        return [f"{self}; its output ended with:", *self.stderr_tail]
+
+
+class EtcdUnavailableError(EtcdCommandError):
+    """No endpoint answered in time (not started, unreachable, or no quorum)."""
+
+    temporary = True
+
+
+class EtcdMemberNotFoundError(EtcdCommandError):
+    """The member named in the request is not in the cluster."""
+
+
+class EtcdLearnerNotReadyError(EtcdCommandError):
+    """The learner has not caught up with the leader yet; promote it again later."""
+
+    temporary = True
+
+
+class EtcdTooManyLearnersError(EtcdCommandError):
+    """The cluster already has a learner (etcd 3.5 allows one); another member is joining."""
+
+    temporary = True

@@ -1,0 +1,170 @@
+"""etcd as a supervised service: its :class:`ServiceSpec`, and :class:`SupervisedEtcd`, which
+starts and stops it through a :class:`Supervisor` for the procedures in
+:mod:`kiln.machined.etcd.lifecycle`.
+
+The procedures only need an :class:`EtcdRunner` (start a member config and wait until etcd
+answers, stop it); the node daemon passes a :class:`SupervisedEtcd`, a test may pass its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Protocol
+
+from kiln.machined.etcd.binaries import EtcdBinaries
+from kiln.machined.etcd.config import EtcdMemberConfig
+from kiln.machined.etcd.datadir import ensure_data_dir
+from kiln.machined.etcd.errors import EtcdServiceError
+from kiln.machined.services import (
+    Backoff,
+    HealthCheck,
+    HealthResult,
+    RestartPolicy,
+    ServiceSpec,
+    ServiceState,
+    Supervisor,
+    files_exist,
+    http_get_ok,
+)
+from kiln.machined.services.health import HealthProbe
+
+SERVICE_NAME = "etcd"
+LOG_TAIL_LINES = 20
+
+
+def health_probe(member: EtcdMemberConfig, *, timeout: float = 2.0) -> HealthProbe:
+    """``GET /health`` on the member's local client URL with the node's client certificate.
+    The certificate files are read at every check, so they may appear or change later. etcd
+    3.5 answers it on learners too."""
+    target = f"{member.local_client_url}/health"
+    tls = member.certs.client_tls()
+
+    async def check() -> HealthResult:
+        try:
+            context = tls.ssl_context()
+        except (OSError, ssl.SSLError) as exc:
+            return HealthResult(False, f"cannot load the etcd client certificate: {exc}")
+        try:
+            async with asyncio.timeout(timeout):
+                return await http_get_ok(target, context).check()
+        except TimeoutError:
+            return HealthResult(False, f"{target}: no answer within {timeout:g}s")
+
+    return check
+
+
+def etcd_service_spec(
+    member: EtcdMemberConfig,
+    binaries: EtcdBinaries,
+    *,
+    name: str = SERVICE_NAME,
+    health_interval: float = 5.0,
+    stop_grace: float = 15.0,
+) -> ServiceSpec:
+    """etcd for ``member``: restarted whatever its exit, waiting for its certificate files,
+    healthy while ``/health`` answers over mutual TLS. Its data directory is made (0700)
+    before every start."""
+
+    async def prepare() -> None:
+        try:
+            await asyncio.to_thread(ensure_data_dir, member.data_dir)
+        except OSError as exc:
+            raise EtcdServiceError(f"cannot make the etcd data directory: {exc}") from exc
+
+    return ServiceSpec(
+        name,
+        member.argv(binaries.etcd),
+        conditions=[files_exist(*member.certs.all())],
+        restart=RestartPolicy.ALWAYS,
+        backoff=Backoff(initial=0.5, cap=10.0),
+        health=HealthCheck(health_probe(member), interval=health_interval),
+        prepare=prepare,
+        stop_grace=stop_grace,
+    )
+
+
+class EtcdRunner(Protocol):
+    """Runs this node's etcd."""
+
+    async def start(
+        self,
+        member: EtcdMemberConfig,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the error says where it got stuck
+        healthy: bool = True,
+    ) -> None:
+        """(Re)start etcd with ``member``'s settings; return once it runs and, with
+        ``healthy``, answers its health check. :class:`EtcdServiceError` after ``timeout``."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop etcd (no-op when it is not running)."""
+        ...
+
+
+class SupervisedEtcd:
+    """An :class:`EtcdRunner` that runs etcd as service ``name`` of ``supervisor``.
+
+    Readiness is polled every ``poll_interval`` seconds with the same probe as the service's
+    health check, so a start does not wait for the next scheduled check."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        binaries: EtcdBinaries,
+        *,
+        name: str = SERVICE_NAME,
+        health_interval: float = 5.0,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.supervisor = supervisor
+        self.binaries = binaries
+        self.name = name
+        self.health_interval = health_interval
+        self.poll_interval = poll_interval
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the running etcd, if any."""
+        if self.name not in self.supervisor.names():
+            return None
+        return self.supervisor.status(self.name).pid
+
+    async def start(
+        self,
+        member: EtcdMemberConfig,
+        *,
+        timeout: float = 60.0,  # noqa: ASYNC109 - the error says where it got stuck
+        healthy: bool = True,
+    ) -> None:
+        spec = etcd_service_spec(
+            member, self.binaries, name=self.name, health_interval=self.health_interval
+        )
+        await self.stop()
+        self.supervisor.load(spec)
+        await self.supervisor.start(self.name)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wait_ready(member, healthy)
+        except TimeoutError:
+            status = self.supervisor.status(self.name)
+            wanted = "healthy" if healthy else "running"
+            raise EtcdServiceError(
+                f"etcd ({member.name}) is not {wanted} after {timeout:g}s: "
+                f"{status.state} ({status.message})",
+                self.supervisor.logs(self.name).tail(LOG_TAIL_LINES),
+            ) from None
+
+    async def _wait_ready(self, member: EtcdMemberConfig, healthy: bool) -> None:
+        probe = health_probe(member)
+        while True:
+            status = self.supervisor.status(self.name)
+            running = status.state is ServiceState.RUNNING
+            if running and (not healthy or (await probe()).ok):
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    async def stop(self) -> None:
+        if self.name in self.supervisor.names():
+            await self.supervisor.stop(self.name)
