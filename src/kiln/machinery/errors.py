@@ -7,7 +7,8 @@
         ├── ConfigError        a machine config (or part of one) is invalid; carries every problem
         ├── PatchError         a patch cannot be parsed or applied
         ├── SecretsError       a secrets bundle or certificate cannot be read or made
-        └── KilnconfigError    a client kilnconfig file or context is invalid
+        ├── KilnconfigError    a client kilnconfig file or context is invalid
+        └── ClientError        a machine API call failed (kiln.machinery.client.errors)
 """
 
 from __future__ import annotations

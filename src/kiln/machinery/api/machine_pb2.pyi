@@ -88,6 +88,7 @@ class ApplyConfiguration(_message.Message):
     MODE_FIELD_NUMBER: _builtins.int
     MODE_DETAILS_FIELD_NUMBER: _builtins.int
     DIFF_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     mode: Global___ApplyMode.ValueType
     """the mode actually used (AUTO resolves to another)"""
     mode_details: _builtins.str
@@ -95,6 +96,10 @@ class ApplyConfiguration(_message.Message):
     """unified diff of the redacted config, for dry runs and as a record"""
     @_builtins.property
     def metadata(self) -> _common_pb2.Metadata: ...
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """parts of the config that do not apply where the node runs"""
+
     def __init__(
         self,
         *,
@@ -102,10 +107,11 @@ class ApplyConfiguration(_message.Message):
         mode: Global___ApplyMode.ValueType = ...,
         mode_details: _builtins.str = ...,
         diff: _builtins.str = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["diff", b"diff", "metadata", b"metadata", "mode", b"mode", "mode_details", b"mode_details"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["diff", b"diff", "metadata", b"metadata", "mode", b"mode", "mode_details", b"mode_details", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -413,15 +419,20 @@ class EventsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TAIL_EVENTS_FIELD_NUMBER: _builtins.int
+    FOLLOW_FIELD_NUMBER: _builtins.int
     tail_events: _builtins.int
+    """how many past events first; -1: every one kept"""
+    follow: _builtins.bool
+    """then keep streaming new events"""
     def __init__(
         self,
         *,
         tail_events: _builtins.int = ...,
+        follow: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tail_events", b"tail_events"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow", b"follow", "tail_events", b"tail_events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

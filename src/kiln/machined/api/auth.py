@@ -1,0 +1,120 @@
+"""Every call passes here first: who the client is, whether it may call the method, and the
+translation of errors into gRPC statuses.
+
+:class:`AccessInterceptor` wraps each method handler. A node in maintenance mode serves only
+the methods :mod:`permissions` marks for it, to anyone; a configured node has already checked
+the client's certificate against its OS CA in the TLS handshake, and here takes the client's
+roles from the certificate's Organizations and checks them against the permission table.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from kiln.errors import KilnError
+from kiln.machined.api import permissions
+from kiln.machined.api.status import status_of
+from kiln.machinery.roles import Role
+
+logger = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+Unary = Callable[[Any, Context], Awaitable[Any]]
+Streaming = Callable[[Any, Context], AsyncIterator[Any]]
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+def roles_of(context: Context) -> frozenset[Role]:
+    """The roles the client's certificate grants (none without a client certificate)."""
+    certificates = list(context.auth_context().get("x509_pem_cert") or [])
+    return _roles(certificates[0]) if certificates else frozenset()
+
+
+@functools.lru_cache(maxsize=256)
+def _roles(pem: bytes) -> frozenset[Role]:
+    subject = x509.load_pem_x509_certificate(pem).subject
+    organizations = [
+        str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    ]
+    return Role.from_organizations(organizations)
+
+
+class AccessInterceptor(grpc.aio.ServerInterceptor):
+    """Authorizes every call and translates the errors its handler raises (module docstring)."""
+
+    def __init__(self, *, maintenance: bool) -> None:
+        self.maintenance = maintenance
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, cast(Unary, handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._streaming(method, cast(Streaming, handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # no client-streaming methods exist; they would be denied by _admit
+
+    def _unary(self, method: str, behavior: Unary) -> Unary:
+        async def guarded(request: Any, context: Context) -> Any:
+            await self._admit(method, context)
+            try:
+                return await behavior(request, context)
+            except (KilnError, OSError) as err:
+                await _abort(context, method, err)
+
+        return guarded
+
+    def _streaming(self, method: str, behavior: Streaming) -> Streaming:
+        async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+            await self._admit(method, context)
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            except (KilnError, OSError) as err:
+                await _abort(context, method, err)
+
+        return guarded
+
+    async def _admit(self, method: str, context: Context) -> None:
+        if self.maintenance:
+            if not permissions.is_served_in_maintenance(method):
+                served = ", ".join(permissions.MAINTENANCE_METHODS)
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"the node is in maintenance mode: it serves only {served} "
+                    "until a config is applied",
+                )
+            return
+        verdict = permissions.check(method, roles_of(context))
+        if not verdict.allowed:
+            logger.info("denied %s: %s", method, verdict.reason)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, verdict.reason)
+
+
+async def _abort(context: Context, method: str, err: Exception) -> None:
+    code, message = status_of(err)
+    log = logger.warning if code is grpc.StatusCode.INTERNAL else logger.debug
+    log("%s failed with %s: %s", method, code.name, message)
+    await context.abort(code, message)

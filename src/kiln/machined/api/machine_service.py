@@ -1,0 +1,216 @@
+"""The MachineService: configs, power, services, logs, events, versions and hardware.
+
+Each method turns the request into a call on the node (:class:`~.control.NodeControl`) and
+the answer into protobuf; errors are translated by the access interceptor, never here. The etcd
+methods and Bootstrap answer UNIMPLEMENTED until etcd is wired into the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kiln.machined.api.control import NodeControl
+from kiln.machined.api.streams import until_closed
+from kiln.machined.apply.plan import ApplyRequest
+from kiln.machined.errors import InvalidRequestError, UnsupportedError
+from kiln.machined.events import MachineEvent
+from kiln.machined.services import ServiceStatus
+from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc
+from kiln.machinery.applymode import ApplyMode
+
+Context = Any  # grpc.aio.ServicerContext; the interceptor has checked it already
+
+ETCD_LATER = "etcd is not wired into the node yet"
+
+
+class MachineService(machine_pb2_grpc.MachineServiceServicer):
+    def __init__(self, node: NodeControl) -> None:
+        self.node = node
+
+    def _metadata(self) -> common_pb2.Metadata:
+        return common_pb2.Metadata(node=self.node.name)
+
+    def _empty(self) -> common_pb2.EmptyResponse:
+        return common_pb2.EmptyResponse(messages=[common_pb2.Empty(metadata=self._metadata())])
+
+    async def ApplyConfiguration(
+        self, request: machine_pb2.ApplyConfigurationRequest, context: Context
+    ) -> machine_pb2.ApplyConfigurationResponse:
+        try:
+            mode = ApplyMode.from_proto(request.mode)
+        except ValueError as exc:
+            raise InvalidRequestError(str(exc)) from None
+        applied = await self.node.apply_configuration(
+            ApplyRequest(request.data, mode, request.dry_run, float(request.try_timeout_seconds))
+        )
+        message = machine_pb2.ApplyConfiguration(
+            metadata=self._metadata(),
+            mode=applied.decision.mode.to_proto(),
+            mode_details=applied.decision.details,
+            diff=applied.diff,
+            warnings=applied.warnings,
+        )
+        return machine_pb2.ApplyConfigurationResponse(messages=[message])
+
+    async def ConfirmConfiguration(
+        self, request: machine_pb2.ConfirmConfigurationRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        await self.node.confirm_configuration()
+        return self._empty()
+
+    async def Bootstrap(
+        self, request: machine_pb2.BootstrapRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        raise UnsupportedError(f"bootstrap is not available: {ETCD_LATER}")
+
+    async def Reboot(
+        self, request: machine_pb2.RebootRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        await self.node.reboot()
+        return self._empty()
+
+    async def Shutdown(
+        self, request: machine_pb2.ShutdownRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        await self.node.shutdown()
+        return self._empty()
+
+    async def Reset(
+        self, request: machine_pb2.ResetRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        await self.node.reset(graceful=request.graceful)
+        return self._empty()
+
+    async def ServiceList(
+        self, request: machine_pb2.ServiceListRequest, context: Context
+    ) -> machine_pb2.ServiceListResponse:
+        services = [_service(status) for status in self.node.services()]
+        listing = machine_pb2.ServiceList(metadata=self._metadata(), services=services)
+        return machine_pb2.ServiceListResponse(messages=[listing])
+
+    async def ServiceStart(
+        self, request: machine_pb2.ServiceRequest, context: Context
+    ) -> machine_pb2.ServiceActionResponse:
+        return await self._service_action(request.id, "start")
+
+    async def ServiceStop(
+        self, request: machine_pb2.ServiceRequest, context: Context
+    ) -> machine_pb2.ServiceActionResponse:
+        return await self._service_action(request.id, "stop")
+
+    async def ServiceRestart(
+        self, request: machine_pb2.ServiceRequest, context: Context
+    ) -> machine_pb2.ServiceActionResponse:
+        return await self._service_action(request.id, "restart")
+
+    async def _service_action(self, name: str, action: str) -> machine_pb2.ServiceActionResponse:
+        status = await self.node.service_action(name, action)
+        answer = machine_pb2.ServiceAction(
+            metadata=self._metadata(), response=f"service {name}: {action} ({status.state})"
+        )
+        return machine_pb2.ServiceActionResponse(messages=[answer])
+
+    async def Logs(
+        self, request: machine_pb2.LogsRequest, context: Context
+    ) -> AsyncIterator[common_pb2.Data]:
+        log = self.node.service_log(request.id)
+        tail = request.tail_lines if request.tail_lines >= 0 else None
+        metadata = self._metadata()
+        if not request.follow:
+            for line in log.tail(tail):
+                yield common_pb2.Data(metadata=metadata, bytes=line.encode())
+            return
+        async for line in until_closed(self.node.closing, log.follow(tail)):
+            yield common_pb2.Data(metadata=metadata, bytes=line.encode())
+
+    async def Events(
+        self, request: machine_pb2.EventsRequest, context: Context
+    ) -> AsyncIterator[machine_pb2.Event]:
+        metadata = self._metadata()
+        if request.follow:
+            events = until_closed(
+                self.node.closing, self.node.events.subscribe(request.tail_events)
+            )
+        else:
+            events = _iterate(self.node.events.recent(request.tail_events))
+        async for event in events:
+            yield machine_pb2.Event(
+                metadata=metadata,
+                id=str(event.id),
+                type=event.type.value,
+                message=event.message,
+                time=event.time.isoformat(),
+            )
+
+    async def Version(
+        self, request: machine_pb2.VersionRequest, context: Context
+    ) -> machine_pb2.VersionResponse:
+        found = self.node.versions()
+        info = machine_pb2.VersionInfo(
+            tag=found.tag, python=found.python, os=found.os, arch=found.arch
+        )
+        version = machine_pb2.Version(
+            metadata=self._metadata(), version=info, maintenance=self.node.maintenance
+        )
+        return machine_pb2.VersionResponse(messages=[version])
+
+    async def Hardware(
+        self, request: machine_pb2.HardwareRequest, context: Context
+    ) -> machine_pb2.HardwareResponse:
+        machine = await self.node.hardware()
+        found = machine.hardware
+        disks = [
+            machine_pb2.Disk(device=d.device, size=d.size, model=d.model, serial=d.serial)
+            for d in found.disks
+        ]
+        hardware = machine_pb2.Hardware(
+            metadata=self._metadata(),
+            uuid=machine.uuid,
+            cpus=found.cpus,
+            memory=found.memory,
+            disks=disks,
+            interfaces=found.interfaces,
+            platform=machine.platform,
+        )
+        return machine_pb2.HardwareResponse(messages=[hardware])
+
+    async def EtcdMemberList(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdRemoveMember(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdLeaveCluster(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdForfeitLeadership(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdStatus(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdSnapshot(self, request: Any, context: Context) -> AsyncIterator[Any]:
+        for _ in ():  # a streaming method: an async generator that yields nothing
+            yield _
+        raise UnsupportedError(ETCD_LATER)
+
+    async def EtcdDefragment(self, request: Any, context: Context) -> Any:
+        raise UnsupportedError(ETCD_LATER)
+
+
+async def _iterate(events: list[MachineEvent]) -> AsyncIterator[MachineEvent]:
+    for event in events:
+        yield event
+
+
+def _service(status: ServiceStatus) -> machine_pb2.ServiceStatus:
+    return machine_pb2.ServiceStatus(
+        id=status.name,
+        state=status.state.value,
+        health=status.health,
+        message=status.message,
+        pid=status.pid or 0,
+        restarts=status.restarts,
+        since=status.since.isoformat(),
+    )

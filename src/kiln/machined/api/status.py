@@ -1,0 +1,66 @@
+"""The one place where errors become gRPC status codes.
+
+Every handler of the API runs inside :func:`kiln.machined.api.auth` 's wrapper, which catches
+:class:`~kiln.errors.KilnError` (and OSError) and aborts the call with the code and message
+from :func:`status_of`. A message of several problems (an invalid config) keeps one problem
+per line.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from kiln.errors import KilnError
+from kiln.machined.errors import (
+    ConfigRefusedError,
+    InvalidRequestError,
+    NodeStateError,
+    UnsupportedError,
+)
+from kiln.machined.services import (
+    ServiceBusyError,
+    ServiceNotFoundError,
+    ServiceSpecError,
+    ServiceTimeoutError,
+)
+from kiln.machinery.errors import ConfigError, PatchError, SecretsError
+from kiln.resources import (
+    AlreadyExistsError,
+    InvalidResourceError,
+    NotFoundError,
+    SelectorError,
+    UnknownTypeError,
+)
+
+_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (ConfigError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (PatchError, grpc.StatusCode.INVALID_ARGUMENT),
+    (SelectorError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidResourceError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ServiceSpecError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ConfigRefusedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (NodeStateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ServiceBusyError, grpc.StatusCode.FAILED_PRECONDITION),
+    (SecretsError, grpc.StatusCode.FAILED_PRECONDITION),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (UnknownTypeError, grpc.StatusCode.NOT_FOUND),
+    (ServiceNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (ServiceTimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (UnsupportedError, grpc.StatusCode.UNIMPLEMENTED),
+)
+
+
+def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
+    """The status code and message for an error a handler raised."""
+    if isinstance(err, KilnError):
+        message = "\n".join(err.lines())
+        for kind, code in _CODES:
+            if isinstance(err, kind):
+                return code, message
+        return grpc.StatusCode.INTERNAL, message
+    if isinstance(err, OSError):
+        where = f": {err.filename}" if err.filename else ""
+        return grpc.StatusCode.INTERNAL, f"{err.strerror or err}{where}"
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(err).__name__}"

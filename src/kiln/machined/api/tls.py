@@ -1,0 +1,116 @@
+"""The API server's certificates: a self-signed one for maintenance mode, one from the OS CA
+once the node is configured.
+
+The maintenance identity (``<state>/maintenance/tls.{crt,key}``) is made once and survives
+resets, so a client that pinned it sees the same certificate after a reset. The configured
+identity is issued at every boot from the config's OS CA (``machine.ca``) and kept only in
+memory; its names are the node's addresses, hostname and ``machine.certSANs``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kiln.machinery.config import MachineConfig
+from kiln.machinery.errors import SecretsError
+from kiln.machinery.privatefile import ensure_private_dir, write_private_files
+from kiln.machinery.secrets import CertificateAuthority, Usage
+
+MAINTENANCE_DIR = "maintenance"
+MAINTENANCE_NAME = "kiln-maintenance"
+MAINTENANCE_VALIDITY = timedelta(days=3650)
+SERVER_VALIDITY = timedelta(days=365)
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """What the API server presents (PEM), and the CA its clients must come from (None: any
+    client is accepted, as in maintenance mode)."""
+
+    key: bytes
+    certificate: bytes
+    client_ca: bytes | None = None
+
+
+def maintenance_identity(state_dir: Path) -> ServerIdentity:
+    """The node's self-signed maintenance identity, made on first use."""
+    directory = state_dir / MAINTENANCE_DIR
+    crt, key = directory / "tls.crt", directory / "tls.key"
+    if crt.exists() and key.exists():
+        return ServerIdentity(key.read_bytes(), crt.read_bytes())
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, MAINTENANCE_NAME)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + MAINTENANCE_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(MAINTENANCE_NAME)]), False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    identity = ServerIdentity(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        cert.public_bytes(serialization.Encoding.PEM),
+    )
+    ensure_private_dir(directory)
+    write_private_files({key: identity.key, crt: identity.certificate})
+    return identity
+
+
+def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerIdentity:
+    """A server certificate from the config's OS CA for ``names`` (addresses or DNS names).
+
+    SecretsError if the config holds no OS CA key (see ``check_can_serve_api``).
+    """
+    machine = config.machine_config.machine
+    if machine.ca.key is None:
+        raise SecretsError("machine.ca.key is missing: cannot issue the API certificate")
+    authority = CertificateAuthority.from_b64(machine.ca.crt, machine.ca.key, "machine.ca")
+    dns, ips = split_names([*LOOPBACK_NAMES, *names, *machine.cert_sans])
+    issued = authority.issue(
+        dns[0] if dns else MAINTENANCE_NAME,
+        Usage.SERVER,
+        SERVER_VALIDITY,
+        dns_names=dns,
+        ip_addresses=ips,
+    )
+    return ServerIdentity(
+        issued.key.pem, issued.certificate.pem, client_ca=authority.certificate.pem
+    )
+
+
+def split_names(names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """DNS names and IP addresses among ``names``, each once, in order; wildcards dropped."""
+    dns: dict[str, None] = {}
+    ips: dict[str, None] = {}
+    for name in names:
+        if not name:
+            continue
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            dns[name.lower()] = None
+            continue
+        if not address.is_unspecified:
+            ips[str(address)] = None
+    return list(dns), list(ips)

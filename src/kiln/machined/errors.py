@@ -1,0 +1,38 @@
+"""Errors of the node daemon (outside its service supervisor, which has its own tree).
+
+::
+
+    KilnError
+    └── MachinedError
+        ├── InvalidRequestError  a request that makes no sense whatever the node does
+        ├── NodeStateError       the request does not fit what the node is doing now
+        ├── ConfigRefusedError   a valid config this node will not take (another cluster, ...)
+        └── UnsupportedError     not available in this mode, or not implemented yet
+
+The API server translates them (and the other layers' errors) to gRPC status codes in one place,
+:mod:`kiln.machined.api.status`; the daemon's command line prints them as ``error:`` lines.
+"""
+
+from __future__ import annotations
+
+from kiln.errors import KilnError
+
+
+class MachinedError(KilnError):
+    """Base of node daemon errors."""
+
+
+class InvalidRequestError(MachinedError):
+    """A request that is wrong in itself (an unknown mode, a bad argument)."""
+
+
+class NodeStateError(MachinedError):
+    """The request does not fit the node's current stage (maintenance, a pending try, ...)."""
+
+
+class ConfigRefusedError(MachinedError):
+    """A config that validates but that this node will not take; the message says why."""
+
+
+class UnsupportedError(MachinedError):
+    """The operation is not available in this mode or not implemented yet."""

@@ -1,0 +1,191 @@
+"""One boot of the node: its state, controllers, services and API, from start to stop.
+
+A boot without a config is maintenance mode: the state and controllers run (the machine status
+says why it is not ready), the API serves only what maintenance mode allows, no service runs.
+A boot is what the API works with (:class:`~kiln.machined.api.control.NodeControl`); the
+sequencer (:mod:`kiln.machined.node.node`) makes a new one for every reboot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from kiln.machined.api.control import MachineHardware
+from kiln.machined.api.server import ApiServer
+from kiln.machined.api.tls import configured_identity, maintenance_identity
+from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
+from kiln.machined.controllers import node_controllers
+from kiln.machined.errors import InvalidRequestError, NodeStateError
+from kiln.machined.events import EventBus
+from kiln.machined.node import logsink
+from kiln.machined.node.applying import ConfigApplier
+from kiln.machined.node.env import Action, NodeEnv, RequestAction
+from kiln.machined.node.publish import NodePublisher
+from kiln.machined.node.service_bridge import ServiceBridge
+from kiln.machined.platform import host
+from kiln.machined.services import ServiceLog, ServiceStatus, Supervisor
+from kiln.machined.state import NamespacedState, open_node_state
+from kiln.machinery.config import MachineConfig, Mode
+from kiln.machinery.resources import Stage
+from kiln.resources import ControllerRuntime, Registry, State
+
+logger = logging.getLogger(__name__)
+
+SERVICE_ACTIONS = ("start", "stop", "restart")
+
+
+class Boot:
+    """One boot; see the module docstring. ``request`` ends it (reboot, shutdown, reset)."""
+
+    def __init__(self, env: NodeEnv, config: MachineConfig | None, request: RequestAction) -> None:
+        self.env = env
+        self._maintenance = config is None
+        self._request = request
+        self.closing = asyncio.Event()
+        self._state: NamespacedState = open_node_state(env.options.state_dir, env.registry)
+        self._publisher = NodePublisher(self._state)
+        self.applier = ConfigApplier(
+            store=env.store,
+            events=env.events,
+            platform=env.options.mode,
+            running=config,
+            publish=self._publisher.config,
+            request=request,
+        )
+        self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
+        self._bridge = ServiceBridge(self._state, env.events)
+        self._supervisor = Supervisor(env.options.state_dir, self._bridge)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._api: ApiServer | None = None
+        self._uuid = ""
+        self.failure: str | None = None  # why a task of this boot failed, ending it
+
+    # Start and stop -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        stage = Stage.MAINTENANCE if self._maintenance else Stage.BOOTING
+        self._uuid = await self._publisher.identity()
+        await self._publisher.version(host.versions())
+        await self._publisher.stage(stage, "boot")
+        config = self.applier.running
+        if config is not None:
+            await self._publisher.config(config)
+        self._spawn(self._runtime.run(), "controller runtime")
+        self._spawn(self._bridge.run(), "service status bridge")
+        await self._supervisor.cleanup_stale()
+        if config is None:
+            identity = maintenance_identity(self.env.options.state_dir)
+        else:
+            names = [*self.env.host.addresses(), self.env.host.hostname()]
+            if self.env.options.api_host_is_specific:
+                names.append(self.env.options.api_host)
+            identity = configured_identity(config, names)
+        self._api = ApiServer(self, self.env.options.api_address, identity)
+        await self._api.start()
+        if config is not None:
+            self._supervisor.load(*self.env.options.extra_services)
+            for spec in self.env.options.extra_services:
+                await self._supervisor.start(spec.name)
+            await self._publisher.stage(Stage.RUNNING, "boot")
+
+    async def stop(self, stage: Stage) -> None:
+        """Stop the API (in-flight calls finish), services, controllers; close the state."""
+        await self._publisher.stage(stage, stage.value)
+        self.closing.set()
+        if self._api is not None:
+            await self._api.stop()
+        await self.applier.close()
+        await self._supervisor.close()
+        await self._runtime.stop()
+        self._bridge.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        await self._state.close()
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.failure = f"task {task.get_name()} failed: {task.exception()}"
+        logger.error("%s", self.failure)
+        with contextlib.suppress(NodeStateError):  # already ending
+            self._request(Action.SHUTDOWN, self.failure)
+
+    # NodeControl --------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        config = self.applier.running
+        hostname = config.machine_config.machine.network.hostname if config else None
+        if hostname:
+            return hostname
+        if self.env.options.api_host_is_specific:
+            return self.env.options.api_host
+        return self.env.host.hostname()
+
+    @property
+    def maintenance(self) -> bool:
+        return self._maintenance
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def registry(self) -> Registry:
+        return self.env.registry
+
+    @property
+    def events(self) -> EventBus:
+        return self.env.events
+
+    async def apply_configuration(self, request: ApplyRequest) -> ApplyPlan:
+        return await self.applier.apply(request)
+
+    async def confirm_configuration(self) -> None:
+        await self.applier.confirm()
+
+    async def reboot(self) -> None:
+        self._request(Action.REBOOT, "requested through the API")
+
+    async def shutdown(self) -> None:
+        self._request(Action.SHUTDOWN, "requested through the API")
+
+    async def reset(self, *, graceful: bool) -> None:
+        if graceful:
+            logger.info("reset: leaving etcd gracefully is not implemented yet; resetting")
+        self._request(Action.RESET, "requested through the API")
+
+    def services(self) -> list[ServiceStatus]:
+        return self._supervisor.statuses()
+
+    async def service_action(self, name: str, action: str) -> ServiceStatus:
+        if action == "start":
+            return await self._supervisor.start(name)
+        if action == "stop":
+            return await self._supervisor.stop(name)
+        if action == "restart":
+            return await self._supervisor.restart(name)
+        raise InvalidRequestError(f"unknown service action {action!r}")
+
+    def service_log(self, name: str) -> ServiceLog:
+        if name == logsink.NAME:
+            return self.env.log.log
+        return self._supervisor.logs(name)
+
+    def versions(self) -> host.Versions:
+        return host.versions()
+
+    async def hardware(self) -> MachineHardware:
+        found = await asyncio.to_thread(host.hardware)
+        mode = self.env.options.mode
+        # Containers share the host's product UUID: each node has its own identity instead.
+        uuid = self._uuid if mode is Mode.CONTAINER else found.product_uuid or self._uuid
+        return MachineHardware(found, uuid, mode.value)

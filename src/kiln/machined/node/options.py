@@ -1,0 +1,54 @@
+"""How a node daemon was started: its mode, state directory, API address and extra services."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln.machined.errors import InvalidRequestError
+from kiln.machined.services import RestartPolicy, ServiceSpec
+from kiln.machinery.config import Mode
+from kiln.machinery.kilnconfig import API_PORT, split_endpoint
+
+DEFAULT_API_ADDR = f"0.0.0.0:{API_PORT}"
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    mode: Mode
+    state_dir: Path
+    api_host: str = "0.0.0.0"
+    api_port: int = API_PORT
+    extra_services: tuple[ServiceSpec, ...] = ()
+
+    @property
+    def api_address(self) -> str:
+        """The address the server binds, IPv6 in brackets."""
+        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
+        return f"{host}:{self.api_port}"
+
+    @property
+    def api_host_is_specific(self) -> bool:
+        return self.api_host not in WILDCARDS
+
+
+def parse_api_addr(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``HOST``, port 50000); InvalidRequestError if malformed."""
+    if text.startswith("0.0.0.0"):  # not a hostname to the endpoint parser, but fine to bind
+        _, _, port = text.partition(":")
+        return "0.0.0.0", int(port) if port.isdigit() else API_PORT
+    try:
+        return split_endpoint(text)
+    except ValueError as exc:
+        raise InvalidRequestError(f"--api-addr: {exc}") from None
+
+
+def parse_extra_service(text: str) -> ServiceSpec:
+    """``NAME=COMMAND ARGS...``: a program the node supervises once it runs (tests, dev)."""
+    name, equals, command = text.partition("=")
+    argv = shlex.split(command)
+    if not equals or not name or not argv:
+        raise InvalidRequestError(f"--extra-service {text!r}: expected NAME=COMMAND [ARGS...]")
+    return ServiceSpec(name, argv, restart=RestartPolicy.ON_FAILURE, stop_grace=5.0)

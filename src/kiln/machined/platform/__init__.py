@@ -1,0 +1,1 @@
+"""What the node learns from the host it runs on: addresses, hardware, versions."""

@@ -1,0 +1,27 @@
+"""The machine API client, shared by ``kilnctl``, the hub and tests.
+
+::
+
+    from kiln.machinery import client
+
+    target = client.resolve(context, endpoints=["127.0.0.2:50000"])
+    async with client.Client(target) as api:
+        print(await api.version())
+
+Every failure is a :class:`ClientError` carrying the server's message and the gRPC status name.
+"""
+
+from kiln.machinery.client.client import DEFAULT_TIMEOUT, Client, NodeResource, WatchEvent
+from kiln.machinery.client.errors import ClientError
+from kiln.machinery.client.target import MutualTLS, Target, resolve
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Client",
+    "ClientError",
+    "MutualTLS",
+    "NodeResource",
+    "Target",
+    "WatchEvent",
+    "resolve",
+]

@@ -1,0 +1,239 @@
+"""The machine API client: one channel to one endpoint, typed calls, errors as ClientError.
+
+::
+
+    target = resolve(context, endpoints=["10.5.0.2"])
+    async with Client(target) as client:
+        for version in await client.version():
+            print(version.metadata.node, version.version.tag)
+        async for line in client.logs("etcd", tail=20, follow=True):
+            print(line)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import grpc
+
+from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc, resource_pb2_grpc
+from kiln.machinery.api import resource_pb2 as rpb
+from kiln.machinery.applymode import ApplyMode
+from kiln.machinery.client import credentials
+from kiln.machinery.client.errors import ClientError, translate
+from kiln.machinery.client.target import Target
+from kiln.machinery.resources import node_registry
+from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
+
+DEFAULT_TIMEOUT = 30.0
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class NodeResource:
+    """A resource and the node that answered with it."""
+
+    node: str
+    resource: Resource[Any]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One event of a watch: the resource after the change (None for bootstrapped, errored)."""
+
+    node: str
+    type: EventType
+    resource: Resource[Any] | None
+    error: str = ""
+
+
+class Client:
+    """Calls of the machine and resource APIs on one endpoint (see the module docstring)."""
+
+    def __init__(
+        self, target: Target, *, timeout: float = DEFAULT_TIMEOUT, registry: Registry | None = None
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.registry = registry or node_registry()
+        self._channel: grpc.aio.Channel | None = None
+        self._machine: machine_pb2_grpc.MachineServiceAsyncStub | None = None
+        self._resources: resource_pb2_grpc.ResourceServiceAsyncStub | None = None
+
+    @property
+    def node(self) -> str:
+        """The endpoint, as errors name it."""
+        return self.target.address
+
+    async def __aenter__(self) -> Self:
+        if self.target.credentials is None:
+            security = await credentials.pinned(self.target)
+        else:
+            security = credentials.mutual(self.target.credentials)
+        options = [*security.options, ("grpc.use_local_subchannel_pool", 1)]
+        self._channel = grpc.aio.secure_channel(
+            self.target.address, security.credentials, options=options
+        )
+        self._machine = machine_pb2_grpc.MachineServiceStub(self._channel)
+        self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    # Machine ------------------------------------------------------------------------------------
+
+    async def version(self) -> list[machine_pb2.Version]:
+        reply = await self._call(self.machine.Version, machine_pb2.VersionRequest())
+        return list(reply.messages)
+
+    async def hardware(self) -> list[machine_pb2.Hardware]:
+        reply = await self._call(self.machine.Hardware, machine_pb2.HardwareRequest())
+        return list(reply.messages)
+
+    async def apply_configuration(
+        self,
+        data: bytes,
+        mode: ApplyMode = ApplyMode.AUTO,
+        *,
+        dry_run: bool = False,
+        try_timeout: float = 0.0,
+    ) -> list[machine_pb2.ApplyConfiguration]:
+        request = machine_pb2.ApplyConfigurationRequest(
+            data=data,
+            mode=mode.to_proto(),
+            dry_run=dry_run,
+            try_timeout_seconds=max(0, round(try_timeout)),
+        )
+        reply = await self._call(self.machine.ApplyConfiguration, request)
+        return list(reply.messages)
+
+    async def confirm_configuration(self) -> None:
+        request = machine_pb2.ConfirmConfigurationRequest()
+        await self._call(self.machine.ConfirmConfiguration, request)
+
+    async def reboot(self) -> None:
+        await self._call(self.machine.Reboot, machine_pb2.RebootRequest())
+
+    async def shutdown(self) -> None:
+        await self._call(self.machine.Shutdown, machine_pb2.ShutdownRequest())
+
+    async def reset(self, *, graceful: bool = True) -> None:
+        await self._call(self.machine.Reset, machine_pb2.ResetRequest(graceful=graceful))
+
+    async def service_list(self) -> list[machine_pb2.ServiceList]:
+        reply = await self._call(self.machine.ServiceList, machine_pb2.ServiceListRequest())
+        return list(reply.messages)
+
+    async def service_action(self, action: str, name: str) -> list[machine_pb2.ServiceAction]:
+        """``action`` is ``start``, ``stop`` or ``restart``."""
+        calls = {
+            "start": self.machine.ServiceStart,
+            "stop": self.machine.ServiceStop,
+            "restart": self.machine.ServiceRestart,
+        }
+        if action not in calls:
+            raise ClientError(f"unknown service action {action!r}")
+        reply = await self._call(calls[action], machine_pb2.ServiceRequest(id=name))
+        return list(reply.messages)
+
+    async def logs(
+        self, service: str, *, tail: int = -1, follow: bool = False
+    ) -> AsyncIterator[str]:
+        """The lines of a service's log: the last ``tail`` (-1: all kept), then new ones."""
+        request = machine_pb2.LogsRequest(id=service, tail_lines=tail, follow=follow)
+        async for data in self._stream(self.machine.Logs(request)):
+            yield data.bytes.decode("utf-8", "replace")
+
+    async def events(
+        self, *, tail: int = -1, follow: bool = False
+    ) -> AsyncIterator[machine_pb2.Event]:
+        """The last ``tail`` machine events (-1: all kept), then, with ``follow``, new ones."""
+        request = machine_pb2.EventsRequest(tail_events=tail, follow=follow)
+        async for event in self._stream(self.machine.Events(request)):
+            yield event
+
+    # Resources ----------------------------------------------------------------------------------
+
+    async def get(
+        self,
+        type_name: str,
+        resource_id: str | None = None,
+        *,
+        namespace: str = "",
+    ) -> list[NodeResource]:
+        """One resource (``resource_id`` given) or all of a type, by type name or alias."""
+        if resource_id is not None:
+            request = rpb.GetRequest(namespace=namespace, type=type_name, id=resource_id)
+            reply = await self._call(self.resources.Get, request)
+            return [self._decode(item.metadata, item.resource) for item in reply.messages]
+        listing = self.resources.List(rpb.ListRequest(namespace=namespace, type=type_name))
+        return [self._decode(item.metadata, item.resource) async for item in self._stream(listing)]
+
+    async def watch(
+        self,
+        type_name: str,
+        resource_id: str | None = None,
+        *,
+        namespace: str = "",
+    ) -> AsyncIterator[WatchEvent]:
+        """Every resource of a type (or one), then each change, until the stream ends."""
+        request = rpb.WatchRequest(namespace=namespace, type=type_name, id=resource_id or "")
+        async for item in self._stream(self.resources.Watch(request)):
+            resource = None
+            if item.resource.json:
+                resource = self._decode(item.metadata, item.resource).resource
+            event_type = EventType(rpb.EventType.Name(item.event_type).lower())
+            yield WatchEvent(item.metadata.node, event_type, resource, item.error)
+
+    async def definitions(self) -> list[rpb.Definition]:
+        reply = await self._call(self.resources.Definitions, rpb.DefinitionsRequest())
+        return list(reply.definitions)
+
+    # Plumbing -----------------------------------------------------------------------------------
+
+    @property
+    def machine(self) -> machine_pb2_grpc.MachineServiceAsyncStub:
+        if self._machine is None:
+            raise ClientError("the client is not connected (use it as 'async with')")
+        return self._machine
+
+    @property
+    def resources(self) -> resource_pb2_grpc.ResourceServiceAsyncStub:
+        if self._resources is None:
+            raise ClientError("the client is not connected (use it as 'async with')")
+        return self._resources
+
+    async def _call(self, method: Callable[..., Awaitable[_T]], request: object) -> _T:
+        try:
+            return await method(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as err:
+            raise translate(err, self.node) from None
+
+    async def _stream(self, call: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in call:
+                yield item
+        except grpc.aio.AioRpcError as err:
+            raise translate(err, self.node) from None
+        finally:
+            call.cancel()
+
+    def _decode(self, metadata: common_pb2.Metadata, resource: rpb.Resource) -> NodeResource:
+        node = metadata.node or self.node
+        try:
+            data = json.loads(resource.json)
+            return NodeResource(node, from_dict(self.registry, data))
+        except (ValueError, ResourceError) as exc:
+            raise ClientError(f"cannot read a resource the node sent: {exc}", node=node) from None
