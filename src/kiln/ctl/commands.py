@@ -12,6 +12,18 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.config_cmd", "config"),
     ("kiln.ctl.validate", "validate"),
     ("kiln.ctl.machineconfig", "machineconfig"),
+    ("kiln.ctl.apply_config", "apply_config"),
+    ("kiln.ctl.apply_config", "confirm_config"),
+    ("kiln.ctl.version", "version"),
+    ("kiln.ctl.hardware", "hardware"),
+    ("kiln.ctl.get", "get"),
+    ("kiln.ctl.services", "services"),
+    ("kiln.ctl.services", "service"),
+    ("kiln.ctl.logs", "logs"),
+    ("kiln.ctl.events", "events"),
+    ("kiln.ctl.power", "reboot"),
+    ("kiln.ctl.power", "shutdown"),
+    ("kiln.ctl.power", "reset"),
 )
 
 

@@ -11,7 +11,7 @@ import click
 
 from kiln import __version__
 from kiln.ctl.errors import CliError
-from kiln.ctl.options import GlobalOptions
+from kiln.ctl.options import GlobalOptions, split_list
 from kiln.errors import KilnError
 
 EXIT_ERROR = 1
@@ -29,12 +29,36 @@ EXIT_INTERRUPTED = 130
     help="Client config file [default: $KILNCONFIG, then ~/.kiln/config].",
 )
 @click.option("--context", "context_name", help="Context to use instead of the current one.")
+@click.option(
+    "-e",
+    "--endpoints",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Endpoint to connect to, instead of the context's (repeat or comma-separate).",
+)
+@click.option(
+    "-n",
+    "--nodes",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Nodes the request is for, instead of the context's (repeat or comma-separate).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, debug: bool, kilnconfig_path: Path | None, context_name: str | None
+    ctx: click.Context,
+    debug: bool,
+    kilnconfig_path: Path | None,
+    context_name: str | None,
+    endpoints: tuple[str, ...],
+    nodes: tuple[str, ...],
 ) -> None:
     """Manage Kiln machines and clusters through their API."""
-    ctx.obj = GlobalOptions(kilnconfig=kilnconfig_path, context=context_name)
+    ctx.obj = GlobalOptions(
+        kilnconfig=kilnconfig_path,
+        context=context_name,
+        endpoints=split_list(endpoints),
+        nodes=split_list(nodes),
+    )
 
 
 def _register_commands() -> None:

@@ -10,10 +10,13 @@ import click
 
 @dataclass(frozen=True)
 class GlobalOptions:
-    """``--kilnconfig`` and ``--context``, as given (None when not)."""
+    """``--kilnconfig``, ``--context``, ``--endpoints`` and ``--nodes``, as given (None or
+    empty when not)."""
 
     kilnconfig: Path | None = None
     context: str | None = None
+    endpoints: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
 
     @property
     def kilnconfig_path(self) -> Path:
@@ -21,6 +24,11 @@ class GlobalOptions:
         from kiln.machinery import kilnconfig  # not at import: keeps `kilnctl --version` light
 
         return kilnconfig.default_path(self.kilnconfig)
+
+
+def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``-n a,b -n c`` → ``("a", "b", "c")``."""
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
 def global_options() -> GlobalOptions:

@@ -24,7 +24,7 @@ ID = "v1alpha1"
     namespace=namespaces.CONFIG,
     aliases=("machineconfigs", "mc"),
     print_columns=(
-        PrintColumn("Type", "documents[0].machine.type"),
+        PrintColumn("Machine", "documents[0].machine.type"),
         PrintColumn("Cluster", "documents[0].cluster.name"),
     ),
     sensitive=True,
