@@ -44,7 +44,7 @@ async def make_node(
         return node
 
     yield make
-    for node in reversed(nodes):
+    for node in nodes:  # one by one: etcd stops at once when its peers are not stopping too
         await node.close()
 
 

@@ -70,7 +70,11 @@ async def test_clients_without_a_certificate_from_the_etcd_ca_are_refused(
     # Trusts the right CA, but presents a client certificate the cluster does not trust.
     tls = EtcdClientTLS(node.member.certs.ca, paths.client_cert, paths.client_key)
     client = EtcdClient(
-        [node.member.client_url], tls, etcdctl=node.binaries.etcdctl, dial_timeout=1.0
+        [node.member.client_url],
+        tls,
+        etcdctl=node.binaries.etcdctl,
+        dial_timeout=1.0,
+        command_timeout=1.0,
     )
     with pytest.raises(EtcdUnavailableError):
         await client.get("anything")

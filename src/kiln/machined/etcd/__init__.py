@@ -49,6 +49,7 @@ from kiln.machined.etcd.errors import (
     EtcdConfigError,
     EtcdError,
     EtcdLearnerNotReadyError,
+    EtcdMemberIdTakenError,
     EtcdMemberNotFoundError,
     EtcdServiceError,
     EtcdStateError,
@@ -63,6 +64,7 @@ from kiln.machined.etcd.lifecycle import (
     remove_dead_member,
     start_member,
 )
+from kiln.machined.etcd.probe import member_status_probe
 from kiln.machined.etcd.reports import (
     EndpointHealth,
     EndpointStatus,
@@ -76,7 +78,6 @@ from kiln.machined.etcd.service import (
     EtcdRunner,
     SupervisedEtcd,
     etcd_service_spec,
-    health_probe,
 )
 from kiln.machined.etcd.snapshots import recover_from_snapshot, restore_snapshot, snapshot
 from kiln.machined.etcd.tls import EtcdClientTLS
@@ -104,6 +105,7 @@ __all__ = [
     "EtcdError",
     "EtcdLearnerNotReadyError",
     "EtcdMemberConfig",
+    "EtcdMemberIdTakenError",
     "EtcdMemberNotFoundError",
     "EtcdRunner",
     "EtcdServiceError",
@@ -118,11 +120,11 @@ __all__ = [
     "etcd_service_spec",
     "forfeit_leadership",
     "has_data",
-    "health_probe",
     "hex_id",
     "issue_etcd_certificates",
     "join_existing_cluster",
     "leave_cluster",
+    "member_status_probe",
     "parse_member_id",
     "recover_from_snapshot",
     "remove_dead_member",

@@ -11,7 +11,6 @@ effect), so commands that answer nothing worth parsing run with its plain output
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -24,11 +23,13 @@ from kiln.machined.etcd import reports
 from kiln.machined.etcd.errors import (
     EtcdCommandError,
     EtcdLearnerNotReadyError,
+    EtcdMemberIdTakenError,
     EtcdMemberNotFoundError,
     EtcdTooManyLearnersError,
     EtcdUnavailableError,
 )
 from kiln.machined.etcd.reports import EndpointHealth, EndpointStatus, Member, MemberAdded
+from kiln.machined.etcd.retry import Deadline, retry_temporary
 from kiln.machined.etcd.tls import EtcdClientTLS
 
 logger = logging.getLogger(__name__)
@@ -148,40 +149,37 @@ class EtcdClient:
         args = ["member", "add", name, f"--peer-urls={','.join(peer_urls)}"]
         if learner:
             args.append("--learner")
-        done = await self._run("member add", *args)
+        try:
+            done = await self._run("member add", *args)
+        except EtcdMemberNotFoundError as exc:
+            raise EtcdMemberIdTakenError(
+                "member add",
+                f"{exc.detail} (the new member's id is that of a member removed within the "
+                "same second; add it again a second later)",
+                exc.stderr_tail,
+            ) from exc
         return reports.parse_member_added(done.stdout)
 
-    async def member_promote(
-        self, member_id: int, *, retry_for: float = 60.0, max_delay: float = 2.0
-    ) -> None:
+    async def member_promote(self, member_id: int, *, retry_for: float = 60.0) -> None:
         """Promote a learner to a voting member. While etcd answers that the learner is not
-        in sync with the leader yet, try again with growing delays for up to ``retry_for``
-        seconds, then raise :class:`EtcdLearnerNotReadyError`. A member that is already
-        voting (an earlier attempt went through) counts as promoted."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + retry_for
-        delay = 0.1
-        while True:
+        in sync with the leader yet (or another temporary error), try again with growing
+        delays for up to ``retry_for`` seconds, then raise the last error
+        (:class:`EtcdLearnerNotReadyError`). A member that is already voting (an earlier
+        attempt went through) counts as promoted."""
+
+        async def promote() -> None:
             try:
                 await self._run(
                     "member promote",
-                    "member",
-                    "promote",
-                    reports.hex_id(member_id),
+                    *("member", "promote", reports.hex_id(member_id)),
                     json_output=False,
                 )
-                return
-            except EtcdLearnerNotReadyError:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise
-                logger.debug("learner %s not in sync yet; retrying", reports.hex_id(member_id))
-                await asyncio.sleep(min(delay, remaining))
-                delay = min(delay * 2, max_delay)
             except EtcdCommandError as exc:
                 if NOT_A_LEARNER in exc.detail and await self._is_voting(member_id):
                     return
                 raise
+
+        await retry_temporary(promote, "member promote", Deadline(retry_for))
 
     async def _is_voting(self, member_id: int) -> bool:
         members = await self.member_list()

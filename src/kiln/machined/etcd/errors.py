@@ -18,6 +18,8 @@
             ├── EtcdMemberNotFoundError     the member is not (or no longer) in the cluster
             ├── EtcdLearnerNotReadyError    a learner is not yet in sync with the leader
             │                               (temporary: promote again later)
+            ├── EtcdMemberIdTakenError      a peer URL re-added within a second of its removal
+            │                               (temporary: add again a second later)
             └── EtcdTooManyLearnersError    the cluster already has a learner (temporary: another
                                             member is joining)
 
@@ -97,6 +99,14 @@ class EtcdMemberNotFoundError(EtcdCommandError):
 
 class EtcdLearnerNotReadyError(EtcdCommandError):
     """The learner has not caught up with the leader yet; promote it again later."""
+
+    temporary = True
+
+
+class EtcdMemberIdTakenError(EtcdCommandError):
+    """etcd derives a new member's id from its peer URLs and the current second, and never
+    reuses the id of a removed member: re-adding a peer URL within the second it was removed
+    fails (etcd 3.5 says "member not found"). Adding it again a second later works."""
 
     temporary = True
 

@@ -19,9 +19,8 @@ itself matches on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from kiln.machined.etcd.client import EtcdClient
 from kiln.machined.etcd.config import ClusterState, EtcdMemberConfig
@@ -29,10 +28,10 @@ from kiln.machined.etcd.datadir import has_data, wipe_data_dir
 from kiln.machined.etcd.errors import (
     EtcdMemberNotFoundError,
     EtcdStateError,
-    EtcdTooManyLearnersError,
     EtcdUnavailableError,
 )
-from kiln.machined.etcd.reports import Member, MemberAdded, find_member, parse_member_id
+from kiln.machined.etcd.reports import Member, find_member, parse_member_id
+from kiln.machined.etcd.retry import Deadline, retry_temporary
 from kiln.machined.etcd.service import EtcdRunner
 
 logger = logging.getLogger(__name__)
@@ -97,12 +96,7 @@ async def join_existing_cluster(
     data is wiped and the node joins afresh; if the cluster does not answer (a whole cluster
     restarting), etcd starts from its data and None is returned.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-
-    def remaining() -> float:
-        return max(deadline - loop.time(), 0.1)
-
+    deadline = Deadline(timeout)
     if has_data(member.data_dir):
         try:
             members: list[Member] | None = await existing.member_list()
@@ -113,9 +107,11 @@ async def join_existing_cluster(
             members = None
         me = find_member(members, peer_url=member.peer_url) if members is not None else None
         if members is None or me is not None:
-            await start_member(member, runner, timeout=remaining(), healthy=members is not None)
+            await start_member(
+                member, runner, timeout=deadline.budget(), healthy=members is not None
+            )
             if me is not None and me.is_learner:
-                await existing.member_promote(me.id, retry_for=remaining())
+                await existing.member_promote(me.id, retry_for=deadline.budget())
             return me
         logger.warning(
             "etcd member %s was removed from the cluster; wiping its old data to join again",
@@ -133,34 +129,34 @@ async def join_existing_cluster(
             stale.name or "never started",
             member.peer_url,
         )
-        await existing.member_remove(stale.id)
-    added = await _add_learner(existing, member, remaining)
+        await retry_temporary(
+            lambda: existing.member_remove(stale.id), "remove stale member", deadline
+        )
+    added = await retry_temporary(
+        lambda: existing.member_add(member.name, [member.peer_url], learner=True),
+        f"add {member.name} as learner",
+        deadline,
+    )
     logger.info("etcd member %s added as learner %s", member.name, added.member.hex_id)
     joining = member.joining(added.initial_cluster(member.name), ClusterState.EXISTING)
-    await runner.start(joining, timeout=remaining())
-    await existing.member_promote(added.member.id, retry_for=remaining())
+    await runner.start(joining, timeout=deadline.budget())
+    await existing.member_promote(added.member.id, retry_for=deadline.budget())
     logger.info("etcd member %s promoted to a voting member", member.name)
     return added.member.model_copy(update={"name": member.name, "is_learner": False})
 
 
-async def _add_learner(
-    existing: EtcdClient, member: EtcdMemberConfig, remaining: Callable[[], float]
-) -> MemberAdded:
-    delay = 0.2
-    while True:
-        try:
-            return await existing.member_add(member.name, [member.peer_url], learner=True)
-        except EtcdTooManyLearnersError:
-            if remaining() <= 0.1:
-                raise
-            logger.info("another etcd learner is joining; waiting to add %s", member.name)
-            await asyncio.sleep(min(delay, remaining()))
-            delay = min(delay * 2, MAX_RETRY_DELAY)
-
-
-async def leave_cluster(client: EtcdClient, member: EtcdMemberConfig, runner: EtcdRunner) -> None:
+async def leave_cluster(
+    client: EtcdClient,
+    member: EtcdMemberConfig,
+    runner: EtcdRunner,
+    *,
+    timeout: float = 60.0,  # noqa: ASYNC109 - a budget shared by the steps
+) -> None:
     """Leave the cluster gracefully: hand over leadership if this member leads, remove it
     through the other members, stop etcd and wipe its data directory.
+
+    etcd refuses to remove a voting member while fewer than a quorum of the others has been
+    connected for its health interval (5 s); that refusal is retried within ``timeout``.
 
     ``client`` must reach the cluster (best: every member's endpoint). The only voting
     member cannot leave (:class:`EtcdStateError`): that would end the cluster. A node that is
@@ -181,7 +177,9 @@ async def leave_cluster(client: EtcdClient, member: EtcdMemberConfig, runner: Et
             await _hand_over_leadership(client, member, me, members)
         remover = client.with_endpoints(client_urls(voting_others)) if voting_others else client
         try:
-            await remover.member_remove(me.id)
+            await retry_temporary(
+                lambda: remover.member_remove(me.id), "leave the cluster", Deadline(timeout)
+            )
         except EtcdMemberNotFoundError:
             logger.info("etcd member %s was removed meanwhile", me.hex_id)
         logger.info("etcd member %s (%s) left the cluster", member.name, me.hex_id)

@@ -9,49 +9,25 @@ answers, stop it); the node daemon passes a :class:`SupervisedEtcd`, a test may 
 from __future__ import annotations
 
 import asyncio
-import ssl
 from typing import Protocol
 
 from kiln.machined.etcd.binaries import EtcdBinaries
 from kiln.machined.etcd.config import EtcdMemberConfig
 from kiln.machined.etcd.datadir import ensure_data_dir
 from kiln.machined.etcd.errors import EtcdServiceError
+from kiln.machined.etcd.probe import member_status_probe
 from kiln.machined.services import (
     Backoff,
     HealthCheck,
-    HealthResult,
     RestartPolicy,
     ServiceSpec,
     ServiceState,
     Supervisor,
     files_exist,
-    http_get_ok,
 )
-from kiln.machined.services.health import HealthProbe
 
 SERVICE_NAME = "etcd"
 LOG_TAIL_LINES = 20
-
-
-def health_probe(member: EtcdMemberConfig, *, timeout: float = 2.0) -> HealthProbe:
-    """``GET /health`` on the member's local client URL with the node's client certificate.
-    The certificate files are read at every check, so they may appear or change later. etcd
-    3.5 answers it on learners too."""
-    target = f"{member.local_client_url}/health"
-    tls = member.certs.client_tls()
-
-    async def check() -> HealthResult:
-        try:
-            context = tls.ssl_context()
-        except (OSError, ssl.SSLError) as exc:
-            return HealthResult(False, f"cannot load the etcd client certificate: {exc}")
-        try:
-            async with asyncio.timeout(timeout):
-                return await http_get_ok(target, context).check()
-        except TimeoutError:
-            return HealthResult(False, f"{target}: no answer within {timeout:g}s")
-
-    return check
 
 
 def etcd_service_spec(
@@ -63,8 +39,8 @@ def etcd_service_spec(
     stop_grace: float = 15.0,
 ) -> ServiceSpec:
     """etcd for ``member``: restarted whatever its exit, waiting for its certificate files,
-    healthy while ``/health`` answers over mutual TLS. Its data directory is made (0700)
-    before every start."""
+    healthy while it knows a leader (see :mod:`kiln.machined.etcd.probe`). Its data
+    directory is made (0700) before every start."""
 
     async def prepare() -> None:
         try:
@@ -78,7 +54,7 @@ def etcd_service_spec(
         conditions=[files_exist(*member.certs.all())],
         restart=RestartPolicy.ALWAYS,
         backoff=Backoff(initial=0.5, cap=10.0),
-        health=HealthCheck(health_probe(member), interval=health_interval),
+        health=HealthCheck(member_status_probe(member), interval=health_interval),
         prepare=prepare,
         stop_grace=stop_grace,
     )
@@ -157,7 +133,7 @@ class SupervisedEtcd:
             ) from None
 
     async def _wait_ready(self, member: EtcdMemberConfig, healthy: bool) -> None:
-        probe = health_probe(member)
+        probe = member_status_probe(member)
         while True:
             status = self.supervisor.status(self.name)
             running = status.state is ServiceState.RUNNING
