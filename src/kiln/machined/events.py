@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -61,7 +61,7 @@ class EventBus:
             return events
         return events[len(events) - count :] if count else []
 
-    async def subscribe(self, tail: int = 0) -> AsyncIterator[MachineEvent]:
+    async def subscribe(self, tail: int = 0) -> AsyncGenerator[MachineEvent, None]:
         """The last ``tail`` events (-1: all kept), then every new one until cancelled."""
         queue: asyncio.Queue[MachineEvent] = asyncio.Queue(SUBSCRIBER_QUEUE)
         backlog = self.recent(tail)

@@ -1,0 +1,192 @@
+"""Real node daemons for tests: a ``kiln-machined`` subprocess on a loopback address with its own
+state directory, started until its API answers and stopped by PID.
+
+::
+
+    async with NodeProcess(tmp_path / "node") as node:       # maintenance mode
+        target = client.resolve(None, endpoints=[node.endpoint], insecure=True)
+        ...
+        await node.kill()                                      # SIGKILL, the daemon only
+        await node.start()                                     # again, same state directory
+
+Public on purpose: integration tests of the node, the CLI and the hub all use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from kiln import process
+from kiln.errors import KilnError
+
+START_TIMEOUT = 30.0
+POLL = 0.05
+
+
+class NodeStartError(KilnError):
+    """The daemon exited or did not answer in time; the message ends with its output."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on at ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def api_answers(host: str, port: int) -> bool:
+    """Whether a TLS server answers at ``host:port`` (any certificate, client or not)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        async with asyncio.timeout(2):
+            _, writer = await asyncio.open_connection(host, port, ssl=context)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+class NodeProcess:
+    """One ``kiln-machined --mode container`` process (see the module docstring)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        extra_services: Sequence[str] = (),
+        log_level: str = "info",
+    ) -> None:
+        self.state_dir = state_dir
+        self.host = host
+        self.port = port or free_port(host)
+        self.extra_services = tuple(extra_services)
+        self.log_level = log_level
+        self.output_path = state_dir.with_name(f"{state_dir.name}.out")
+        self._child: process.Child | None = None
+        self._copier: asyncio.Task[None] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    @property
+    def argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "kiln.machined", "--mode", "container"]
+        argv += ["--state", str(self.state_dir), "--api-addr", self.endpoint]
+        argv += ["--log-level", self.log_level]
+        for service in self.extra_services:
+            argv += ["--extra-service", service]
+        return argv
+
+    async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
+        """Start the daemon and wait until its API answers; NodeStartError if it does not."""
+        self.state_dir.parent.mkdir(parents=True, exist_ok=True)
+        child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
+        self._child = child
+        self._copier = asyncio.create_task(self._copy_output(child), name=f"node {self.endpoint}")
+        await self.wait_answering(timeout)
+
+    async def wait_answering(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
+        """Wait until the API answers (after a start, a reboot or a reset)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not await api_answers(self.host, self.port):
+                    if self._child is None or self._child.returncode is not None:
+                        raise NodeStartError(f"kiln-machined exited early{self._output_tail()}")
+                    await asyncio.sleep(POLL)
+        except TimeoutError:
+            raise NodeStartError(
+                f"kiln-machined did not answer on {self.endpoint} in {timeout:g}s"
+                f"{self._output_tail()}"
+            ) from None
+
+    async def stop(self, grace: float = 15.0) -> int:
+        """SIGTERM, up to ``grace`` seconds, then SIGKILL; the exit code."""
+        child = self._require()
+        code = await process.terminate(child, grace)
+        await self._finish()
+        return code
+
+    async def kill(self) -> int:
+        """SIGKILL the daemon only (its services live on, as after a crash); the exit code."""
+        child = self._require()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)
+        code = await child.wait()
+        await self._finish()
+        return code
+
+    async def wait(self) -> int:
+        """Wait for the daemon to exit by itself (after a shutdown); the exit code."""
+        code = await self._require().wait()
+        await self._finish()
+        return code
+
+    def output(self) -> str:
+        try:
+            return self.output_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._child is not None and self._child.returncode is None:
+            await self.stop()
+        if self._child is not None:
+            self._child.signal_group(signal.SIGKILL)  # services a killed daemon left behind
+
+    def _require(self) -> process.Child:
+        if self._child is None:
+            raise NodeStartError("the node was not started")
+        return self._child
+
+    async def _finish(self) -> None:
+        if self._copier is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(process.DRAIN_TIMEOUT):
+                    await asyncio.shield(self._copier)
+            self._copier.cancel()
+            await asyncio.wait({self._copier})
+
+    async def _copy_output(self, child: process.Child) -> None:
+        stream = child.output
+        if stream is None:
+            return
+        with self.output_path.open("ab") as sink:
+            while chunk := await stream.read(65536):
+                sink.write(chunk)
+                sink.flush()
+
+    def _output_tail(self, lines: int = 30) -> str:
+        tail = self.output().splitlines()[-lines:]
+        return (":\n" + "\n".join(tail)) if tail else ""

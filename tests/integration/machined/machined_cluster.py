@@ -1,0 +1,129 @@
+"""Helpers of the node daemon tests: a cluster's secrets and configs, clients of every role,
+and waiting for a node to get somewhere."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from kiln.machined.testing import NodeProcess
+from kiln.machinery import client
+from kiln.machinery.config import MachineConfig
+from kiln.machinery.config.generate import GeneratedConfigs, generate_configs
+from kiln.machinery.kilnconfig import Context, issue_context
+from kiln.machinery.roles import Role
+from kiln.machinery.secrets import SecretsBundle
+
+T = TypeVar("T")
+TICKER = "ticker=/bin/sh -c 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done'"
+
+
+class Cluster:
+    """A cluster's secrets, its generated configs, and client contexts for any role."""
+
+    def __init__(self) -> None:
+        self.bundle = SecretsBundle.generate()
+        self.configs: GeneratedConfigs = generate_configs(
+            "test", "https://127.0.0.1:6443", self.bundle
+        )
+        self._contexts: dict[Role, Context] = {}
+
+    @property
+    def controlplane(self) -> MachineConfig:
+        return self.configs.controlplane
+
+    def context(self, role: Role = Role.ADMIN) -> Context:
+        if role not in self._contexts:
+            self._contexts[role] = issue_context(self.bundle.os_ca, role)
+        return self._contexts[role]
+
+    def client(self, node: NodeProcess, role: Role = Role.ADMIN) -> client.Client:
+        return client.Client(client.resolve(self.context(role), endpoints=[node.endpoint]))
+
+
+def insecure(node: NodeProcess) -> client.Client:
+    return client.Client(client.resolve(None, endpoints=[node.endpoint], insecure=True))
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 15.0
+) -> T:
+    """Call ``probe`` until ``check`` holds on its result (errors count as "not yet")."""
+    last: object = None
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    value = await probe()
+                    if check(value):
+                        return value
+                    last = value
+                except client.ClientError as err:
+                    last = err
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"condition not met in {within:g}s; last: {last!r}") from None
+
+
+async def machine_status(cluster: Cluster, node: NodeProcess) -> client.NodeResource:
+    async with cluster.client(node) as api:
+        (found,) = await api.get("machinestatus")
+        return found
+
+
+async def wait_running(cluster: Cluster, node: NodeProcess) -> client.NodeResource:
+    """Until the node answers over mutual TLS with a ready, running machine status."""
+    return await eventually(
+        lambda: machine_status(cluster, node),
+        lambda found: found.resource.spec.stage == "running" and found.resource.spec.ready,
+    )
+
+
+async def maintenance_version(node: NodeProcess) -> bool:
+    async with insecure(node) as api:
+        (version,) = await api.version()
+        return version.maintenance
+
+
+async def configure(cluster: Cluster, node: NodeProcess) -> None:
+    """Apply the controlplane config to a node in maintenance mode and wait until it runs."""
+    await eventually(lambda: maintenance_version(node), bool)
+    async with insecure(node) as api:
+        await api.apply_configuration(cluster.controlplane.to_yaml().encode())
+    await wait_running(cluster, node)
+
+
+def changed(config: MachineConfig, **machine: object) -> bytes:
+    """``config`` with keys of its ``machine`` section replaced (``hostname`` goes under
+    ``network``), as YAML bytes to apply."""
+    documents = config.to_documents()
+    section = documents[0]["machine"]
+    for key, value in machine.items():
+        if key == "hostname":
+            section.setdefault("network", {})["hostname"] = value
+        else:
+            section[key] = value
+    return MachineConfig.from_documents(documents).to_yaml().encode()
+
+
+async def wait_rebooted(
+    cluster: Cluster, node: NodeProcess, before: client.NodeResource
+) -> client.NodeResource:
+    """Until the node runs a boot newer than the one ``before`` was read from."""
+    created = before.resource.metadata.created
+    return await eventually(
+        lambda: machine_status(cluster, node),
+        lambda found: (
+            found.resource.metadata.created > created
+            and found.resource.spec.stage == "running"
+            and found.resource.spec.ready
+        ),
+    )
+
+
+async def hostname(cluster: Cluster, node: NodeProcess) -> str:
+    async with cluster.client(node) as api:
+        (found,) = await api.get("hostname")
+    name: str = found.resource.spec.hostname
+    return name

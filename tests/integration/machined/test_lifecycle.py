@@ -1,0 +1,101 @@
+"""Reboot, reset, shutdown and crashes of a real node daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import pytest
+from machined_cluster import (
+    Cluster,
+    changed,
+    eventually,
+    hostname,
+    insecure,
+    machine_status,
+    maintenance_version,
+    wait_rebooted,
+    wait_running,
+)
+
+from kiln.machined.testing import NodeProcess
+from kiln.machinery.client import ClientError
+
+pytestmark = pytest.mark.integration
+
+
+async def uuid(node: NodeProcess, cluster: Cluster | None = None) -> str:
+    api = cluster.client(node) if cluster is not None else insecure(node)
+    async with api:
+        (found,) = await api.hardware()
+    return found.uuid
+
+
+async def test_reboot_returns_to_running(cluster: Cluster, configured: NodeProcess) -> None:
+    before = await machine_status(cluster, configured)
+    identity = await uuid(configured, cluster)
+    async with cluster.client(configured) as api:
+        await api.reboot()
+    after = await wait_rebooted(cluster, configured, before)
+    assert after.resource.spec.unmet_conditions == []
+    assert await uuid(configured, cluster) == identity  # kept on disk
+    async with cluster.client(configured) as api:
+        messages = [event.message async for event in api.events()]
+    assert "phase reboot: started" in messages
+    assert messages.count("phase boot: started (configured)") == 2
+
+
+async def test_reset_returns_to_maintenance_mode(cluster: Cluster, configured: NodeProcess) -> None:
+    identity = await uuid(configured, cluster)
+    maintenance_crt = (configured.state_dir / "maintenance" / "tls.crt").read_bytes()
+    async with cluster.client(configured) as api:
+        await api.reset()
+    await eventually(lambda: maintenance_version(configured), bool)
+    assert not (configured.state_dir / "config.yaml").exists()
+    left = {p.name for p in configured.state_dir.iterdir()}
+    assert "maintenance" in left
+    assert left <= {"maintenance", "logs", "pids", "state.db", "state.db-wal", "state.db-shm"}
+    assert (configured.state_dir / "maintenance" / "tls.crt").read_bytes() == maintenance_crt
+    assert await uuid(configured) != identity  # a new machine identity after a wipe
+
+
+async def test_sigterm_shuts_down_cleanly(cluster: Cluster, configured: NodeProcess) -> None:
+    assert await configured.stop() == 0
+    assert "phase shutdown: done" in configured.output()
+
+
+async def test_shutdown_through_the_api_exits_zero(
+    cluster: Cluster, configured: NodeProcess
+) -> None:
+    async with cluster.client(configured) as api:
+        await api.shutdown()
+    assert await configured.wait() == 0
+
+
+async def test_killed_node_comes_back_configured(cluster: Cluster, configured: NodeProcess) -> None:
+    identity = await uuid(configured, cluster)
+    async with cluster.client(configured) as api:
+        await api.apply_configuration(changed(cluster.controlplane, hostname="before-kill"))
+    await eventually(lambda: hostname(cluster, configured), lambda name: name == "before-kill")
+    assert await configured.kill() == -9
+    await configured.start()
+    await wait_running(cluster, configured)
+    assert await hostname(cluster, configured) == "before-kill"
+    assert await uuid(configured, cluster) == identity
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.002, 0.01])
+async def test_killed_during_an_apply_comes_back_on_a_good_config(
+    cluster: Cluster, configured: NodeProcess, delay: float
+) -> None:
+    config = changed(cluster.controlplane, hostname="during-kill")
+    async with cluster.client(configured) as api:
+        applying = asyncio.create_task(api.apply_configuration(config), name="apply")
+        await asyncio.sleep(delay)
+        await configured.kill()
+        with contextlib.suppress(ClientError):  # killed before it answered
+            await applying
+    await configured.start()
+    await wait_running(cluster, configured)
+    assert await hostname(cluster, configured) in ("during-kill", socket.gethostname())
