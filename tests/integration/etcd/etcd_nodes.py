@@ -25,6 +25,7 @@ from kiln.machined.etcd import (
     ensure_etcd_certificates,
 )
 from kiln.machined.services import Supervisor
+from kiln.machined.services.testing import RecordingListener
 from kiln.machinery.secrets import CertificateAuthority
 
 # Fast elections for tests only; the defaults (100 ms / 1 s) suit real networks.
@@ -68,7 +69,8 @@ class Node:
             peer_port=free_port(self.address),
             extra_args=TEST_EXTRA_ARGS,
         )
-        self.supervisor = Supervisor(root / "state", poll_interval=0.1)
+        self.listener = RecordingListener()
+        self.supervisor = Supervisor(root / "state", self.listener, poll_interval=0.1)
         self.runner = SupervisedEtcd(self.supervisor, binaries, health_interval=0.5)
 
     def client(self, *others: Node) -> EtcdClient:
@@ -85,7 +87,8 @@ class Node:
     async def reboot(self) -> None:
         """A new supervisor on the same state directory, as after the daemon restarted."""
         await self.supervisor.close()
-        self.supervisor = Supervisor(self.root / "state", poll_interval=0.1)
+        self.listener = RecordingListener()
+        self.supervisor = Supervisor(self.root / "state", self.listener, poll_interval=0.1)
         self.runner = SupervisedEtcd(self.supervisor, self.binaries, health_interval=0.5)
         await self.open()
 
