@@ -3,12 +3,15 @@ second bootstrap and restarts from its data."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from etcd_nodes import MakeNode
 
 from kiln.machined.etcd import (
     EtcdClient,
     EtcdClientTLS,
+    EtcdServiceError,
     EtcdStateError,
     EtcdUnavailableError,
     bootstrap_new_cluster,
@@ -37,6 +40,8 @@ async def test_single_node_bootstrap_serves_reads_and_writes(make_node: MakeNode
     status = await client.status()
     assert status.is_leader and status.status.version == "3.5.1"
     assert [h.health for h in await client.endpoint_health()] == [True]
+    await client.defragment()
+    assert [s.member_id for s in await client.statuses()] == [status.member_id]
 
     spec = node.supervisor.spec("etcd")
     assert spec.restart is RestartPolicy.ALWAYS
@@ -78,3 +83,15 @@ async def test_clients_without_a_certificate_from_the_etcd_ca_are_refused(
     )
     with pytest.raises(EtcdUnavailableError):
         await client.get("anything")
+
+
+async def test_an_etcd_that_cannot_start_fails_fast_with_the_end_of_its_log(
+    make_node: MakeNode,
+) -> None:
+    node = await make_node("broken")
+    broken = dataclasses.replace(node.member, extra_args={"heartbeat-interval": "soon"})
+
+    with pytest.raises(EtcdServiceError, match="exited 3 times") as caught:
+        await bootstrap_new_cluster(broken, node.runner, timeout=30)
+
+    assert any("heartbeat-interval" in line for line in caught.value.lines())

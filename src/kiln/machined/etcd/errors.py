@@ -59,7 +59,8 @@ class EtcdStateError(EtcdError):
 
 
 class EtcdServiceError(EtcdError):
-    """etcd did not become ready in time. :meth:`lines` adds the end of its log."""
+    """etcd did not become ready. :meth:`lines` adds what its log says (its last warnings and
+    errors, or else its last lines)."""
 
     def __init__(self, message: str, log_tail: Sequence[str] = ()) -> None:
         self.log_tail = list(log_tail)
@@ -68,7 +69,7 @@ class EtcdServiceError(EtcdError):
     def lines(self) -> list[str]:
         if not self.log_tail:
             return [str(self)]
-        return [f"{self}; its log ended with:", *self.log_tail]
+        return [f"{self}; its log says:", *self.log_tail]
 
 
 class EtcdCommandError(EtcdError):

@@ -9,6 +9,7 @@ answers, stop it); the node daemon passes a :class:`SupervisedEtcd`, a test may 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Protocol
 
 from kiln.machined.etcd.binaries import EtcdBinaries
@@ -28,6 +29,11 @@ from kiln.machined.services import (
 
 SERVICE_NAME = "etcd"
 LOG_TAIL_LINES = 20
+LOG_SCAN_LINES = 400
+TELLING = re.compile(r'"level":"(?:warn|error|fatal|panic)"|^(?:Error|error|invalid|panic)\b')
+FAIL_FAST_EXITS = 3
+"""A start gives up early once etcd has exited this often (a bad flag, a removed member):
+the supervisor keeps restarting it, but waiting longer would not help."""
 
 
 def etcd_service_spec(
@@ -60,6 +66,13 @@ def etcd_service_spec(
     )
 
 
+def telling_lines(lines: list[str]) -> list[str]:
+    """What explains a failed start: etcd's last warnings and errors if it logged any
+    (a bad flag is followed by a long usage text), else the end of its log."""
+    telling = list(dict.fromkeys(line for line in lines if TELLING.search(line)))
+    return (telling or lines)[-LOG_TAIL_LINES:]
+
+
 class EtcdRunner(Protocol):
     """Runs this node's etcd."""
 
@@ -83,7 +96,8 @@ class SupervisedEtcd:
     """An :class:`EtcdRunner` that runs etcd as service ``name`` of ``supervisor``.
 
     Readiness is polled every ``poll_interval`` seconds with the same probe as the service's
-    health check, so a start does not wait for the next scheduled check."""
+    health check, so a start does not wait for the next scheduled check. A start restarts an
+    etcd that runs: the new spec may differ (initial cluster, state)."""
 
     def __init__(
         self,
@@ -120,26 +134,30 @@ class SupervisedEtcd:
         await self.stop()
         self.supervisor.load(spec)
         await self.supervisor.start(self.name)
+        wanted = "healthy" if healthy else "running"
         try:
             async with asyncio.timeout(timeout):
                 await self._wait_ready(member, healthy)
         except TimeoutError:
-            status = self.supervisor.status(self.name)
-            wanted = "healthy" if healthy else "running"
-            raise EtcdServiceError(
-                f"etcd ({member.name}) is not {wanted} after {timeout:g}s: "
-                f"{status.state} ({status.message})",
-                self.supervisor.logs(self.name).tail(LOG_TAIL_LINES),
-            ) from None
+            raise self._not_ready(f"is not {wanted} after {timeout:g}s", member) from None
 
     async def _wait_ready(self, member: EtcdMemberConfig, healthy: bool) -> None:
         probe = member_status_probe(member)
         while True:
             status = self.supervisor.status(self.name)
+            if status.restarts >= FAIL_FAST_EXITS:
+                raise self._not_ready(f"exited {status.restarts} times since started", member)
             running = status.state is ServiceState.RUNNING
             if running and (not healthy or (await probe()).ok):
                 return
             await asyncio.sleep(self.poll_interval)
+
+    def _not_ready(self, what: str, member: EtcdMemberConfig) -> EtcdServiceError:
+        status = self.supervisor.status(self.name)
+        return EtcdServiceError(
+            f"etcd ({member.name}) {what}: {status.state} ({status.message})",
+            telling_lines(self.supervisor.logs(self.name).tail(LOG_SCAN_LINES)),
+        )
 
     async def stop(self) -> None:
         if self.name in self.supervisor.names():
