@@ -47,7 +47,7 @@ _KNOWN_MESSAGES: tuple[tuple[str, type[EtcdCommandError]], ...] = (
     ("unhealthy cluster", EtcdUnavailableError),
     ("rpc not supported for learner", EtcdUnavailableError),
 )
-NOT_A_LEARNER = "can only promote a learner member"
+NOT_A_LEARNER = "can only promote a learner member"  # the whole message: it is voting
 
 
 def translate(what: str, exc: process.ProcessError) -> EtcdCommandError:
@@ -175,7 +175,7 @@ class EtcdClient:
                     json_output=False,
                 )
             except EtcdCommandError as exc:
-                if NOT_A_LEARNER in exc.detail and await self._is_voting(member_id):
+                if exc.detail.endswith(NOT_A_LEARNER) and await self._is_voting(member_id):
                     return
                 raise
 

@@ -36,8 +36,6 @@ from kiln.machined.etcd.service import EtcdRunner
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRY_DELAY = 2.0
-
 
 async def bootstrap_new_cluster(
     member: EtcdMemberConfig,
