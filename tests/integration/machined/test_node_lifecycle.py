@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from pathlib import Path
 
 import pytest
 from machined_cluster import (
@@ -19,7 +20,7 @@ from machined_cluster import (
     wait_running,
 )
 
-from kiln.machined.testing import NodeProcess
+from kiln.machined.testing import NodeProcess, NodeStartError
 from kiln.machinery.client import ClientError
 
 pytestmark = pytest.mark.integration
@@ -99,3 +100,15 @@ async def test_killed_during_an_apply_comes_back_on_a_good_config(
     await configured.start()
     await wait_running(cluster, configured)
     assert await hostname(cluster, configured) in ("during-kill", socket.gethostname())
+
+
+async def test_a_taken_api_address_is_one_error_line_and_exit_one(
+    node: NodeProcess, tmp_path: Path
+) -> None:
+    second = NodeProcess(tmp_path / "second", port=node.port)
+    with contextlib.suppress(NodeStartError):  # it may see the first node answer, or not
+        await second.start()
+    assert await second.wait() == 1
+    errors = [line for line in second.output().splitlines() if line.startswith("error:")]
+    assert errors == [f"error: cannot listen on {node.endpoint}: " + errors[0].split(": ", 2)[2]]
+    assert "phase shutdown: done" in second.output()

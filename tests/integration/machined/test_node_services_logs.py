@@ -83,5 +83,20 @@ async def test_events_stream_phases_services_and_configs(
         await restart
 
 
+async def test_watching_a_resource(cluster: Cluster, configured: NodeProcess) -> None:
+    async with cluster.client(configured) as api:
+        watch = api.watch("services", "ticker")
+        first = await anext(watch)
+        assert (first.type.value, first.resource and first.resource.id) == ("created", "ticker")
+        assert (await anext(watch)).type.value == "bootstrapped"
+        await api.service_action("stop", "ticker")
+        async with asyncio.timeout(10):
+            async for event in watch:
+                assert event.type.value == "updated"
+                if event.resource is not None and event.resource.spec.state == "stopped":
+                    break
+        await watch.aclose()
+
+
 async def _lines(stream: object) -> list[str]:
     return [line async for line in stream]  # type: ignore[attr-defined]

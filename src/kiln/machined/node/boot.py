@@ -34,7 +34,7 @@ from kiln.resources import ControllerRuntime, Registry, State
 
 logger = logging.getLogger(__name__)
 
-SERVICE_ACTIONS = ("start", "stop", "restart")
+RUNTIME_TASK = "controller runtime"
 
 
 class Boot:
@@ -73,7 +73,7 @@ class Boot:
         config = self.applier.running
         if config is not None:
             await self._publisher.config(config)
-        self._spawn(self._runtime.run(), "controller runtime")
+        self._spawn(self._runtime.run(), RUNTIME_TASK)
         self._spawn(self._bridge.run(), "service status bridge")
         await self._supervisor.cleanup_stale()
         if config is None:
@@ -101,6 +101,9 @@ class Boot:
         await self._supervisor.close()
         await self._runtime.stop()
         self._bridge.close()
+        for task in self._tasks:
+            if task.get_name() == RUNTIME_TASK and not task.done():
+                task.cancel()  # stopped before it began to run: stop() had nothing to stop
         if self._tasks:
             await asyncio.wait(self._tasks)
         await self._state.close()

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -150,7 +150,7 @@ class Client:
 
     async def logs(
         self, service: str, *, tail: int = -1, follow: bool = False
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """The lines of a service's log: the last ``tail`` (-1: all kept), then new ones."""
         request = machine_pb2.LogsRequest(id=service, tail_lines=tail, follow=follow)
         async for data in self._stream(self.machine.Logs(request)):
@@ -158,7 +158,7 @@ class Client:
 
     async def events(
         self, *, tail: int = -1, follow: bool = False
-    ) -> AsyncIterator[machine_pb2.Event]:
+    ) -> AsyncGenerator[machine_pb2.Event, None]:
         """The last ``tail`` machine events (-1: all kept), then, with ``follow``, new ones."""
         request = machine_pb2.EventsRequest(tail_events=tail, follow=follow)
         async for event in self._stream(self.machine.Events(request)):
@@ -187,7 +187,7 @@ class Client:
         resource_id: str | None = None,
         *,
         namespace: str = "",
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Every resource of a type (or one), then each change, until the stream ends."""
         request = rpb.WatchRequest(namespace=namespace, type=type_name, id=resource_id or "")
         async for item in self._stream(self.resources.Watch(request)):
@@ -221,7 +221,7 @@ class Client:
         except grpc.aio.AioRpcError as err:
             raise translate(err, self.node) from None
 
-    async def _stream(self, call: Any) -> AsyncIterator[Any]:
+    async def _stream(self, call: Any) -> AsyncGenerator[Any, None]:
         try:
             async for item in call:
                 yield item
