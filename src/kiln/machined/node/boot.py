@@ -19,7 +19,7 @@ from kiln.machined.api.tls import configured_identity, maintenance_identity
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.controllers import node_controllers
 from kiln.machined.errors import InvalidRequestError, NodeStateError
-from kiln.machined.events import EventBus
+from kiln.machined.events import EventBus, EventType
 from kiln.machined.node import logsink
 from kiln.machined.node.applying import ConfigApplier
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
@@ -69,7 +69,7 @@ class Boot:
         stage = Stage.MAINTENANCE if self._maintenance else Stage.BOOTING
         self._uuid = await self._publisher.identity()
         await self._publisher.version(host.versions())
-        await self._publisher.stage(stage, "boot")
+        await self._set_stage(stage, "boot")
         config = self.applier.running
         if config is not None:
             await self._publisher.config(config)
@@ -89,11 +89,11 @@ class Boot:
             self._supervisor.load(*self.env.options.extra_services)
             for spec in self.env.options.extra_services:
                 await self._supervisor.start(spec.name)
-            await self._publisher.stage(Stage.RUNNING, "boot")
+            await self._set_stage(Stage.RUNNING, "boot")
 
     async def stop(self, stage: Stage) -> None:
         """Stop the API (in-flight calls finish), services, controllers; close the state."""
-        await self._publisher.stage(stage, stage.value)
+        await self._set_stage(stage, stage.value)
         self.closing.set()
         if self._api is not None:
             await self._api.stop()
@@ -107,6 +107,10 @@ class Boot:
         if self._tasks:
             await asyncio.wait(self._tasks)
         await self._state.close()
+
+    async def _set_stage(self, stage: Stage, phase: str) -> None:
+        await self._publisher.stage(stage, phase)
+        self.env.events.publish(EventType.STAGE, f"stage {stage.value}")
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)
