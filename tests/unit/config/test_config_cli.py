@@ -72,7 +72,7 @@ def test_validate_reports_every_problem(
     ("args", "code", "message"),
     [
         (["validate", "-f", "missing.yaml", "--mode", "metal"], 1,
-         "error: No such file or directory: missing.yaml"),
+         "error: missing.yaml: No such file or directory"),
         (["validate", "-f", "cp.yaml", "--mode", "moon"], 2,
          "error: Invalid value for '--mode': 'moon' is not one of 'metal', 'container', 'cloud'."),
         (["validate", "--mode", "metal"], 2, "error: Missing option '-f' / '--file'."),
@@ -85,7 +85,7 @@ def test_validate_reports_every_problem(
          "error: patch 2: line 1, column 5: expected the node content, but found '<stream end>' "
          "(while parsing a flow node)"),
         (["machineconfig", "patch", "nope.yaml", "-p", "{}"], 1,
-         "error: No such file or directory: nope.yaml"),
+         "error: nope.yaml: No such file or directory"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line_with_exit_codes(
