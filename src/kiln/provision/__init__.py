@@ -1,0 +1,1 @@
+"""Local clusters: provisioners that start Kiln nodes as processes (container) or VMs (qemu)."""
