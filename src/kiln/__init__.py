@@ -1,10 +1,7 @@
 """Kiln: an immutable, API-managed OS for Kubernetes (Kiln OS) and its fleet hub (Kiln Hub)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("kiln")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+source"
+# The one place the version is written; the package metadata reads it from here (pyproject),
+# so nothing pays for importlib.metadata at start-up.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]
