@@ -1,7 +1,8 @@
 """The one way Kiln runs other programs.
 
-Every subprocess goes through :func:`run` (run to completion, capture output) or :func:`spawn`
-(long-running, output piped back). The rules:
+Every subprocess goes through :func:`run` (run to completion, capture output), :func:`spawn`
+(long-running, output piped back) or :func:`detach` (outlives Kiln, output to a file). The
+rules:
 
 - argv lists only, never a shell;
 - a minimal, explicit environment (``PATH`` plus what the caller passes), the daemon's own
@@ -9,8 +10,9 @@ Every subprocess goes through :func:`run` (run to completion, capture output) or
 - the command is logged once at debug level; a failure is raised once, as :class:`ProcessError`,
   naming ``argv[0]``, the exit code or the signal that killed it, and the tail of stderr;
 - every child leads its own session and process group. When it exits, what is left of its
-  group is killed; stopping it (:func:`terminate`: SIGTERM, a grace period, SIGKILL) reaches the
-  whole tree, and the stop completes even if the caller is cancelled meanwhile.
+  group is killed; stopping it (:func:`terminate`: SIGTERM, a grace period, SIGKILL) reaches
+  the whole tree, and the stop completes even if the caller is cancelled meanwhile. A detached
+  program is on its own: whoever stops it later finds it by its pid (:mod:`kiln.pids`).
 
 The exit of a child is seen through a pidfd (Linux 5.3+), not through its pipes, so a
 grandchild that keeps a pipe open cannot hide the exit; such pipes are closed after
@@ -41,6 +43,7 @@ import signal
 import subprocess
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from kiln.errors import KilnError
@@ -53,6 +56,7 @@ __all__ = [
     "ProcessError",
     "ProcessTimeoutError",
     "describe_exit",
+    "detach",
     "drain",
     "run",
     "signal_group",
@@ -67,6 +71,7 @@ DEFAULT_GRACE = 10.0
 DRAIN_TIMEOUT = 1.0  # how long output may still arrive after a program exited
 STDERR_TAIL_LINES = 10
 PIPE, STDOUT, DEVNULL = subprocess.PIPE, subprocess.STDOUT, subprocess.DEVNULL
+_DETACHED: list[subprocess.Popen[bytes]] = []  # started by detach(), not reaped yet
 
 
 def describe_exit(returncode: int) -> str:
@@ -265,6 +270,28 @@ async def spawn(
         stderr=STDOUT if capture_output else DEVNULL,
     )
     return await _start(argv, popen)
+
+
+def detach(
+    argv: Sequence[str],
+    *,
+    output: Path,
+    env: Mapping[str, str] | None = None,
+    inherit_env: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+) -> int:
+    """Start a program that outlives the caller: its own session, stdin from /dev/null,
+    stdout and stderr appended to ``output``. Returns its pid; nothing here waits for it or
+    stops it (see :mod:`kiln.pids`). :class:`ProcessError` if it cannot be started.
+
+    While the caller lives on, a detached program that exited is reaped at the next call."""
+    _DETACHED[:] = [earlier for earlier in _DETACHED if earlier.poll() is None]
+    with output.open("ab") as sink:
+        popen = _popen(
+            argv, env, inherit_env, cwd, stdin=DEVNULL, stdout=sink.fileno(), stderr=STDOUT
+        )
+    _DETACHED.append(popen)
+    return popen.pid
 
 
 async def _terminate(child: Child, grace: float) -> int:

@@ -13,18 +13,24 @@ with its process group (SIGTERM, grace, SIGKILL). A pid reused by anything else 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.process import signal_group
+from kiln.pids import process_alive, process_cmdline, process_start_time, stop, wait_gone
 
 logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PidFiles",
+    "PidRecord",
+    "process_alive",
+    "process_cmdline",
+    "process_start_time",
+    "wait_gone",
+]
 
 
 @dataclass(frozen=True)
@@ -33,38 +39,6 @@ class PidRecord:
     pid: int
     argv: tuple[str, ...]
     start_time: int | None  # clock ticks after boot, /proc/<pid>/stat field 22
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) is in parentheses and may hold spaces or ')'.
-    return text[text.rindex(")") + 2 :].split()
-
-
-def process_start_time(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks after boot; None if no such process."""
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] != "Z"
-
-
-def process_cmdline(pid: int) -> tuple[str, ...] | None:
-    """The argv of ``pid`` as /proc shows it; None if no such process (or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    if not raw:
-        return None
-    return tuple(os.fsdecode(arg) for arg in raw.removesuffix(b"\0").split(b"\0"))
 
 
 class PidFiles:
@@ -128,45 +102,4 @@ class PidFiles:
         logger.warning(
             "stopping %s (pid %d) left over from an earlier run", record.argv[0], record.pid
         )
-        try:
-            leads_group = os.getpgid(record.pid) == record.pid
-        except ProcessLookupError:
-            return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            if leads_group:
-                signal_group(record.pid, sig)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(record.pid, sig)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await wait_gone(record.pid)
-            if not process_alive(record.pid):
-                if leads_group:  # whatever else is left of its tree
-                    signal_group(record.pid, signal.SIGKILL)
-                return
-        logger.warning("%s (pid %d) survived SIGKILL", record.argv[0], record.pid)
-
-
-async def wait_gone(pid: int) -> None:
-    """Wait until ``pid`` (any process, not only a child) has exited. Uses a pidfd, which
-    becomes readable when the process exits."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    exited: asyncio.Future[None] = loop.create_future()
-
-    def on_exit() -> None:
-        if not exited.done():
-            exited.set_result(None)
-
-    try:
-        loop.add_reader(pidfd, on_exit)
-        try:
-            await exited
-        finally:
-            loop.remove_reader(pidfd)
-    finally:
-        os.close(pidfd)
+        await stop(record.pid, grace, name=record.argv[0])
