@@ -8,6 +8,7 @@ Each layer has one base that derives from :class:`KilnError`::
     ├── kiln.process.ProcessError                a program could not be run, or failed
     ├── kiln.machined.services.errors.ServiceError   the node daemon's service supervisor
     ├── kiln.machined.errors.MachinedError       the node daemon: its stages, configs, API
+    ├── kiln.provision.errors.ProvisionError     local clusters: create, show, destroy
     └── kiln.ctl.errors.CliError                 command-line input the CLI itself rejects
 
 Boundaries (the CLI, the gRPC servers) translate these once; nothing below them prints.

@@ -36,3 +36,13 @@ def global_options() -> GlobalOptions:
     ctx = click.get_current_context(silent=True)
     found = ctx.find_object(GlobalOptions) if ctx is not None else None
     return found or GlobalOptions()
+
+
+def duration_seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    """A click callback: ``90s``, ``5m``, ``1h30m`` or plain seconds (``90``) → seconds."""
+    from kiln.machinery.config.types import parse_duration
+
+    try:
+        return parse_duration(value if value[-1:].isalpha() else f"{value}s").total_seconds()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

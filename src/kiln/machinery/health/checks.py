@@ -1,0 +1,83 @@
+"""Health checks of one node over its API: reachable, the machine type it should have, ready,
+and every service running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiln.machinery import client
+from kiln.machinery.kilnconfig import Context
+from kiln.machinery.resources import MachineConfigSpec, MachineStatusSpec
+
+CALL_TIMEOUT = 5.0
+GOOD_SERVICE_STATES = frozenset({"running", "finished"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: on a node (``node``), or of the cluster (``node`` = "")."""
+
+    name: str
+    node: str
+    ok: bool
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.node}: " if self.node else ""
+        return f"{where}{self.name}: {self.reason}"
+
+
+def connect(context: Context, node: str) -> client.Client:
+    """A client of ``node`` itself (its own endpoint), as the context's user."""
+    return client.Client(client.resolve(context, endpoints=[node]), timeout=CALL_TIMEOUT)
+
+
+async def node_checks(context: Context, node: str, role: str) -> list[Check]:
+    """Checks of one node whose machine type should be ``role``; a node that does not answer
+    gets only the failed ``reachable`` check."""
+    try:
+        async with connect(context, node) as api:
+            versions = await api.version()
+            if any(version.maintenance for version in versions):
+                return [Check("reachable", node, False, "the node is in maintenance mode")]
+            checks = [Check("reachable", node, True, f"Kiln {versions[0].version.tag}")]
+            checks.append(await _machine_type(api, node, role))
+            checks.append(await _ready(api, node))
+            checks.append(await _services(api, node))
+    except client.ClientError as err:
+        return [Check("reachable", node, False, err.message)]
+    return checks
+
+
+async def _machine_type(api: client.Client, node: str, role: str) -> Check:
+    (found,) = await api.get("machineconfig")
+    spec = found.resource.spec
+    assert isinstance(spec, MachineConfigSpec)
+    machine = spec.documents[0].get("machine") if spec.documents else None
+    actual = str(machine.get("type", "")) if isinstance(machine, dict) else ""
+    if actual != role:
+        return Check("machine type", node, False, f"{actual}, expected {role}")
+    return Check("machine type", node, True, actual)
+
+
+async def _ready(api: client.Client, node: str) -> Check:
+    (found,) = await api.get("machinestatus")
+    status = found.resource.spec
+    assert isinstance(status, MachineStatusSpec)
+    if status.ready:
+        return Check("ready", node, True, f"{status.stage.value}, ready")
+    unmet = "; ".join(status.unmet_conditions) or "not ready"
+    return Check("ready", node, False, f"{status.stage.value}: {unmet}")
+
+
+async def _services(api: client.Client, node: str) -> Check:
+    services = [service for listing in await api.service_list() for service in listing.services]
+    bad = [
+        f"{s.id} {s.state}{' (' + s.message + ')' if s.message else ''}"
+        for s in services
+        if s.state not in GOOD_SERVICE_STATES or s.health == "unhealthy"
+    ]
+    if bad:
+        return Check("services", node, False, "; ".join(bad))
+    names = ", ".join(sorted(service.id for service in services)) or "none"
+    return Check("services", node, True, f"running: {names}")

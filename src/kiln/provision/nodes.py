@@ -1,0 +1,81 @@
+"""What the create steps ask of one node over its API: maintenance mode, applying a config,
+the machine's stage. Client errors that mean "not yet" become StepRetry; a daemon that died
+fails the step with the end of its log."""
+
+from __future__ import annotations
+
+from kiln.machinery import client
+from kiln.machinery.kilnconfig import Context
+from kiln.machinery.resources import MachineStatusSpec, Stage
+from kiln.provision import daemons
+from kiln.provision.errors import StepError, StepRetry
+from kiln.provision.record import ClusterRecord, NodeRecord
+
+CALL_TIMEOUT = 10.0
+POLL = 0.2
+NOT_MAINTENANCE = "not in maintenance mode"
+
+
+def insecure(node: NodeRecord) -> client.Client:
+    target = client.resolve(None, endpoints=[node.endpoint], insecure=True)
+    return client.Client(target, timeout=CALL_TIMEOUT)
+
+
+def secure(node: NodeRecord, context: Context) -> client.Client:
+    return client.Client(client.resolve(context, endpoints=[node.endpoint]), timeout=CALL_TIMEOUT)
+
+
+def require_running(step: str, record: ClusterRecord, node: NodeRecord) -> None:
+    """StepError with the end of its log if the node's daemon is gone."""
+    if daemons.is_running(node):
+        return
+    tail = daemons.log_tail(record, node)
+    log = daemons.log_path(record, node)
+    message = f"the node daemon (pid {node.pid}) is not running; the end of {log}:"
+    raise StepError(step, "\n".join([message, *tail]) if tail else message, node=node.name)
+
+
+async def in_maintenance(step: str, record: ClusterRecord, node: NodeRecord) -> bool:
+    """Whether the node is in maintenance mode (False: it is configured already); StepRetry
+    while its API does not answer."""
+    require_running(step, record, node)
+    try:
+        async with insecure(node) as api:
+            versions = await api.version()
+    except client.ClientError as err:
+        if NOT_MAINTENANCE in err.message:
+            return False
+        raise StepRetry(f"API not answering yet ({err.message})", POLL) from None
+    return any(version.maintenance for version in versions)
+
+
+async def apply_config(step: str, record: ClusterRecord, node: NodeRecord, data: bytes) -> str:
+    """Apply ``data`` to a node in maintenance mode; what the node said it would do."""
+    if not await in_maintenance(step, record, node):
+        return "configured already"
+    try:
+        async with insecure(node) as api:
+            answers = await api.apply_configuration(data)
+    except client.ClientError as err:
+        if err.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+            raise StepRetry(f"API not answering ({err.message})", POLL) from None
+        raise StepError(
+            step, f"the node refused its config: {err.message}", node=node.name
+        ) from None
+    details = [answer.mode_details for answer in answers if answer.mode_details]
+    return details[0] if details else "applied"
+
+
+async def wait_running(step: str, record: ClusterRecord, node: NodeRecord, context: Context) -> str:
+    """StepRetry until the node answers over mutual TLS with its machine running."""
+    require_running(step, record, node)
+    try:
+        async with secure(node, context) as api:
+            (found,) = await api.get("machinestatus")
+    except client.ClientError as err:
+        raise StepRetry(f"not answering over mutual TLS yet ({err.message})", POLL) from None
+    status = found.resource.spec
+    assert isinstance(status, MachineStatusSpec)
+    if status.stage is not Stage.RUNNING:
+        raise StepRetry(f"machine {status.stage.value}", POLL)
+    return "running" + ("" if status.ready else f" ({'; '.join(status.unmet_conditions)})")

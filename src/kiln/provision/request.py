@@ -1,0 +1,107 @@
+"""What a local cluster should look like: :class:`ClusterRequest`, and the nodes it makes."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from kiln.machinery.config import Patch
+from kiln.provision.errors import ProvisionError
+
+DEFAULT_BASE_ADDRESS = ipaddress.IPv4Address("127.66.0.0")
+MAX_CONTROLPLANES = 9  # addresses .11-.19 of a cluster's /24
+MAX_WORKERS = 200  # addresses .21-.220
+CONTROLPLANE_OFFSET = 10
+WORKER_OFFSET = 20
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+class NodeRole(StrEnum):
+    CONTROLPLANE = "controlplane"
+    WORKER = "worker"
+
+
+def default_state_root(home: Path | None = None) -> Path:
+    """Where clusters keep their state unless told otherwise: ``~/.kiln/clusters``."""
+    return (home or Path.home()) / ".kiln" / "clusters"
+
+
+def cluster_dir(name: str, state_root: Path | None = None) -> Path:
+    """The state directory of cluster ``name``: ``<state root>/<name>``."""
+    check_name(name)
+    return (state_root or default_state_root()) / name
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a cluster (a DNS label of up to 40 characters)."""
+    if not _NAME.match(name):
+        raise ProvisionError(
+            f"{name!r} is not a cluster name: lowercase letters, digits and '-', at most 40, "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    """One node to make: ``<cluster>-controlplane-1``, ``<cluster>-worker-2``, ..."""
+
+    name: str
+    role: NodeRole
+    index: int  # 1-based within its role
+
+    @property
+    def offset(self) -> int:
+        """Its address within the cluster's /24."""
+        base = CONTROLPLANE_OFFSET if self.role is NodeRole.CONTROLPLANE else WORKER_OFFSET
+        return base + self.index
+
+
+@dataclass(frozen=True)
+class ClusterRequest:
+    """A local cluster to create (see :class:`~kiln.provision.ContainerProvisioner`).
+
+    ``state_root`` holds one directory per cluster (default ``~/.kiln/clusters``);
+    ``base_address`` is the first /24 of loopback addresses to try; ``kilnconfig`` is the file
+    that gets the cluster's context (None: none is written).
+    """
+
+    name: str
+    controlplanes: int = 1
+    workers: int = 0
+    kubernetes_version: str | None = None
+    config_patches: Sequence[Patch] = ()
+    state_root: Path | None = None
+    base_address: ipaddress.IPv4Address = DEFAULT_BASE_ADDRESS
+    kilnconfig: Path | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if not 1 <= self.controlplanes <= MAX_CONTROLPLANES:
+            raise ProvisionError(
+                f"controlplanes: {self.controlplanes} is not between 1 and {MAX_CONTROLPLANES}"
+            )
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise ProvisionError(f"workers: {self.workers} is not between 0 and {MAX_WORKERS}")
+        if not self.base_address.is_loopback:
+            raise ProvisionError(f"base address {self.base_address} is not a loopback address")
+
+    @property
+    def state_dir(self) -> Path:
+        return cluster_dir(self.name, self.state_root)
+
+    def nodes(self) -> list[NodePlan]:
+        """Control planes first, then workers."""
+        plans = [
+            NodePlan(f"{self.name}-controlplane-{i}", NodeRole.CONTROLPLANE, i)
+            for i in range(1, self.controlplanes + 1)
+        ]
+        plans += [
+            NodePlan(f"{self.name}-worker-{i}", NodeRole.WORKER, i)
+            for i in range(1, self.workers + 1)
+        ]
+        return plans
