@@ -25,6 +25,7 @@ from kiln.machinery.api import resource_pb2 as rpb
 from kiln.machinery.applymode import ApplyMode
 from kiln.machinery.client import credentials
 from kiln.machinery.client.errors import ClientError, translate
+from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
 from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
@@ -51,8 +52,9 @@ class WatchEvent:
     error: str = ""
 
 
-class Client:
-    """Calls of the machine and resource APIs on one endpoint (see the module docstring)."""
+class Client(EtcdCalls):
+    """Calls of the machine and resource APIs on one endpoint (see the module docstring); the
+    etcd calls and Bootstrap come from :class:`~kiln.machinery.client.etcd.EtcdCalls`."""
 
     def __init__(
         self, target: Target, *, timeout: float = DEFAULT_TIMEOUT, registry: Registry | None = None
