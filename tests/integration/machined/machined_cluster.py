@@ -17,16 +17,16 @@ from kiln.machinery.secrets import SecretsBundle
 
 T = TypeVar("T")
 TICKER = "ticker=/bin/sh -c 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done'"
+ETCD_WAITING = "service etcd is waiting"
+"""What keeps a control-plane node from being ready until its etcd is bootstrapped."""
 
 
 class Cluster:
     """A cluster's secrets, its generated configs, and client contexts for any role."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str = "https://127.0.0.1:6443") -> None:
         self.bundle = SecretsBundle.generate()
-        self.configs: GeneratedConfigs = generate_configs(
-            "test", "https://127.0.0.1:6443", self.bundle
-        )
+        self.configs: GeneratedConfigs = generate_configs("test", endpoint, self.bundle)
         self._contexts: dict[Role, Context] = {}
 
     @property
@@ -72,12 +72,15 @@ async def machine_status(cluster: Cluster, node: NodeProcess) -> client.NodeReso
         return found
 
 
+def running(found: client.NodeResource) -> bool:
+    """Whether a machine status says the node runs, ready but for an etcd nobody bootstraps."""
+    spec = found.resource.spec
+    return spec.stage == "running" and spec.unmet_conditions in ([], [ETCD_WAITING])
+
+
 async def wait_running(cluster: Cluster, node: NodeProcess) -> client.NodeResource:
-    """Until the node answers over mutual TLS with a ready, running machine status."""
-    return await eventually(
-        lambda: machine_status(cluster, node),
-        lambda found: found.resource.spec.stage == "running" and found.resource.spec.ready,
-    )
+    """Until the node answers over mutual TLS with a running machine status (see running)."""
+    return await eventually(lambda: machine_status(cluster, node), running)
 
 
 async def maintenance_version(node: NodeProcess) -> bool:
@@ -114,11 +117,7 @@ async def wait_rebooted(
     created = before.resource.metadata.created
     return await eventually(
         lambda: machine_status(cluster, node),
-        lambda found: (
-            found.resource.metadata.created > created
-            and found.resource.spec.stage == "running"
-            and found.resource.spec.ready
-        ),
+        lambda found: found.resource.metadata.created > created and running(found),
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from machined_cluster import Cluster, wait_running
+from machined_cluster import ETCD_WAITING, Cluster, wait_running
 
 from kiln.ctl.main import run
 from kiln.machined.testing import NodeProcess
@@ -52,11 +52,16 @@ async def test_a_node_from_maintenance_to_running_with_kilnctl(
     assert await kilnctl(*common, "get", "machinestatus", "-o", "yaml") == 0
     document = yaml.safe_load(capsys.readouterr().out)
     assert document["node"] == "127.0.0.1"
-    assert document["spec"] == {"stage": "running", "ready": True, "unmetConditions": []}
+    assert document["spec"] == {
+        "stage": "running",
+        "ready": False,
+        "unmetConditions": [ETCD_WAITING],  # nobody bootstrapped it
+    }
 
     assert await kilnctl(*common, "services") == 0
     table = capsys.readouterr().out
     assert "ticker" in table and "running" in table
+    assert "etcd" in table and "waiting for a bootstrap (kilnctl bootstrap)" in table
 
     assert await kilnctl(*common, "get", "ms") == 0
     assert "MachineStatus" in capsys.readouterr().out

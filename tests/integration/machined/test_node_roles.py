@@ -65,6 +65,8 @@ REQUESTS: dict[str, Any] = {
     "List": resource_pb2.ListRequest(type="services"),
     "Watch": resource_pb2.WatchRequest(type="machinestatus"),
     "ResetRequest": machine_pb2.ResetRequest(graceful=False),
+    # Refused as a bad request, after the permission check: the node makes no etcd cluster.
+    "Bootstrap": machine_pb2.BootstrapRequest(recover_skip_hash_check=True),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from machined_cluster import Cluster, eventually
+from machined_cluster import Cluster, eventually, running
 
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.client import ClientError
@@ -52,9 +52,7 @@ async def test_service_stop_start_and_restart(cluster: Cluster, configured: Node
             lambda found: found[0].resource.spec.state == "stopped",
         )
         await api.service_action("start", "ticker")
-        await eventually(
-            lambda: api.get("machinestatus"), lambda found: found[0].resource.spec.ready
-        )
+        await eventually(lambda: api.get("machinestatus"), lambda found: running(found[0]))
         (before,) = await api.get("services", "ticker")
         await api.service_action("restart", "ticker")
         await eventually(

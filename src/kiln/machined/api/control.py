@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Protocol
 
+from kiln.machined.api.etcd_control import EtcdControl
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.events import EventBus
 from kiln.machined.platform.host import Hardware, Versions
@@ -67,3 +68,8 @@ class NodeControl(Protocol):
     def versions(self) -> Versions: ...
 
     async def hardware(self) -> MachineHardware: ...
+
+    @property
+    def etcd(self) -> EtcdControl | None:
+        """The node's etcd member; None on a node that runs none (a worker)."""
+        ...

@@ -1,19 +1,21 @@
 """The MachineService: configs, power, services, logs, events, versions and hardware.
 
 Each method turns the request into a call on the node (:class:`~.control.NodeControl`) and
-the answer into protobuf; errors are translated by the access interceptor, never here. The etcd
-methods and Bootstrap answer UNIMPLEMENTED until etcd is wired into the node.
+the answer into protobuf; errors are translated by the access interceptor, never here. Bootstrap
+and the etcd methods are handled in :mod:`~kiln.machined.api.etcd_service`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from kiln.machined.api.control import NodeControl
+from kiln.machined.api.etcd_service import EtcdHandlers
 from kiln.machined.api.streams import until_closed
 from kiln.machined.apply.plan import ApplyRequest
-from kiln.machined.errors import InvalidRequestError, UnsupportedError
+from kiln.machined.errors import InvalidRequestError
 from kiln.machined.events import MachineEvent
 from kiln.machined.services import ServiceStatus
 from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc
@@ -21,12 +23,11 @@ from kiln.machinery.applymode import ApplyMode
 
 Context = Any  # grpc.aio.ServicerContext; the interceptor has checked it already
 
-ETCD_LATER = "etcd is not wired into the node yet"
-
 
 class MachineService(machine_pb2_grpc.MachineServiceServicer):
     def __init__(self, node: NodeControl) -> None:
         self.node = node
+        self.etcd = EtcdHandlers(node)
 
     def _metadata(self) -> common_pb2.Metadata:
         return common_pb2.Metadata(node=self.node.name)
@@ -62,7 +63,7 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
     async def Bootstrap(
         self, request: machine_pb2.BootstrapRequest, context: Context
     ) -> common_pb2.EmptyResponse:
-        raise UnsupportedError(f"bootstrap is not available: {ETCD_LATER}")
+        return await self.etcd.bootstrap(request)
 
     async def Reboot(
         self, request: machine_pb2.RebootRequest, context: Context
@@ -175,28 +176,42 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
         )
         return machine_pb2.HardwareResponse(messages=[hardware])
 
-    async def EtcdMemberList(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdMemberList(
+        self, request: machine_pb2.EtcdMemberListRequest, context: Context
+    ) -> machine_pb2.EtcdMemberListResponse:
+        return await self.etcd.member_list()
 
-    async def EtcdRemoveMember(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdRemoveMember(
+        self, request: machine_pb2.EtcdRemoveMemberRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        return await self.etcd.remove_member(request)
 
-    async def EtcdLeaveCluster(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdLeaveCluster(
+        self, request: machine_pb2.EtcdLeaveClusterRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        return await self.etcd.leave_cluster()
 
-    async def EtcdForfeitLeadership(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdForfeitLeadership(
+        self, request: machine_pb2.EtcdForfeitLeadershipRequest, context: Context
+    ) -> machine_pb2.EtcdForfeitLeadershipResponse:
+        return await self.etcd.forfeit_leadership()
 
-    async def EtcdStatus(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdStatus(
+        self, request: machine_pb2.EtcdStatusRequest, context: Context
+    ) -> machine_pb2.EtcdStatusResponse:
+        return await self.etcd.status()
 
-    async def EtcdSnapshot(self, request: Any, context: Context) -> AsyncIterator[Any]:
-        for _ in ():  # a streaming method: an async generator that yields nothing
-            yield _
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdSnapshot(
+        self, request: machine_pb2.EtcdSnapshotRequest, context: Context
+    ) -> AsyncIterator[common_pb2.Data]:
+        async with contextlib.aclosing(self.etcd.snapshot()) as stream:
+            async for data in stream:
+                yield data
 
-    async def EtcdDefragment(self, request: Any, context: Context) -> Any:
-        raise UnsupportedError(ETCD_LATER)
+    async def EtcdDefragment(
+        self, request: machine_pb2.EtcdDefragmentRequest, context: Context
+    ) -> common_pb2.EmptyResponse:
+        return await self.etcd.defragment()
 
 
 async def _iterate(events: list[MachineEvent]) -> AsyncIterator[MachineEvent]:

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
 from kiln.machined.api.control import MachineHardware
+from kiln.machined.api.etcd_control import EtcdControl
 from kiln.machined.api.server import ApiServer
 from kiln.machined.api.tls import configured_identity, maintenance_identity
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.controllers import node_controllers
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
-from kiln.machined.node import logsink
+from kiln.machined.node import etcd_setup, logsink
 from kiln.machined.node.applying import ConfigApplier
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
+from kiln.machined.node.etcd_member import NodeEtcd
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
 from kiln.machined.platform import host
@@ -60,6 +63,7 @@ class Boot:
         self._supervisor = Supervisor(env.options.state_dir, self._bridge)
         self._tasks: list[asyncio.Task[Any]] = []
         self._api: ApiServer | None = None
+        self._etcd: NodeEtcd | None = None
         self._uuid = ""
         self.failure: str | None = None  # why a task of this boot failed, ending it
 
@@ -76,6 +80,13 @@ class Boot:
         self._spawn(self._runtime.run(), RUNTIME_TASK)
         self._spawn(self._bridge.run(), "service status bridge")
         await self._supervisor.cleanup_stale()
+        if config is not None and etcd_setup.runs_etcd(config):
+            addresses = self.env.host.addresses()
+            prepare = functools.partial(
+                etcd_setup.prepare, config, self.env.options, self.name, addresses
+            )
+            self._etcd = NodeEtcd(prepare, self._supervisor, self._spawn)
+            await self._etcd.start()
         if config is None:
             identity = maintenance_identity(self.env.options.state_dir)
         else:
@@ -98,6 +109,8 @@ class Boot:
         if self._api is not None:
             await self._api.stop()
         await self.applier.close()
+        if self._etcd is not None:
+            await self._etcd.close()
         await self._supervisor.close()
         await self._runtime.stop()
         self._bridge.close()
@@ -112,10 +125,11 @@ class Boot:
         await self._publisher.stage(stage, phase)
         self.env.events.publish(EventType.STAGE, f"stage {stage.value}")
 
-    def _spawn(self, work: Any, name: str) -> None:
+    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(work, name=name)
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
+        return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled() or task.exception() is None:
@@ -166,8 +180,8 @@ class Boot:
         self._request(Action.SHUTDOWN, "requested through the API")
 
     async def reset(self, *, graceful: bool) -> None:
-        if graceful:
-            logger.info("reset: leaving etcd gracefully is not implemented yet; resetting")
+        if graceful and self._etcd is not None:
+            await self._etcd.leave_for_reset()
         self._request(Action.RESET, "requested through the API")
 
     def services(self) -> list[ServiceStatus]:
@@ -186,6 +200,10 @@ class Boot:
         if name == logsink.NAME:
             return self.env.log.log
         return self._supervisor.logs(name)
+
+    @property
+    def etcd(self) -> EtcdControl | None:
+        return self._etcd
 
     def versions(self) -> host.Versions:
         return host.versions()

@@ -1,0 +1,123 @@
+"""What the machine API asks of a running member, beyond its life cycle: remove another
+member, hand over leadership, stream a snapshot; and a recovery from uploaded snapshot bytes.
+
+Thin steps over :mod:`kiln.machined.etcd`, with the rules a node adds: a node does not remove
+its own member (it leaves instead), and it is not bootstrapped while the cluster it would join
+answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+from kiln.machined.errors import NodeStateError
+from kiln.machined.etcd import (
+    EtcdClient,
+    EtcdError,
+    EtcdMemberConfig,
+    EtcdRunner,
+    forfeit_leadership,
+    parse_member_id,
+    recover_from_snapshot,
+    remove_dead_member,
+)
+from kiln.machined.etcd import snapshot as take_snapshot
+from kiln.machined.etcd.reports import find_member
+from kiln.machined.node.etcd_setup import EtcdSetup
+from kiln.machinery.privatefile import PRIVATE_DIR_MODE, PRIVATE_MODE
+
+logger = logging.getLogger(__name__)
+
+
+async def refuse_if_answering(existing: EtcdClient) -> None:
+    """NodeStateError if the cluster ``existing`` reaches answers: this node joins it."""
+    try:
+        await existing.member_list()
+    except EtcdError:
+        return
+    raise NodeStateError(
+        f"an etcd cluster answers at {','.join(existing.endpoints)}: this node joins it by "
+        "itself and needs no bootstrap"
+    )
+
+
+async def remove_member(client: EtcdClient, own: EtcdMemberConfig, name_or_id: str) -> str:
+    """Remove another member (by name or hex id); the name (or id) of the member removed."""
+    members = await client.member_list()
+    me = find_member(members, peer_url=own.peer_url)
+    if me is not None and (name_or_id == me.name or _same_id(name_or_id, me.id)):
+        raise NodeStateError(
+            f"etcd member {name_or_id} is this node's own: leave the cluster instead "
+            "(kilnctl etcd leave, or a graceful reset)"
+        )
+    removed = await remove_dead_member(client, name_or_id)
+    return removed.name or removed.hex_id
+
+
+async def forfeit(client: EtcdClient, own: EtcdMemberConfig) -> str:
+    """Hand the leadership to another member if this one leads; the new leader's name, or ""
+    when this member did not lead."""
+    new_leader = await forfeit_leadership(client, own)
+    if new_leader is None:
+        return ""
+    members = await client.member_list()
+    found = next((m for m in members if m.id == new_leader), None)
+    return found.name if found is not None and found.name else f"{new_leader:x}"
+
+
+async def snapshot(client: EtcdClient, work_dir: Path) -> AsyncGenerator[bytes, None]:
+    """The chunks of a snapshot of the cluster, saved in ``work_dir`` while it streams."""
+    await asyncio.to_thread(_private_dir, work_dir)
+    chunks = take_snapshot(client, work_dir=work_dir)
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        if isinstance(chunks, AsyncGenerator):  # removes the saved snapshot at once
+            await chunks.aclose()
+
+
+async def recover(
+    setup: EtcdSetup, runner: EtcdRunner, data: bytes, *, skip_hash_check: bool
+) -> None:
+    """A new single-member cluster from the snapshot ``data``, kept in a private file of the
+    work directory for as long as the restore takes."""
+    path = await asyncio.to_thread(_write_snapshot, setup.work_dir, data)
+    try:
+        await recover_from_snapshot(
+            path,
+            setup.member,
+            runner,
+            etcdutl=setup.binaries.etcdutl,
+            skip_hash_check=skip_hash_check,
+        )
+    finally:
+        await asyncio.to_thread(path.unlink, True)
+    logger.info("etcd cluster recovered from a snapshot of %d bytes", len(data))
+
+
+def _same_id(text: str, member_id: int) -> bool:
+    try:
+        return parse_member_id(text) == member_id
+    except ValueError:
+        return False
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+
+
+def _write_snapshot(work_dir: Path, data: bytes) -> Path:
+    _private_dir(work_dir)
+    descriptor, name = tempfile.mkstemp(dir=work_dir, prefix="recover-", suffix=".db")
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), PRIVATE_MODE)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(name)

@@ -1,0 +1,290 @@
+"""This control-plane node's etcd member through one boot: prepared, waiting, joined or
+bootstrapped, running, left.
+
+::
+
+    PREPARING ──▶ WAITING ──Bootstrap──▶ BOOTSTRAPPING ──▶ RUNNING ──leave──▶ LEAVING ──▶ LEFT
+        │            │   (fails: back to WAITING)            ▲
+        │            └──a cluster answers──▶ STARTING ───────┘
+        ├──data on disk──────────────────────▶ STARTING
+        └──no programs or certificates──▶ FAILED
+
+With data in its directory (an earlier boot, a kill -9) the member starts from it:
+:func:`~kiln.machined.etcd.join_existing_cluster` restarts it, promotes it if it was still a
+learner, or joins again if the cluster removed it meanwhile. Without data it waits for a
+Bootstrap call, or finds the cluster through the control-plane endpoint
+(:mod:`~kiln.machined.node.etcd_setup`) and joins it by itself: added as a learner, started,
+promoted. Failures are logged and tried again with growing delays.
+
+While the member waits, the etcd service is loaded as one that waits for what is missing,
+so ``kilnctl services`` and the machine's readiness say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from enum import StrEnum
+from typing import Any
+
+from kiln.machined.api.etcd_control import NOT_RUNNING
+from kiln.machined.errors import NodeStateError
+from kiln.machined.etcd import (
+    SERVICE_NAME,
+    EndpointStatus,
+    EtcdClient,
+    EtcdError,
+    Member,
+    SupervisedEtcd,
+    bootstrap_new_cluster,
+    has_data,
+    join_existing_cluster,
+    leave_cluster,
+    wipe_data_dir,
+)
+from kiln.machined.etcd.lifecycle import client_urls
+from kiln.machined.node import etcd_calls
+from kiln.machined.node.etcd_setup import EtcdSetup
+from kiln.machined.services import Condition, RestartPolicy, ServiceSpec, Supervisor
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "etcd member"
+RETRY_FIRST = 1.0
+RETRY_CAP = 5.0
+JOIN_TIMEOUT = 120.0
+LEAVE_TIMEOUT = 25.0  # within the client's 30 s: a graceful reset answers with the error
+
+Spawn = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
+
+
+class EtcdStage(StrEnum):
+    PREPARING = "preparing"  # finding the programs, issuing the certificates
+    WAITING = "waiting"  # no data: for a bootstrap, or for a cluster to answer
+    STARTING = "starting"  # starting from its data, or joining the cluster found
+    BOOTSTRAPPING = "bootstrapping"  # a new cluster (or one from a snapshot), through the API
+    RUNNING = "running"
+    LEAVING = "leaving"
+    LEFT = "left"  # left the cluster in this boot; a reboot joins it again
+    FAILED = "failed"  # cannot run: the reason is in ``failure``
+
+
+class NodeEtcd:
+    """The node's etcd member (see the module docstring). ``prepare`` is blocking (it issues
+    certificates) and runs in a thread; background work runs in tasks made by ``spawn``."""
+
+    def __init__(
+        self, prepare: Callable[[], EtcdSetup], supervisor: Supervisor, spawn: Spawn
+    ) -> None:
+        self._prepare = prepare
+        self._supervisor = supervisor
+        self._spawn = spawn
+        self.stage = EtcdStage.PREPARING
+        self.failure = ""
+        self._setup: EtcdSetup | None = None
+        self._runner: SupervisedEtcd | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # Life of the boot ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._show_waiting("its certificates")
+        self._task = self._spawn(self._run(), TASK_NAME)
+
+    async def close(self) -> None:
+        """Stop the background work (the supervisor stops etcd itself)."""
+        await self._stop_task()
+
+    async def _run(self) -> None:
+        try:
+            setup = await asyncio.to_thread(self._prepare)
+        except EtcdError as exc:
+            self.stage, self.failure = EtcdStage.FAILED, str(exc)
+            logger.error("etcd cannot run on this node: %s", exc)
+            await self._show_waiting(f"what etcd lacks ({exc})")
+            return
+        self._setup = setup
+        self._runner = SupervisedEtcd(self._supervisor, setup.binaries)
+        await asyncio.to_thread(shutil.rmtree, setup.work_dir, True)  # left by a killed boot
+        if has_data(setup.member.data_dir):
+            self.stage = EtcdStage.STARTING
+            await self._join(self._client(setup.discovery_url or setup.member.client_url))
+        else:
+            await self._wait_for_cluster()
+
+    async def _wait_for_cluster(self) -> None:
+        setup = self._ready()
+        self.stage = EtcdStage.WAITING
+        found = f" or the etcd cluster at {setup.discovery_url}" if setup.discovery_url else ""
+        await self._show_waiting(f"a bootstrap (kilnctl bootstrap){found}")
+        if setup.discovery_url is None:
+            return  # the node the others find: it waits for Bootstrap
+        existing = self._client(setup.discovery_url)
+        delay = RETRY_FIRST
+        while True:
+            try:
+                members = await existing.member_list()
+            except EtcdError as exc:
+                logger.debug("no etcd cluster at %s yet: %s", setup.discovery_url, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+                continue
+            if self.stage is not EtcdStage.WAITING:
+                return
+            self.stage = EtcdStage.STARTING
+            voting = [m for m in members if m.voting and m.started]
+            endpoints = client_urls(voting) or [setup.discovery_url]
+            logger.info("found the etcd cluster at %s: joining it", setup.discovery_url)
+            await self._join(existing.with_endpoints(endpoints))
+            return
+
+    async def _join(self, existing: EtcdClient) -> None:
+        """Join (or start again in) the cluster ``existing`` reaches until it works."""
+        setup, runner = self._ready(), self._require_runner()
+        delay = RETRY_FIRST
+        while True:
+            try:
+                await join_existing_cluster(existing, setup.member, runner, timeout=JOIN_TIMEOUT)
+            except EtcdError as exc:
+                logger.warning("etcd member %s: %s; trying again", setup.member.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_CAP)
+                continue
+            self.stage = EtcdStage.RUNNING
+            logger.info("etcd member %s runs", setup.member.name)
+            return
+
+    # Bootstrap and leave ------------------------------------------------------------------------
+
+    async def bootstrap(self, snapshot: bytes | None, *, skip_hash_check: bool = False) -> None:
+        """Make a new cluster of this member (from ``snapshot``, the bytes of one, if given)."""
+        setup = self._ready()
+        if has_data(setup.member.data_dir) or self.stage is not EtcdStage.WAITING:
+            raise NodeStateError(self._why_no_bootstrap())
+        if setup.discovery_url is not None:
+            await etcd_calls.refuse_if_answering(self._client(setup.discovery_url))
+            if self.stage is not EtcdStage.WAITING:
+                raise NodeStateError(self._why_no_bootstrap())
+        self.stage = EtcdStage.BOOTSTRAPPING
+        await self._stop_task()
+        runner = self._require_runner()
+        try:
+            await wipe_data_dir(setup.member.data_dir)  # what a failed start may have left
+            if snapshot is None:
+                await bootstrap_new_cluster(setup.member, runner)
+            else:
+                await etcd_calls.recover(setup, runner, snapshot, skip_hash_check=skip_hash_check)
+        except (EtcdError, OSError):
+            await runner.stop()
+            await wipe_data_dir(setup.member.data_dir)
+            self._task = self._spawn(self._wait_for_cluster(), TASK_NAME)
+            raise
+        self.stage = EtcdStage.RUNNING
+        logger.info("etcd cluster bootstrapped with member %s", setup.member.name)
+
+    def _why_no_bootstrap(self) -> str:
+        if self.stage is EtcdStage.STARTING and not has_data(self._ready().member.data_dir):
+            return f"this node is joining the etcd cluster at {self._ready().discovery_url}"
+        if self.stage is EtcdStage.BOOTSTRAPPING:
+            return "etcd is being bootstrapped on this node already"
+        return "etcd is already bootstrapped on this node"
+
+    async def leave(self) -> None:
+        """Leave the cluster gracefully; etcd stays stopped until the next boot."""
+        client, setup = self.running()
+        self.stage = EtcdStage.LEAVING
+        try:
+            await leave_cluster(client, setup.member, self._require_runner(), timeout=LEAVE_TIMEOUT)
+        except BaseException:
+            self.stage = EtcdStage.RUNNING
+            raise
+        self.stage = EtcdStage.LEFT
+        await self._show_waiting("a reboot (this member left the etcd cluster)")
+
+    async def leave_for_reset(self) -> None:
+        """Before a graceful reset: leave if a member runs here; nothing to do without one."""
+        if self.stage is EtcdStage.RUNNING:
+            await self.leave()
+        elif self.stage in (EtcdStage.STARTING, EtcdStage.BOOTSTRAPPING, EtcdStage.LEAVING):
+            raise NodeStateError(
+                f"etcd is {self.stage.value} on this node: reset again once it runs, "
+                "or reset without leaving etcd (graceful: false)"
+            )
+
+    # Calls on the running member ----------------------------------------------------------------
+
+    def running(self) -> tuple[EtcdClient, EtcdSetup]:
+        """A client of this node's running member and its setup; NodeStateError otherwise."""
+        if self.stage is not EtcdStage.RUNNING or self._setup is None:
+            raise NodeStateError(NOT_RUNNING)
+        return self._client(self._setup.member.local_client_url), self._setup
+
+    async def members(self) -> list[Member]:
+        client, _ = self.running()
+        return await client.member_list()
+
+    async def remove_member(self, name_or_id: str) -> str:
+        client, setup = self.running()
+        return await etcd_calls.remove_member(client, setup.member, name_or_id)
+
+    async def forfeit_leadership(self) -> str:
+        client, setup = self.running()
+        return await etcd_calls.forfeit(client, setup.member)
+
+    async def status(self) -> EndpointStatus:
+        client, setup = self.running()
+        return await client.status(setup.member.local_client_url)
+
+    async def defragment(self) -> None:
+        client, _ = self.running()
+        await client.defragment()
+
+    def snapshot(self) -> AsyncGenerator[bytes, None]:
+        client, setup = self.running()
+        return etcd_calls.snapshot(client, setup.work_dir)
+
+    # Plumbing -----------------------------------------------------------------------------------
+
+    def _ready(self) -> EtcdSetup:
+        if self._setup is None:
+            if self.stage is EtcdStage.FAILED:
+                raise NodeStateError(f"etcd cannot run on this node: {self.failure}")
+            raise NodeStateError("etcd is being prepared on this node; try again in a moment")
+        return self._setup
+
+    def _require_runner(self) -> SupervisedEtcd:
+        if self._runner is None:
+            raise NodeStateError("etcd is being prepared on this node; try again in a moment")
+        return self._runner
+
+    def _client(self, endpoint: str) -> EtcdClient:
+        setup = self._ready()
+        return EtcdClient(
+            [endpoint], setup.member.certs.client_tls(), etcdctl=setup.binaries.etcdctl
+        )
+
+    async def _stop_task(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _show_waiting(self, what: str) -> None:
+        """Load the etcd service as one that waits for ``what`` (it never starts as such)."""
+        if SERVICE_NAME in self._supervisor.names():
+            await self._supervisor.stop(SERVICE_NAME)
+        self._supervisor.load(waiting_spec(what))
+        await self._supervisor.start(SERVICE_NAME)
+
+
+def waiting_spec(what: str) -> ServiceSpec:
+    """The etcd service while the member cannot start yet: waiting for ``what``."""
+
+    async def never() -> bool:
+        return False
+
+    return ServiceSpec(
+        SERVICE_NAME, ["etcd"], conditions=[Condition(what, never)], restart=RestartPolicy.ONCE
+    )
