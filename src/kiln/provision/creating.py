@@ -19,7 +19,7 @@ from kiln.machinery.privatefile import write_private_file
 from kiln.machinery.roles import Role
 from kiln.machinery.secrets import SecretsBundle
 from kiln.provision import addresses, contexts, daemons, nodes
-from kiln.provision.errors import ProvisionError, StepError, StepRetry
+from kiln.provision.errors import ProvisionError, StepRetry
 from kiln.provision.record import SECRETS_FILE, ClusterRecord, NodeRecord, load_record
 from kiln.provision.request import ClusterRequest, NodeRole
 from kiln.provision.steps import NodeStep, Step
@@ -124,12 +124,8 @@ async def add_context(c: Creating) -> str:
 
 
 async def bootstrap(c: Creating) -> str:
-    raise StepError(
-        BOOTSTRAP,
-        "cannot bootstrap etcd: the machine API client has no Bootstrap call yet "
-        "(etcd is not wired into the node daemon)",
-        node=c.controlplanes()[0].name,
-    )
+    first = c.controlplanes()[0]
+    return await nodes.bootstrap(BOOTSTRAP, c.record, first, c.context)
 
 
 async def wait_healthy(c: Creating) -> str:

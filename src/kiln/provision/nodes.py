@@ -14,6 +14,8 @@ from kiln.provision.record import ClusterRecord, NodeRecord
 CALL_TIMEOUT = 10.0
 POLL = 0.2
 NOT_MAINTENANCE = "not in maintenance mode"
+ALREADY_BOOTSTRAPPED = "already bootstrapped"
+NOT_YET_BOOTSTRAPPABLE = ("try again", "being bootstrapped")  # the node says: wait
 
 
 def insecure(node: NodeRecord) -> client.Client:
@@ -22,7 +24,8 @@ def insecure(node: NodeRecord) -> client.Client:
 
 
 def secure(node: NodeRecord, context: Context) -> client.Client:
-    return client.Client(client.resolve(context, endpoints=[node.endpoint]), timeout=CALL_TIMEOUT)
+    target = client.resolve(context, endpoints=[node.endpoint], nodes=[node.endpoint])
+    return client.Client(target, timeout=CALL_TIMEOUT)
 
 
 def require_running(step: str, record: ClusterRecord, node: NodeRecord) -> None:
@@ -73,9 +76,28 @@ async def wait_running(step: str, record: ClusterRecord, node: NodeRecord, conte
         async with secure(node, context) as api:
             (found,) = await api.get("machinestatus")
     except client.ClientError as err:
+        if not err.code:  # not a call that failed: nothing to wait for
+            raise StepError(step, err.message, node=node.name) from None
         raise StepRetry(f"not answering over mutual TLS yet ({err.message})", POLL) from None
     status = found.resource.spec
     assert isinstance(status, MachineStatusSpec)
     if status.stage is not Stage.RUNNING:
         raise StepRetry(f"machine {status.stage.value}", POLL)
     return "running" + ("" if status.ready else f" ({'; '.join(status.unmet_conditions)})")
+
+
+async def bootstrap(step: str, record: ClusterRecord, node: NodeRecord, context: Context) -> str:
+    """Create the etcd cluster on ``node``; done too when the node says it was done already."""
+    require_running(step, record, node)
+    try:
+        async with secure(node, context) as api:
+            await api.bootstrap()
+    except client.ClientError as err:
+        if ALREADY_BOOTSTRAPPED in err.message:
+            return "bootstrapped already"
+        if err.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or any(
+            words in err.message for words in NOT_YET_BOOTSTRAPPABLE
+        ):
+            raise StepRetry(err.message, 1.0) from None
+        raise StepError(step, err.message, node=node.name) from None
+    return f"etcd cluster created on {node.name}"

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from kiln.errors import KilnError
 from kiln.provision.errors import StepError, StepRetry
 
+QUIET = 2.0  # what a step waits for in its first seconds is not worth reporting
 C = TypeVar("C")
 N = TypeVar("N")
 
@@ -74,9 +75,10 @@ class NodeStep(Generic[C, N]):
 class Runner(Generic[C]):
     """Runs steps in order on ``context``, reporting progress to ``progress``."""
 
-    def __init__(self, context: C, progress: ProgressCallback) -> None:
+    def __init__(self, context: C, progress: ProgressCallback, *, quiet: float = QUIET) -> None:
         self.context = context
         self.progress = progress
+        self.quiet = quiet
 
     async def run(self, steps: Sequence[Step[C] | NodeStep[C, Any]]) -> None:
         for step in steps:
@@ -110,13 +112,14 @@ class Runner(Generic[C]):
         self, step: str, node: str, attempt: Callable[[], Awaitable[str]], limit: float
     ) -> None:
         self.progress(Progress(step, Status.RUNNING, node))
-        deadline = time.monotonic() + limit
+        started = time.monotonic()
+        deadline = started + limit
         last = ""
         while True:
             try:
                 done = await attempt()
             except StepRetry as retry:
-                if retry.reason != last:
+                if retry.reason != last and time.monotonic() - started >= self.quiet:
                     self.progress(Progress(step, Status.WAITING, node, retry.reason))
                     last = retry.reason
                 if time.monotonic() + retry.delay > deadline:

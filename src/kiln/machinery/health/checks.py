@@ -29,7 +29,8 @@ class Check:
 
 def connect(context: Context, node: str) -> client.Client:
     """A client of ``node`` itself (its own endpoint), as the context's user."""
-    return client.Client(client.resolve(context, endpoints=[node]), timeout=CALL_TIMEOUT)
+    target = client.resolve(context, endpoints=[node], nodes=[node])
+    return client.Client(target, timeout=CALL_TIMEOUT)
 
 
 async def node_checks(context: Context, node: str, role: str) -> list[Check]:
@@ -45,8 +46,21 @@ async def node_checks(context: Context, node: str, role: str) -> list[Check]:
             checks.append(await _ready(api, node))
             checks.append(await _services(api, node))
     except client.ClientError as err:
-        return [Check("reachable", node, False, err.message)]
+        reason = err.message
+        if "handshake" in reason.lower() and await _in_maintenance(node):
+            reason = "in maintenance mode: no machine config was applied"
+        return [Check("reachable", node, False, reason)]
     return checks
+
+
+async def _in_maintenance(node: str) -> bool:
+    """Whether ``node`` serves the maintenance API (which a cluster's client cannot use)."""
+    target = client.resolve(None, endpoints=[node], nodes=[node], insecure=True)
+    try:
+        async with client.Client(target, timeout=CALL_TIMEOUT) as api:
+            return any(version.maintenance for version in await api.version())
+    except client.ClientError:
+        return False
 
 
 async def _machine_type(api: client.Client, node: str, role: str) -> Check:
