@@ -17,6 +17,17 @@ from kiln.machined.errors import (
     NodeStateError,
     UnsupportedError,
 )
+from kiln.machined.etcd import (
+    EtcdBinaryNotFoundError,
+    EtcdCertificateError,
+    EtcdConfigError,
+    EtcdLearnerNotReadyError,
+    EtcdMemberIdTakenError,
+    EtcdMemberNotFoundError,
+    EtcdStateError,
+    EtcdTooManyLearnersError,
+    EtcdUnavailableError,
+)
 from kiln.machined.services import (
     ServiceBusyError,
     ServiceNotFoundError,
@@ -49,6 +60,15 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (ServiceTimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (UnsupportedError, grpc.StatusCode.UNIMPLEMENTED),
+    (EtcdStateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EtcdConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EtcdCertificateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EtcdBinaryNotFoundError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EtcdMemberNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (EtcdUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (EtcdLearnerNotReadyError, grpc.StatusCode.UNAVAILABLE),
+    (EtcdTooManyLearnersError, grpc.StatusCode.UNAVAILABLE),
+    (EtcdMemberIdTakenError, grpc.StatusCode.UNAVAILABLE),
 )
 
 
