@@ -41,7 +41,7 @@ def shutdown(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
     "--graceful/--no-graceful",
     default=True,
     show_default=True,
-    help="Leave etcd before wiping (not implemented yet: ignored).",
+    help="A control-plane node leaves etcd before it wipes (the last voting member cannot).",
 )
 @connect.node_options
 def reset(graceful: bool, endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
