@@ -4,10 +4,12 @@
 
     KilnError
     └── MachinedError
-        ├── InvalidRequestError  a request that makes no sense whatever the node does
-        ├── NodeStateError       the request does not fit what the node is doing now
-        ├── ConfigRefusedError   a valid config this node will not take (another cluster, ...)
-        └── UnsupportedError     not available in this mode, or not implemented yet
+        ├── InvalidRequestError      a request that makes no sense whatever the node does
+        ├── NodeStateError           the request does not fit what the node is doing now
+        ├── ConfigRefusedError       a valid config this node will not take (another cluster, ...)
+        ├── AccessDeniedError        the caller may not do this (a wrong machine token, ...)
+        ├── CertificateRequestError  no control-plane node signed this node's certificate (yet)
+        └── UnsupportedError         not available in this mode, or not implemented yet
 
 The API server translates them (and the other layers' errors) to gRPC status codes in one place,
 :mod:`kiln.machined.api.status`; the daemon's command line prints them as ``error:`` lines.
@@ -32,6 +34,14 @@ class NodeStateError(MachinedError):
 
 class ConfigRefusedError(MachinedError):
     """A config that validates but that this node will not take; the message says why."""
+
+
+class AccessDeniedError(MachinedError):
+    """The caller is not allowed to do this: a wrong machine token, a forwarding it may not ask."""
+
+
+class CertificateRequestError(MachinedError):
+    """A control-plane node did not sign the API certificate asked for; asked again later."""
 
 
 class UnsupportedError(MachinedError):

@@ -46,6 +46,13 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     help="Where the machine API listens (HOST:PORT).",
 )
 @click.option(
+    "--trust-port",
+    type=click.IntRange(1, 65535),
+    default=50001,
+    show_default=True,
+    help="Where control-plane nodes sign workers' certificates, and workers ask for theirs.",
+)
+@click.option(
     "--extra-service",
     "extra_services",
     multiple=True,
@@ -60,7 +67,12 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     show_default=True,
 )
 def cli(
-    mode: str, state_dir: Path, api_addr: str, extra_services: tuple[str, ...], log_level: str
+    mode: str,
+    state_dir: Path,
+    api_addr: str,
+    trust_port: int,
+    extra_services: tuple[str, ...],
+    log_level: str,
 ) -> None:
     """Run a Kiln node."""
     from kiln.machined.node import Node, NodeOptions, parse_api_addr, parse_extra_service
@@ -72,6 +84,7 @@ def cli(
         host,
         port,
         tuple(parse_extra_service(text) for text in extra_services),
+        trust_port,
     )
     node = Node(options)
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)

@@ -71,12 +71,16 @@ class NodeProcess:
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
+        trust_port: int | None = None,
         extra_services: Sequence[str] = (),
         log_level: str = "info",
     ) -> None:
         self.state_dir = state_dir
         self.host = host
         self.port = port or free_port(host)
+        self.trust_port = trust_port or free_port(host)  # nodes of one cluster share one
+        while self.trust_port == self.port:
+            self.trust_port = free_port(host)
         self.extra_services = tuple(extra_services)
         self.log_level = log_level
         self.output_path = state_dir.with_name(f"{state_dir.name}.out")
@@ -95,6 +99,7 @@ class NodeProcess:
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "kiln.machined", "--mode", "container"]
         argv += ["--state", str(self.state_dir), "--api-addr", self.endpoint]
+        argv += ["--trust-port", str(self.trust_port)]
         argv += ["--log-level", self.log_level]
         for service in self.extra_services:
             argv += ["--extra-service", service]

@@ -3,12 +3,18 @@
 The client writes the role into the certificate it is issued (``kilnctl gen config``,
 ``kilnctl config new``); the server reads it back from the peer certificate to decide which
 methods the caller may use. Both sides use this one list.
+
+:data:`IMPERSONATOR` is not a role a person holds: it is the Organization of the client
+certificate a control-plane node dials other nodes with when it forwards a call, and lets that
+node name the roles of the caller it forwards for (:mod:`kiln.machinery.forwarding`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+
+IMPERSONATOR = "os:impersonator"
 
 
 class Role(StrEnum):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from kiln.machined.api import permissions
-from kiln.machinery.api import machine_pb2, resource_pb2
+from kiln.machinery.api import machine_pb2, resource_pb2, security_pb2
 from kiln.machinery.roles import Role
 
 
 def every_method() -> set[str]:
     found = set()
-    for module in (machine_pb2, resource_pb2):
+    for module in (machine_pb2, resource_pb2, security_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             found |= {f"/{service.full_name}/{method.name}" for method in service.methods}
     return found
@@ -19,9 +19,18 @@ def test_every_method_of_every_service_is_in_the_table_and_nothing_else() -> Non
     assert set(permissions.PERMISSIONS) == every_method()
 
 
-def test_admin_may_call_everything() -> None:
-    for method in permissions.PERMISSIONS:
-        assert permissions.check(method, frozenset({Role.ADMIN})).allowed, method
+def test_admin_may_call_everything_but_the_trust_port() -> None:
+    for method, permission in permissions.PERMISSIONS.items():
+        verdict = permissions.check(method, frozenset({Role.ADMIN}))
+        assert verdict.allowed is not permission.trust, method
+
+
+def test_the_trust_port_serves_certificates_to_no_role() -> None:
+    certificate = permissions.SECURITY + "Certificate"
+    assert permissions.is_served_on_trust_port(certificate)
+    assert not permissions.is_served_on_trust_port(permissions.MACHINE + "Version")
+    verdict = permissions.check(certificate, frozenset(Role))
+    assert not verdict.allowed and "trust port" in verdict.reason
 
 
 def test_maintenance_mode_serves_apply_version_and_hardware() -> None:

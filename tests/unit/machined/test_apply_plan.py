@@ -51,9 +51,10 @@ def test_a_config_of_another_cluster_is_refused_unless_in_maintenance(
     assert planned.decision.action is Action.BOOT
 
 
-def test_worker_configs_cannot_serve_the_api_yet(configs: GeneratedConfigs) -> None:
-    with pytest.raises(ConfigRefusedError, match=r"machine\.ca\.key"):
-        plan(request(configs.worker), running=None, platform=Mode.CONTAINER)
+def test_a_worker_config_is_taken_in_maintenance_mode(configs: GeneratedConfigs) -> None:
+    planned = plan(request(configs.worker), running=None, platform=Mode.CONTAINER)
+    assert planned.decision.action is Action.BOOT
+    assert planned.config.machine_config.machine.ca.key is None
 
 
 def test_container_mode_warnings_are_returned(configs: GeneratedConfigs) -> None:

@@ -4,7 +4,11 @@ translation of errors into gRPC statuses.
 :class:`AccessInterceptor` wraps each method handler. A node in maintenance mode serves only
 the methods :mod:`permissions` marks for it, to anyone; a configured node has already checked
 the client's certificate against its OS CA in the TLS handshake, and here takes the client's
-roles from the certificate's Organizations and checks them against the permission table.
+roles from the certificate's Organizations and checks them against the permission table. A
+forwarding node's certificate (``os:impersonator``) grants no role of its own: a call it
+forwards carries its caller's roles in metadata, and only from such a certificate are they
+believed. The trust port serves only the methods marked for it, to anyone (the machine token
+they carry authorizes them).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from cryptography.x509.oid import NameOID
 from kiln.errors import KilnError
 from kiln.machined.api import permissions
 from kiln.machined.api.status import status_of
-from kiln.machinery.roles import Role
+from kiln.machinery import forwarding
+from kiln.machinery.roles import IMPERSONATOR, Role
 
 logger = logging.getLogger(__name__)
 
@@ -33,25 +38,36 @@ if TYPE_CHECKING:
 
 
 def roles_of(context: Context) -> frozenset[Role]:
-    """The roles the client's certificate grants (none without a client certificate)."""
+    """The roles the client's certificate grants (none without a client certificate); for a
+    forwarding node's certificate, the roles of the caller it forwards for."""
     certificates = list(context.auth_context().get("x509_pem_cert") or [])
-    return _roles(certificates[0]) if certificates else frozenset()
+    if not certificates:
+        return frozenset()
+    organizations = _organizations(certificates[0])
+    if IMPERSONATOR not in organizations:
+        return Role.from_organizations(organizations)
+    metadata = context.invocation_metadata()
+    if not forwarding.values(metadata, forwarding.FORWARDED):
+        return frozenset()
+    return Role.from_organizations(
+        forwarding.split(forwarding.values(metadata, forwarding.FORWARDED_ROLE))
+    )
 
 
 @functools.lru_cache(maxsize=256)
-def _roles(pem: bytes) -> frozenset[Role]:
+def _organizations(pem: bytes) -> frozenset[str]:
     subject = x509.load_pem_x509_certificate(pem).subject
-    organizations = [
+    return frozenset(
         str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    ]
-    return Role.from_organizations(organizations)
+    )
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):
     """Authorizes every call and translates the errors its handler raises (module docstring)."""
 
-    def __init__(self, *, maintenance: bool) -> None:
+    def __init__(self, *, maintenance: bool, trust: bool = False) -> None:
         self.maintenance = maintenance
+        self.trust = trust
 
     async def intercept_service(
         self,
@@ -98,6 +114,12 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         return guarded
 
     async def _admit(self, method: str, context: Context) -> None:
+        if self.trust:
+            if not permissions.is_served_on_trust_port(method):
+                await context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED, f"{method} is not served on the trust port"
+                )
+            return
         if self.maintenance:
             if not permissions.is_served_in_maintenance(method):
                 served = ", ".join(permissions.MAINTENANCE_METHODS)

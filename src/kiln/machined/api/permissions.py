@@ -4,7 +4,12 @@ A client's roles are the Organizations of its certificate (:class:`~kiln.machine
 ``os:admin`` may call everything; the other roles only what is listed. A method missing from
 the table is denied to everyone (a test checks that every method of every service is listed).
 ``maintenance`` marks the methods a node in maintenance mode serves to anyone, without a
-client certificate.
+client certificate. ``trust`` marks the methods of the trust port (control-plane nodes, port
+50001): served to anyone without a client certificate, each authorized by the machine token it
+carries, and never served on the mutual-TLS port (no role may call them there).
+
+A call forwarded by another node (:mod:`~kiln.machined.api.forward`) is checked here too, with
+the roles the forwarding node says its caller holds.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from kiln.machinery.roles import Role
 
 MACHINE = "/kiln.machine.v1alpha1.MachineService/"
 RESOURCE = "/kiln.resource.v1alpha1.ResourceService/"
+SECURITY = "/kiln.security.v1alpha1.SecurityService/"
 
 ADMIN = frozenset({Role.ADMIN})
 OPERATOR = frozenset({Role.ADMIN, Role.OPERATOR})
 READER = frozenset({Role.ADMIN, Role.OPERATOR, Role.READER})
 BACKUP = frozenset({Role.ADMIN, Role.OPERATOR, Role.ETCD_BACKUP})
 ANYONE = frozenset(Role)
+NO_ROLE: frozenset[Role] = frozenset()
 
 # The roles from least to most privileged: a denial names the first one that would do.
 _LEAST_FIRST = (Role.ETCD_BACKUP, Role.READER, Role.OPERATOR, Role.ADMIN)
@@ -30,6 +37,7 @@ _LEAST_FIRST = (Role.ETCD_BACKUP, Role.READER, Role.OPERATOR, Role.ADMIN)
 class Permission:
     roles: frozenset[Role]
     maintenance: bool = False  # served to anyone while the node has no config
+    trust: bool = False  # served on the trust port only, authorized by the machine token
 
 
 # fmt: off
@@ -59,6 +67,7 @@ PERMISSIONS: dict[str, Permission] = {
     RESOURCE + "List":                 Permission(READER),
     RESOURCE + "Watch":                Permission(READER),
     RESOURCE + "Definitions":          Permission(READER),
+    SECURITY + "Certificate":          Permission(NO_ROLE, trust=True),
 }
 # fmt: on
 
@@ -83,6 +92,8 @@ def check(method: str, roles: frozenset[Role]) -> Verdict:
         return Verdict(False, f"{short} is not in the permission table: denied to everyone")
     if roles & permission.roles:
         return Verdict(True)
+    if not permission.roles:
+        return Verdict(False, f"{short} is served only on the trust port, to a machine token")
     needed = next(role for role in _LEAST_FIRST if role in permission.roles)
     others = [role.value for role in _LEAST_FIRST if role in permission.roles and role != needed]
     alternatives = f" (or {', '.join(others)})" if others else ""
@@ -96,3 +107,8 @@ def check(method: str, roles: frozenset[Role]) -> Verdict:
 def is_served_in_maintenance(method: str) -> bool:
     permission = PERMISSIONS.get(method)
     return permission is not None and permission.maintenance
+
+
+def is_served_on_trust_port(method: str) -> bool:
+    permission = PERMISSIONS.get(method)
+    return permission is not None and permission.trust

@@ -12,6 +12,7 @@ import grpc
 
 from kiln.errors import KilnError
 from kiln.machined.errors import (
+    AccessDeniedError,
     ConfigRefusedError,
     InvalidRequestError,
     NodeStateError,
@@ -58,6 +59,7 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (UnknownTypeError, grpc.StatusCode.NOT_FOUND),
     (ServiceNotFoundError, grpc.StatusCode.NOT_FOUND),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (AccessDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (ServiceTimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (UnsupportedError, grpc.StatusCode.UNIMPLEMENTED),
     (EtcdStateError, grpc.StatusCode.FAILED_PRECONDITION),

@@ -4,7 +4,12 @@ once the node is configured.
 The maintenance identity (``<state>/maintenance/tls.{crt,key}``) is made once and survives
 resets, so a client that pinned it sees the same certificate after a reset. The configured
 identity is issued at every boot from the config's OS CA (``machine.ca``) and kept only in
-memory; its names are the node's addresses, hostname and ``machine.certSANs``.
+memory; its names are the node's addresses, hostname and ``machine.certSANs``. A node without
+the OS CA key (a worker) gets its configured identity from a control-plane node instead
+(:mod:`kiln.machined.node.certify`).
+
+A control-plane node also issues itself, at every boot, the client certificate it forwards
+calls to other nodes with (:func:`impersonator_identity`, Organization ``os:impersonator``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.errors import SecretsError
 from kiln.machinery.privatefile import ensure_private_dir, write_private_files
+from kiln.machinery.roles import IMPERSONATOR
 from kiln.machinery.secrets import CertificateAuthority, Usage
 
 MAINTENANCE_DIR = "maintenance"
@@ -40,6 +46,16 @@ class ServerIdentity:
     key: bytes
     certificate: bytes
     client_ca: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """What a node dials other nodes with (PEM): its client key and certificate, and the CA
+    their server certificates must come from."""
+
+    key: bytes
+    certificate: bytes
+    ca: bytes
 
 
 def maintenance_identity(state_dir: Path) -> ServerIdentity:
@@ -80,12 +96,11 @@ def maintenance_identity(state_dir: Path) -> ServerIdentity:
 def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerIdentity:
     """A server certificate from the config's OS CA for ``names`` (addresses or DNS names).
 
-    SecretsError if the config holds no OS CA key (see ``check_can_serve_api``).
+    SecretsError if the config holds no OS CA key (a worker's comes from
+    :mod:`~kiln.machined.node.certify`).
     """
     machine = config.machine_config.machine
-    if machine.ca.key is None:
-        raise SecretsError("machine.ca.key is missing: cannot issue the API certificate")
-    authority = CertificateAuthority.from_b64(machine.ca.crt, machine.ca.key, "machine.ca")
+    authority = os_authority(config)
     dns, ips = split_names([*LOOPBACK_NAMES, *names, *machine.cert_sans])
     issued = authority.issue(
         dns[0] if dns else MAINTENANCE_NAME,
@@ -97,6 +112,26 @@ def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerId
     return ServerIdentity(
         issued.key.pem, issued.certificate.pem, client_ca=authority.certificate.pem
     )
+
+
+def impersonator_identity(config: MachineConfig, name: str) -> ClientIdentity:
+    """The client certificate a control-plane node forwards calls with (CN ``name``).
+
+    SecretsError if the config holds no OS CA key.
+    """
+    authority = os_authority(config)
+    issued = authority.issue(
+        name[:64] or MAINTENANCE_NAME, Usage.CLIENT, SERVER_VALIDITY, organizations=[IMPERSONATOR]
+    )
+    return ClientIdentity(issued.key.pem, issued.certificate.pem, authority.certificate.pem)
+
+
+def os_authority(config: MachineConfig) -> CertificateAuthority:
+    """The OS CA of a control-plane config; SecretsError if it holds no key."""
+    machine = config.machine_config.machine
+    if machine.ca.key is None:
+        raise SecretsError("machine.ca.key is missing: cannot issue the API certificate")
+    return CertificateAuthority.from_b64(machine.ca.crt, machine.ca.key, "machine.ca")
 
 
 def split_names(names: Iterable[str]) -> tuple[list[str], list[str]]:

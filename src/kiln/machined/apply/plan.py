@@ -1,7 +1,8 @@
 """Checking a config a client applies and deciding what to do with it, before anything changes.
 
 :func:`plan` parses and validates the config (every problem at once), refuses one for another
-cluster or one the node could not serve its API with, resolves the mode and makes the diff.
+cluster, resolves the mode and makes the diff. A worker's config holds no OS CA key: such a
+node gets its API certificate from a control-plane node once it boots with it.
 Carrying the plan out is the node's job (:mod:`kiln.machined.node`).
 """
 
@@ -48,7 +49,6 @@ def plan(
     config = load_config(request.data, source=SOURCE)
     warnings = validate_for_mode(config, platform)
     check_same_cluster(running, config)
-    check_can_serve_api(config)
     changed = changed_paths(
         running.to_documents() if running is not None else None, config.to_documents()
     )
@@ -69,14 +69,4 @@ def check_same_cluster(running: MachineConfig | None, config: MachineConfig) -> 
         raise ConfigRefusedError(
             "the config is for another cluster: its OS CA (machine.ca) differs from this "
             "node's; reset the node to move it to another cluster"
-        )
-
-
-def check_can_serve_api(config: MachineConfig) -> None:
-    """The node issues its API certificate from the OS CA key, which only controlplanes hold."""
-    if config.machine_config.machine.ca.key is None:
-        raise ConfigRefusedError(
-            "the config holds no OS CA key (machine.ca.key), so the node cannot issue its API "
-            "certificate; nodes without it (workers) get theirs from a controlplane node, "
-            "which is not implemented yet: only controlplane configs can be applied"
         )

@@ -16,18 +16,18 @@ from typing import Any
 
 from kiln.machined.api.control import MachineHardware
 from kiln.machined.api.etcd_control import EtcdControl
-from kiln.machined.api.server import ApiServer
-from kiln.machined.api.tls import configured_identity, maintenance_identity
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.controllers import node_controllers
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node import etcd_setup, logsink
 from kiln.machined.node.applying import ConfigApplier
+from kiln.machined.node.certify import obtain_identity, trust_address
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
 from kiln.machined.node.etcd_member import NodeEtcd
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
+from kiln.machined.node.serving import BootServers, issues_own_certificate
 from kiln.machined.platform import host
 from kiln.machined.services import ServiceLog, ServiceStatus, Supervisor
 from kiln.machined.state import NamespacedState, open_node_state
@@ -38,6 +38,7 @@ from kiln.resources import ControllerRuntime, Registry, State
 logger = logging.getLogger(__name__)
 
 RUNTIME_TASK = "controller runtime"
+JOIN_TASK = "api certificate"
 
 
 class Boot:
@@ -62,7 +63,7 @@ class Boot:
         self._bridge = ServiceBridge(self._state, env.events)
         self._supervisor = Supervisor(env.options.state_dir, self._bridge)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._api: ApiServer | None = None
+        self._servers = BootServers(self, env)
         self._etcd: NodeEtcd | None = None
         self._uuid = ""
         self.failure: str | None = None  # why a task of this boot failed, ending it
@@ -88,26 +89,38 @@ class Boot:
             self._etcd = NodeEtcd(prepare, self._supervisor, self._spawn)
             await self._etcd.start()
         if config is None:
-            identity = maintenance_identity(self.env.options.state_dir)
+            await self._servers.start_maintenance()
+        elif issues_own_certificate(config):
+            await self._servers.start_controlplane(config)
+            await self._run()
         else:
-            names = [*self.env.host.addresses(), self.env.host.hostname()]
-            if self.env.options.api_host_is_specific:
-                names.append(self.env.options.api_host)
-            identity = configured_identity(config, names)
-        self._api = ApiServer(self, self.env.options.api_address, identity)
-        await self._api.start()
-        if config is not None:
-            self._supervisor.load(*self.env.options.extra_services)
-            for spec in self.env.options.extra_services:
-                await self._supervisor.start(spec.name)
-            await self._set_stage(Stage.RUNNING, "boot")
+            self._spawn(self._join(config), JOIN_TASK)
+
+    async def _join(self, config: MachineConfig) -> None:
+        """A worker serves and runs once a control-plane node has signed its API certificate."""
+        address = trust_address(config, self.env.options.trust_port)
+        identity = await obtain_identity(config, self._servers.names(), address, self._waiting)
+        await self._servers.start_worker(identity)
+        await self._run()
+
+    async def _waiting(self, what: str) -> None:
+        await self._publisher.stage(Stage.BOOTING, "boot", waiting=what)
+
+    async def _run(self) -> None:
+        self._supervisor.load(*self.env.options.extra_services)
+        for spec in self.env.options.extra_services:
+            await self._supervisor.start(spec.name)
+        await self._set_stage(Stage.RUNNING, "boot")
 
     async def stop(self, stage: Stage) -> None:
         """Stop the API (in-flight calls finish), services, controllers; close the state."""
         await self._set_stage(stage, stage.value)
         self.closing.set()
-        if self._api is not None:
-            await self._api.stop()
+        for task in self._tasks:
+            if task.get_name() == JOIN_TASK and not task.done():
+                task.cancel()  # a worker still waiting for its certificate, or starting
+                await asyncio.wait({task})
+        await self._servers.stop()
         await self.applier.close()
         if self._etcd is not None:
             await self._etcd.close()

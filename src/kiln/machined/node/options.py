@@ -1,4 +1,10 @@
-"""How a node daemon was started: its mode, state directory, API address and extra services."""
+"""How a node daemon was started: its mode, state directory, API address, trust port and extra
+services.
+
+The trust port (:data:`TRUST_PORT`) is where control-plane nodes sign workers' API certificates
+(on the API's host), and where a worker asks for its own (on the host of its config's
+``cluster.controlPlane.endpoint``): one number for the whole cluster.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from kiln.machinery.config import Mode
 from kiln.machinery.kilnconfig import API_PORT, split_endpoint
 
 DEFAULT_API_ADDR = f"0.0.0.0:{API_PORT}"
+TRUST_PORT = 50001
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
@@ -22,12 +29,21 @@ class NodeOptions:
     api_host: str = "0.0.0.0"
     api_port: int = API_PORT
     extra_services: tuple[ServiceSpec, ...] = ()
+    trust_port: int = TRUST_PORT
 
     @property
     def api_address(self) -> str:
         """The address the server binds, IPv6 in brackets."""
+        return self._bind(self.api_port)
+
+    @property
+    def trust_address(self) -> str:
+        """Where a control-plane node serves the trust API: the API's host, the trust port."""
+        return self._bind(self.trust_port)
+
+    def _bind(self, port: int) -> str:
         host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
-        return f"{host}:{self.api_port}"
+        return f"{host}:{port}"
 
     @property
     def api_host_is_specific(self) -> bool:

@@ -38,8 +38,8 @@ class NodePublisher:
         spec = VersionSpec(tag=found.tag, python=found.python, os=found.os, arch=found.arch)
         await self._put(version.new(spec))
 
-    async def stage(self, stage: Stage, phase: str) -> None:
-        await self._put(machine_stage.new(stage, phase))
+    async def stage(self, stage: Stage, phase: str, waiting: str = "") -> None:
+        await self._put(machine_stage.new(stage, phase, waiting))
 
     async def config(self, config: MachineConfig) -> None:
         await self._put(machine_config.new(config))

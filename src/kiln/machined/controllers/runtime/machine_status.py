@@ -39,6 +39,8 @@ class MachineStatusController(Controller):
         configured = bool(await ctx.reader.list(MachineConfigSpec))
         services = await ctx.reader.list(ServiceStatusSpec)
         unmet = unmet_conditions(stage, configured, services)
+        if found is not None and found.spec.waiting:
+            unmet.insert(1 if unmet else 0, f"waiting for {found.spec.waiting}")
         await ctx.modify(machine_status.new(stage, unmet))
 
 

@@ -31,13 +31,18 @@ class Stage(StrEnum):
 @definition(
     TYPE,
     namespace=namespaces.RUNTIME,
-    print_columns=(PrintColumn("Stage", "stage"), PrintColumn("Phase", "phase")),
+    print_columns=(
+        PrintColumn("Stage", "stage"),
+        PrintColumn("Phase", "phase"),
+        PrintColumn("Waiting", "waiting"),
+    ),
     description="The stage the sequencer has put the machine in.",
 )
 class MachineStageSpec(Spec):
     stage: Stage = Stage.BOOTING
     phase: str = ""  # the sequencer phase that set the stage
+    waiting: str = ""  # what the sequencer waits for before it goes on ("" when nothing)
 
 
-def new(stage: Stage, phase: str = "") -> Resource[MachineStageSpec]:
-    return Resource.new(ID, MachineStageSpec(stage=stage, phase=phase))
+def new(stage: Stage, phase: str = "", waiting: str = "") -> Resource[MachineStageSpec]:
+    return Resource.new(ID, MachineStageSpec(stage=stage, phase=phase, waiting=waiting))
