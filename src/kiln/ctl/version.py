@@ -1,4 +1,8 @@
-"""``kilnctl version``: the client's version and each node's."""
+"""``kilnctl version``: the client's version and each node's.
+
+With several nodes (``-e cp1 -n cp1,cp2,w1``) there is one section per node that answered, then
+an error line for each node that did not (exit code 1).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import click
 from kiln import __version__
 from kiln.ctl import connect
 from kiln.machinery.api import machine_pb2
+from kiln.machinery.client import NodeErrors
 
 
 @click.command("version")
@@ -27,7 +32,12 @@ def version(
         async with api:
             return await api.version()
 
-    for answer in connect.run(ask()):
+    failed: NodeErrors | None = None
+    try:
+        answers = connect.run(ask())
+    except NodeErrors as err:
+        answers, failed = err.answered, err
+    for answer in answers:
         info = answer.version
         click.echo("Server:")
         click.echo(f"  Node: {answer.metadata.node or api.node}")
@@ -35,3 +45,5 @@ def version(
         click.echo(f"  Python: {info.python}")
         click.echo(f"  OS: {info.os}/{info.arch}")
         click.echo(f"  Maintenance: {'yes' if answer.maintenance else 'no'}")
+    if failed is not None:
+        raise failed

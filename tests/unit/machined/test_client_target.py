@@ -26,10 +26,22 @@ def test_flags_win_and_nodes_alone_are_endpoints(context: Context) -> None:
     assert (insecure.address, insecure.insecure) == ("[fd00::5]:50000", True)
 
 
-def test_nodes_other_than_the_endpoint_need_forwarding(context: Context) -> None:
-    assert resolve(context, nodes=["10.5.0.2"]).nodes == ("10.5.0.2",)
-    with pytest.raises(ClientError, match="forwarding"):
-        resolve(context, nodes=["10.5.0.3"])
+def test_nodes_other_than_the_endpoint_are_forwarded_to(context: Context) -> None:
+    alone = resolve(context, nodes=["10.5.0.2", "10.5.0.2:50000"])
+    assert alone.nodes == ("10.5.0.2", "10.5.0.2:50000") and alone.forwarded == ()
+    assert resolve(context, nodes=["10.5.0.3"]).forwarded == ("10.5.0.3",)
+    assert resolve(context, nodes=["10.5.0.2", "10.5.0.3"]).forwarded == ("10.5.0.2", "10.5.0.3")
+    # A node without a port is on 50000, whatever the endpoint's port.
+    assert resolve(context, endpoints=["10.5.0.2:5"], nodes=["10.5.0.2"]).forwarded == ("10.5.0.2",)
+    with pytest.raises(ClientError, match="not an endpoint"):
+        resolve(context, nodes=["10.5.0.3:nope"])
+
+
+def test_nodes_default_to_the_contexts(context: Context) -> None:
+    with_nodes = context.model_copy(update={"nodes": ["10.5.0.3", "10.5.0.4"]})
+    target = resolve(with_nodes)
+    assert (target.address, target.forwarded) == ("10.5.0.2:50000", ("10.5.0.3", "10.5.0.4"))
+    assert resolve(with_nodes, nodes=["10.5.0.5"]).forwarded == ("10.5.0.5",)
 
 
 def test_no_endpoint_or_no_credentials_is_an_error() -> None:

@@ -8,11 +8,12 @@
     async with client.Client(target) as api:
         print(await api.version())
 
-Every failure is a :class:`ClientError` carrying the server's message and the gRPC status name.
+Every failure is a :class:`ClientError` carrying the server's message and the gRPC status name;
+:class:`NodeErrors` when some of the nodes a forwarded call named failed.
 """
 
 from kiln.machinery.client.client import DEFAULT_TIMEOUT, Client, NodeResource, WatchEvent
-from kiln.machinery.client.errors import ClientError
+from kiln.machinery.client.errors import ClientError, NodeErrors
 from kiln.machinery.client.target import MutualTLS, Target, resolve
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Client",
     "ClientError",
     "MutualTLS",
+    "NodeErrors",
     "NodeResource",
     "Target",
     "WatchEvent",

@@ -8,6 +8,11 @@
             print(version.metadata.node, version.version.tag)
         async for line in client.logs("etcd", tail=20, follow=True):
             print(line)
+
+A target naming nodes other than its endpoint has every call forwarded to them by the endpoint
+(the ``nodes`` metadata): answers come labelled with their node (``metadata.node``), and when
+some nodes fail the call raises :class:`~.errors.NodeErrors`, which holds what the others
+answered. Streams take one node.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ import grpc
 from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc, resource_pb2_grpc
 from kiln.machinery.api import resource_pb2 as rpb
 from kiln.machinery.applymode import ApplyMode
-from kiln.machinery.client import credentials
-from kiln.machinery.client.errors import ClientError, translate
+from kiln.machinery.client import credentials, nodes
+from kiln.machinery.client.errors import ClientError, check_answers, translate
 from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
 from kiln.machinery.resources import node_registry
@@ -78,7 +83,10 @@ class Client(EtcdCalls):
             security = credentials.mutual(self.target.credentials)
         options = [*security.options, ("grpc.use_local_subchannel_pool", 1)]
         self._channel = grpc.aio.secure_channel(
-            self.target.address, security.credentials, options=options
+            self.target.address,
+            security.credentials,
+            options=options,
+            interceptors=nodes.interceptors(self.target.forwarded),
         )
         self._machine = machine_pb2_grpc.MachineServiceStub(self._channel)
         self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
@@ -219,9 +227,11 @@ class Client(EtcdCalls):
 
     async def _call(self, method: Callable[..., Awaitable[_T]], request: object) -> _T:
         try:
-            return await method(request, timeout=self.timeout)
+            reply = await method(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as err:
             raise translate(err, self.node) from None
+        check_answers(reply)
+        return reply
 
     async def _stream(self, call: Any) -> AsyncGenerator[Any, None]:
         try:

@@ -1,6 +1,17 @@
-"""The client's one error: a machine API call failed, translated once from gRPC."""
+"""The client's errors: a machine API call failed, translated once from gRPC; or, for a call
+forwarded to several nodes, some of them failed while the others answered.
+
+::
+
+    MachineryError
+    └── ClientError      a call failed (``code``: the gRPC status name, ``node``: where)
+        └── NodeErrors   nodes named in a forwarded call failed (``failures``, ``answered``)
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -30,6 +41,39 @@ class ClientError(MachineryError):
 
     def lines(self) -> list[str]:
         return [f"{self._prefix()}{line}" for line in self.message.splitlines() or [""]]
+
+
+class NodeErrors(ClientError):
+    """Nodes a forwarded call named failed: ``failures`` has one ClientError per failed node
+    (its ``node`` as the call named it), ``answered`` the messages of the nodes that answered.
+    ``code`` is the first failure's."""
+
+    def __init__(self, failures: Sequence[ClientError], answered: Sequence[Any]) -> None:
+        self.failures = list(failures)
+        self.answered = list(answered)
+        lines = [line for failure in self.failures for line in failure.lines()]
+        super().__init__("\n".join(lines), code=self.failures[0].code if self.failures else "")
+
+
+_CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def check_answers(reply: object) -> None:
+    """NodeErrors if messages of an answer (``repeated messages``) say that their node failed."""
+    messages = getattr(reply, "messages", None)
+    if messages is None:
+        return
+    failures = [
+        ClientError(
+            message.metadata.error,
+            code=_CODE_NAMES.get(message.metadata.code, "UNKNOWN"),
+            node=message.metadata.node,
+        )
+        for message in messages
+        if message.metadata.error
+    ]
+    if failures:
+        raise NodeErrors(failures, [message for message in messages if not message.metadata.error])
 
 
 def translate(err: grpc.aio.AioRpcError, node: str) -> ClientError:

@@ -1,8 +1,9 @@
 """Where a client connects and as whom: from a kilnconfig context and/or command-line flags.
 
 The endpoint is the first of ``endpoints`` (flags, then the context's), else the first node.
-Nodes the request is meant for (``-n``) must be that endpoint itself for now: forwarding a
-request through an endpoint to other nodes comes later.
+The nodes the request is meant for (``-n``, else the context's) other than the endpoint itself
+are named in the call's ``nodes`` metadata, and the endpoint forwards it to them
+(:mod:`kiln.machinery.forwarding`); a node without a port is on port 50000.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class Target:
     nodes: tuple[str, ...] = ()
 
     @property
+    def forwarded(self) -> tuple[str, ...]:
+        """The nodes to name in the ``nodes`` metadata: none when the endpoint is the only one."""
+        if all(_split(node) == (self.host, self.port) for node in self.nodes):
+            return ()
+        return self.nodes
+
+    @property
     def address(self) -> str:
         """``host:port`` as gRPC dials it (IPv6 in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -70,12 +78,7 @@ def resolve(
         )
     host, port = _split(candidates[0])
     for node in wanted_nodes:
-        node_host, node_port = _split(node, port)
-        if (node_host, node_port) != (host, port):
-            raise ClientError(
-                f"node {node} is not the endpoint {candidates[0]}: forwarding requests to "
-                "other nodes is not supported yet; use the node itself as the endpoint"
-            )
+        _split(node)
     if insecure:
         return Target(host, port, None, wanted_nodes)
     if context is None:
