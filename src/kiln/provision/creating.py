@@ -137,7 +137,9 @@ async def wait_healthy(c: Creating) -> str:
     bad = failed(checks)
     if bad:
         raise StepRetry(f"{bad[0]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
-    return f"{len(checks)} checks pass"
+    etcd = {check.name: check.reason for check in checks if check.name.startswith("etcd ")}
+    summary = [f"etcd: {etcd['etcd members']}, leader {etcd['etcd leader']}"] if etcd else []
+    return "; ".join([*summary, f"all {len(checks)} checks pass"])
 
 
 def _addresses_of_other_clusters(root: Path, name: str) -> set[str]:

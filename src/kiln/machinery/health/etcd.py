@@ -106,4 +106,4 @@ def _leader_check(answers: Sequence[_Answer]) -> Check:
 
 
 def _names(view: Sequence[tuple[int, str, bool]]) -> str:
-    return ", ".join(name or f"{member_id:x}" for member_id, name, _ in view) or "none"
+    return ", ".join(sorted(name or f"{member_id:x}" for member_id, name, _ in view)) or "none"
