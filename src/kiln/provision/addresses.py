@@ -19,7 +19,8 @@ from kiln.machinery.kilnconfig import API_PORT
 from kiln.provision.errors import ProvisionError
 from kiln.provision.request import NodePlan
 
-PORTS = (API_PORT, 2379, 2380, 6443)  # machine API, etcd client and peer, Kubernetes API
+TRUST_PORT = 50001  # where control planes sign workers' API certificates
+PORTS = (API_PORT, TRUST_PORT, 2379, 2380, 6443)  # + etcd client and peer, Kubernetes API
 SUBNETS_TRIED = 256
 
 

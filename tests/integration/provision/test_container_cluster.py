@@ -27,7 +27,7 @@ from kiln.provision.record import ClusterRecord, load_record, record_path
 pytestmark = pytest.mark.integration
 
 CONTROLPLANES = 3
-WORKERS = 0  # a worker's config is refused until workers get their API certificate
+WORKERS = 1
 KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 
 
@@ -108,10 +108,15 @@ async def test_a_cluster_from_create_to_destroy(kilnctl: Kilnctl) -> None:
     controlplanes = [n.address for n in record.nodes if n.role == "controlplane"]
     assert context.endpoints == controlplanes
     assert context.nodes == [node.address for node in record.nodes]
-    got = await kilnctl("get", "machinestatus", "-o", "yaml", "-n", controlplanes[0])
+    worker = record.nodes[-1].address  # asked through the context's endpoint
+    got = await kilnctl("get", "machinestatus", "-o", "yaml", "-n", worker)
     assert got.returncode == 0, err(got)
     status = yaml.safe_load(out(got))
+    assert status["node"] == worker
     assert status["spec"]["stage"] == "running" and status["spec"]["ready"] is True
+    versions = await kilnctl("version")
+    assert versions.returncode == 0, err(versions)
+    assert out(versions).count("Maintenance: no") == len(record.nodes)
 
     again = await kilnctl("cluster", "create", "--name", "demo", "--controlplanes", "1")
     assert again.returncode == 1
