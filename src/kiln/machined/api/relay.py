@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]
 
+MARGIN = 1.0  # seconds of the caller's deadline kept to merge and answer when nodes are slow
+
 
 @dataclass(frozen=True)
 class Target:
@@ -153,7 +155,8 @@ class Relay:
             if target.local:
                 response = await local(request, context)
             else:
-                response = await self._call(method, output, target, request, context)
+                budget = _budget(context.time_remaining())
+                response = await self._call(method, output, target, request, context, budget)
         except grpc.aio.AioRpcError as err:
             return [_failure(element, target.label, err.code(), err.details() or "")]
         except (KilnError, OSError) as err:
@@ -165,13 +168,19 @@ class Relay:
         return messages
 
     async def _call(
-        self, method: str, output: type[Message], target: Target, request: Any, context: Context
+        self,
+        method: str,
+        output: type[Message],
+        target: Target,
+        request: Any,
+        context: Context,
+        timeout: float | None = None,  # noqa: ASYNC109 - a deadline of the call
     ) -> Message:
         call = self._channel(target).unary_unary(
             method, request_serializer=_serialize, response_deserializer=output.FromString
         )
         response: Message = await call(
-            request, timeout=context.time_remaining(), metadata=_forwarded(context)
+            request, timeout=timeout or context.time_remaining(), metadata=_forwarded(context)
         )
         return response
 
@@ -181,6 +190,14 @@ class Relay:
             channel = grpc.aio.secure_channel(target.address, self._credentials)
             self._channels[target.address] = channel
         return channel
+
+
+def _budget(remaining: float | None) -> float | None:
+    """How long one of several nodes may take: the caller's time less a margin to merge the
+    answers, so that a slow node is a labelled failure rather than the whole call's."""
+    if remaining is None:
+        return None
+    return max(remaining - MARGIN, remaining / 2)
 
 
 def _forwarded(context: Context) -> tuple[tuple[str, str], ...]:
