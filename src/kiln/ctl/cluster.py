@@ -79,7 +79,8 @@ def create(
     record = connect.run(ContainerProvisioner(ProgressLines()).create(request))
     _nodes_table(record)
     out.print(f"kilnconfig: context {record.context} in {escape(str(record.kilnconfig))}")
-    out.print(f"destroy it with: kilnctl cluster destroy --name {name}")
+    state = f" --state {escape(str(state_root))}" if state_root is not None else ""
+    out.print(f"destroy it with: kilnctl cluster destroy --name {name}{state}")
 
 
 @cluster.command("show")

@@ -16,6 +16,7 @@ from kiln.provision.record import ClusterRecord
 
 def add_context(record: ClusterRecord, path: Path, context: Context) -> str:
     """Merge ``context`` into the kilnconfig at ``path``, record where; its name there."""
+    path = path.absolute()
     config = kilnconfig.load(path, missing_ok=True)
     if record.context is not None and record.context in config.contexts:
         name = record.context  # added earlier (a retried step): refresh it

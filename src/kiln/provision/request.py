@@ -31,9 +31,9 @@ def default_state_root(home: Path | None = None) -> Path:
 
 
 def cluster_dir(name: str, state_root: Path | None = None) -> Path:
-    """The state directory of cluster ``name``: ``<state root>/<name>``."""
+    """The state directory of cluster ``name``: ``<state root>/<name>``, absolute."""
     check_name(name)
-    return (state_root or default_state_root()) / name
+    return (state_root or default_state_root()).absolute() / name
 
 
 def check_name(name: str) -> str:
