@@ -15,7 +15,7 @@ from kiln.machinery.kilnconfig import Context
 
 
 @dataclass(frozen=True)
-class _Answer:
+class EtcdAnswer:
     """What one control-plane node said about etcd (or why it said nothing)."""
 
     node: str
@@ -32,25 +32,25 @@ async def etcd_checks(context: Context, controlplanes: Sequence[str]) -> list[Ch
             for node in controlplanes
         ]
     answers = [task.result() for task in tasks]
-    checks = [_member_check(answer) for answer in answers]
-    checks.append(_members_check(answers, len(controlplanes)))
-    checks.append(_leader_check(answers))
+    checks = [member_check(answer) for answer in answers]
+    checks.append(members_check(answers, len(controlplanes)))
+    checks.append(leader_check(answers))
     return checks
 
 
-async def _ask(context: Context, node: str) -> _Answer:
+async def _ask(context: Context, node: str) -> EtcdAnswer:
     try:
         async with connect(context, node) as api:
             listings = await api.etcd_members()
             statuses = await api.etcd_status()
     except client.ClientError as err:
-        return _Answer(node, error=err.message)
+        return EtcdAnswer(node, error=err.message)
     members = tuple(member for listing in listings for member in listing.members)
     status = statuses[0].member_status if statuses else None
-    return _Answer(node, members, status)
+    return EtcdAnswer(node, members, status)
 
 
-def _member_check(answer: _Answer) -> Check:
+def member_check(answer: EtcdAnswer) -> Check:
     status = answer.status
     if answer.error or status is None:
         return Check("etcd member", answer.node, False, answer.error or "no status")
@@ -68,7 +68,7 @@ def _member_check(answer: _Answer) -> Check:
     )
 
 
-def _members_check(answers: Sequence[_Answer], expected: int) -> Check:
+def members_check(answers: Sequence[EtcdAnswer], expected: int) -> Check:
     seen = {
         answer.node: tuple(sorted((m.id, m.hostname, m.is_learner) for m in answer.members))
         for answer in answers
@@ -90,7 +90,7 @@ def _members_check(answers: Sequence[_Answer], expected: int) -> Check:
     return Check("etcd members", "", True, f"{len(view)} voting members: {_names(view)}")
 
 
-def _leader_check(answers: Sequence[_Answer]) -> Check:
+def leader_check(answers: Sequence[EtcdAnswer]) -> Check:
     statuses = [answer.status for answer in answers if answer.status is not None]
     leaders = {status.leader for status in statuses}
     if not statuses or leaders == {0}:
