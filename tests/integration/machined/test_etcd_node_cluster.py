@@ -1,0 +1,123 @@
+"""etcd across three real control-plane nodes: one bootstrapped, the others joining by
+themselves; a node killed and restarted, one reset gracefully and configured again, one dead
+for good and removed.
+
+The tests share one cluster (made once, for speed) and run in the order written; each starts
+from the three members the one before it left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from machined_cluster import eventually, maintenance_version
+from machined_etcd import (
+    EtcdCluster,
+    configure,
+    etcd_client,
+    kill_with_etcd,
+    kilnctl,
+    members,
+    next_address,
+    wait_members,
+    wait_ready,
+)
+
+from kiln.machined.testing import NodeProcess
+from kiln.machinery.client import ClientError
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+NAMES = ["cp-1", "cp-2", "cp-3"]
+ALL = set(NAMES)
+
+
+class Three:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.nodes = [NodeProcess(root / name, host=next_address()) for name in NAMES]
+        self.cluster = EtcdCluster(self.nodes[0].host)
+
+    def __getitem__(self, index: int) -> NodeProcess:
+        return self.nodes[index]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def three(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Three]:
+    """cp-1 bootstrapped; cp-2 and cp-3 configured before it and joined by themselves."""
+    made = Three(tmp_path_factory.mktemp("etcd-cluster"))
+    try:
+        for node, name in zip(made.nodes, NAMES, strict=True):
+            await node.start()
+            await configure(made.cluster, node, name)
+        async with made.cluster.client(made[0]) as api:
+            await api.bootstrap()
+        yield made
+    finally:
+        for node in reversed(made.nodes):  # one by one, so that each etcd stops at once
+            if node.pid is not None:
+                await node.__aexit__(None, None, None)
+
+
+async def test_the_other_nodes_join_by_themselves(three: Three) -> None:
+    cluster = three.cluster
+    for node in three.nodes:
+        found = await wait_members(cluster, node, ALL)
+        assert all(m.client_urls for m in found)
+    for node in three.nodes:
+        await wait_ready(cluster, node)
+    await etcd_client(three[0]).put("/kiln/written-first", "on cp-1")
+    assert await etcd_client(three[2]).get("/kiln/written-first") == b"on cp-1"
+
+
+async def test_a_node_killed_with_its_etcd_comes_back_with_its_data(three: Three) -> None:
+    cluster, third = three.cluster, three[2]
+    await wait_members(cluster, three[0], ALL)
+    await etcd_client(third).put("/kiln/before-kill", "acknowledged")
+
+    await kill_with_etcd(cluster, third)
+    await etcd_client(three[0]).put("/kiln/while-down", "written")
+    await third.start()
+
+    await wait_ready(cluster, third, within=60.0)
+    assert await etcd_client(third).get("/kiln/before-kill") == b"acknowledged"
+    assert await etcd_client(third).get("/kiln/while-down") == b"written"
+    await wait_members(cluster, three[0], ALL)
+
+
+async def test_a_graceful_reset_leaves_and_a_new_config_joins_again(
+    three: Three, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster, second = three.cluster, three[1]
+    await wait_members(cluster, three[0], ALL)
+
+    assert await kilnctl(cluster, second, tmp_path, "reset") == 0, capsys.readouterr().err
+    await eventually(lambda: maintenance_version(second), bool, within=60.0)
+    await wait_members(cluster, three[0], {"cp-1", "cp-3"})
+    assert not (second.state_dir / "etcd").exists()
+
+    await configure(cluster, second, "cp-2")
+    await wait_members(cluster, three[0], ALL)
+    await wait_ready(cluster, second)
+    assert await etcd_client(second).get("/kiln/written-first") == b"on cp-1"
+
+
+async def test_a_dead_member_is_removed(
+    three: Three, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster, first, third = three.cluster, three[0], three[2]
+    await wait_members(cluster, first, ALL)
+
+    async with cluster.client(first) as api:
+        with pytest.raises(ClientError) as own:
+            await api.etcd_remove_member("cp-1")
+    assert own.value.code == "FAILED_PRECONDITION" and "leave" in str(own.value)
+
+    await kill_with_etcd(cluster, third)  # gone for good
+    command = ["etcd", "remove-member", "cp-3"]
+    assert await kilnctl(cluster, first, tmp_path, *command) == 0, capsys.readouterr().err
+    assert sorted(m.hostname for m in await members(cluster, first)) == ["cp-1", "cp-2"]
+    assert await etcd_client(three[1]).get("/kiln/while-down") == b"written"
