@@ -7,12 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from machined_cluster import ETCD_WAITING, machine_status, maintenance_version
+from machined_cluster import ETCD_WAITING, eventually, machine_status, maintenance_version
 from machined_etcd import (
     EtcdCluster,
     configure,
     etcd_client,
-    eventually,
     kilnctl,
     members,
     next_address,
