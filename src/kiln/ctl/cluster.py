@@ -76,11 +76,19 @@ def create(
         f"creating cluster {name}: {controlplanes} control plane(s), {workers} worker(s), "
         f"state in {escape(str(request.state_dir))}"
     )
-    record = connect.run(ContainerProvisioner(ProgressLines()).create(request))
+    state = f" --state {state_root}" if state_root is not None else ""
+    try:
+        record = connect.run(ContainerProvisioner(ProgressLines()).create(request))
+    except KeyboardInterrupt:
+        click.echo(
+            f"the cluster's state stays in {request.state_dir}; "
+            f"kilnctl cluster destroy --name {name}{state} removes it",
+            err=True,
+        )
+        raise
     _nodes_table(record)
     out.print(f"kilnconfig: context {record.context} in {escape(str(record.kilnconfig))}")
-    state = f" --state {escape(str(state_root))}" if state_root is not None else ""
-    out.print(f"destroy it with: kilnctl cluster destroy --name {name}{state}")
+    out.print(f"destroy it with: kilnctl cluster destroy --name {name}{escape(state)}")
 
 
 @cluster.command("show")

@@ -87,7 +87,8 @@ def members_check(answers: Sequence[EtcdAnswer], expected: int) -> Check:
         return Check(
             "etcd members", "", False, f"{len(view)} members ({_names(view)}), expected {expected}"
         )
-    return Check("etcd members", "", True, f"{len(view)} voting members: {_names(view)}")
+    plural = "" if len(view) == 1 else "s"
+    return Check("etcd members", "", True, f"{len(view)} voting member{plural}: {_names(view)}")
 
 
 def leader_check(answers: Sequence[EtcdAnswer]) -> Check:
