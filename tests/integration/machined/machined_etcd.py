@@ -19,7 +19,7 @@ from machined_cluster import Cluster, eventually, insecure, machine_status, main
 from machined_cluster import running as runs
 
 from kiln.ctl.main import run
-from kiln.machined.etcd import EtcdBinaries, EtcdCertPaths, EtcdClient
+from kiln.machined.etcd import EtcdBinaries, EtcdCertPaths, EtcdClient, EtcdError
 from kiln.machined.testing import NodeProcess
 from kiln.machinery import kilnconfig
 from kiln.machinery.api import machine_pb2
@@ -98,6 +98,19 @@ def etcd_client(node: NodeProcess) -> EtcdClient:
     tls = EtcdCertPaths(node.state_dir / "secrets" / "etcd").client_tls()
     endpoint = f"https://{node.host}:2379"
     return EtcdClient([endpoint], tls, etcdctl=EtcdBinaries.find().etcdctl)
+
+
+async def put(node: NodeProcess, key: str, value: str, within: float = 20.0) -> None:
+    """Write a key through the node's member, trying again while the cluster elects a leader."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                await etcd_client(node).put(key, value)
+                return
+            except EtcdError as exc:
+                if not exc.temporary:
+                    raise
+            await asyncio.sleep(0.2)
 
 
 async def etcd_pid(cluster: Cluster, node: NodeProcess) -> int:

@@ -22,6 +22,7 @@ from machined_etcd import (
     kilnctl,
     members,
     next_address,
+    put,
     wait_members,
     wait_ready,
 )
@@ -73,19 +74,24 @@ async def test_the_other_nodes_join_by_themselves(three: Three) -> None:
     assert await etcd_client(three[2]).get("/kiln/written-first") == b"on cp-1"
 
 
-async def test_a_node_killed_with_its_etcd_comes_back_with_its_data(three: Three) -> None:
-    cluster, third = three.cluster, three[2]
-    await wait_members(cluster, three[0], ALL)
-    await etcd_client(third).put("/kiln/before-kill", "acknowledged")
+@pytest.mark.parametrize("victim", [2, 0], ids=["a-joined-node", "the-endpoint-node"])
+async def test_a_node_killed_with_its_etcd_comes_back_with_its_data(
+    three: Three, victim: int
+) -> None:
+    cluster, killed = three.cluster, three[victim]
+    other = three[(victim + 1) % 3]
+    await wait_members(cluster, other, ALL)
+    await put(killed, f"/kiln/before-kill-{victim}", "acknowledged")
 
-    await kill_with_etcd(cluster, third)
-    await etcd_client(three[0]).put("/kiln/while-down", "written")
-    await third.start()
+    await kill_with_etcd(cluster, killed)
+    await put(other, f"/kiln/while-down-{victim}", "written")  # once a new leader is elected
+    await killed.start()
 
-    await wait_ready(cluster, third, within=60.0)
-    assert await etcd_client(third).get("/kiln/before-kill") == b"acknowledged"
-    assert await etcd_client(third).get("/kiln/while-down") == b"written"
-    await wait_members(cluster, three[0], ALL)
+    await wait_ready(cluster, killed, within=60.0)
+    assert await etcd_client(killed).get(f"/kiln/before-kill-{victim}") == b"acknowledged"
+    assert await etcd_client(killed).get(f"/kiln/while-down-{victim}") == b"written"
+    await wait_members(cluster, other, ALL)
+    assert "wiping its old data" not in killed.output()
 
 
 async def test_a_graceful_reset_leaves_and_a_new_config_joins_again(
@@ -120,4 +126,4 @@ async def test_a_dead_member_is_removed(
     command = ["etcd", "remove-member", "cp-3"]
     assert await kilnctl(cluster, first, tmp_path, *command) == 0, capsys.readouterr().err
     assert sorted(m.hostname for m in await members(cluster, first)) == ["cp-1", "cp-2"]
-    assert await etcd_client(three[1]).get("/kiln/while-down") == b"written"
+    assert await etcd_client(three[1]).get("/kiln/while-down-2") == b"written"

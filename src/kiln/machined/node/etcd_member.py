@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +42,7 @@ from kiln.machined.etcd import (
     has_data,
     join_existing_cluster,
     leave_cluster,
+    start_member,
     wipe_data_dir,
 )
 from kiln.machined.etcd.lifecycle import client_urls
@@ -55,6 +56,7 @@ TASK_NAME = "etcd member"
 RETRY_FIRST = 1.0
 RETRY_CAP = 5.0
 JOIN_TIMEOUT = 120.0
+HEALTH_INTERVAL = 2.0  # a quick local status request; the machine's readiness follows it
 LEAVE_TIMEOUT = 25.0  # within the client's 30 s: a graceful reset answers with the error
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
@@ -106,13 +108,17 @@ class NodeEtcd:
             await self._show_waiting(f"what etcd lacks ({exc})")
             return
         self._setup = setup
-        self._runner = SupervisedEtcd(self._supervisor, setup.binaries)
+        runner = SupervisedEtcd(self._supervisor, setup.binaries, health_interval=HEALTH_INTERVAL)
+        self._runner = runner
         await asyncio.to_thread(shutil.rmtree, setup.work_dir, True)  # left by a killed boot
-        if has_data(setup.member.data_dir):
-            self.stage = EtcdStage.STARTING
-            await self._join(self._client(setup.discovery_url or setup.member.client_url))
-        else:
+        if not has_data(setup.member.data_dir):
             await self._wait_for_cluster()
+            return
+        self.stage = EtcdStage.STARTING
+        if setup.discovery_url is None:  # the node the others find: it bootstrapped the cluster
+            await self._until_running(lambda: start_member(setup.member, runner))
+        else:
+            await self._join(self._client(setup.discovery_url))
 
     async def _wait_for_cluster(self) -> None:
         setup = self._ready()
@@ -123,11 +129,13 @@ class NodeEtcd:
             return  # the node the others find: it waits for Bootstrap
         existing = self._client(setup.discovery_url)
         delay = RETRY_FIRST
+        log = logger.info
         while True:
             try:
                 members = await existing.member_list()
             except EtcdError as exc:
-                logger.debug("no etcd cluster at %s yet: %s", setup.discovery_url, exc)
+                log("no etcd cluster answers at %s yet: %s", setup.discovery_url, exc)
+                log = logger.debug
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP)
                 continue
@@ -141,19 +149,26 @@ class NodeEtcd:
             return
 
     async def _join(self, existing: EtcdClient) -> None:
-        """Join (or start again in) the cluster ``existing`` reaches until it works."""
+        """Join (or start again in) the cluster ``existing`` reaches."""
         setup, runner = self._ready(), self._require_runner()
+        await self._until_running(
+            lambda: join_existing_cluster(existing, setup.member, runner, timeout=JOIN_TIMEOUT)
+        )
+
+    async def _until_running(self, start: Callable[[], Awaitable[object]]) -> None:
+        """``await start()`` until it succeeds, with growing delays between attempts."""
+        name = self._ready().member.name
         delay = RETRY_FIRST
         while True:
             try:
-                await join_existing_cluster(existing, setup.member, runner, timeout=JOIN_TIMEOUT)
+                await start()
             except EtcdError as exc:
-                logger.warning("etcd member %s: %s; trying again", setup.member.name, exc)
+                logger.warning("etcd member %s: %s; trying again in %gs", name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP)
                 continue
             self.stage = EtcdStage.RUNNING
-            logger.info("etcd member %s runs", setup.member.name)
+            logger.info("etcd member %s runs", name)
             return
 
     # Bootstrap and leave ------------------------------------------------------------------------
