@@ -24,8 +24,6 @@ from kiln.provision.record import SECRETS_FILE, ClusterRecord, NodeRecord, load_
 from kiln.provision.request import ClusterRequest, NodeRole
 from kiln.provision.steps import NodeStep, Step
 
-HEALTH_POLL = 1.0
-
 
 @dataclass
 class Creating:
