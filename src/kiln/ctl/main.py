@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -75,6 +76,9 @@ def _error(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run kilnctl; every failure ends as ``error: ...`` lines and a non-zero exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # gRPC's C core logs failed handshakes (a node still in maintenance mode, a node going
+    # down) to stderr on its own; kilnctl reports those failures itself, once.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     sys.exit(run(args))
 
 
