@@ -45,6 +45,8 @@ async def test_one_node_from_bootstrap_to_snapshot_and_recovery(
         assert "cp-1" in table and f"https://{first.host}:2380" in table
         assert [m.hostname for m in await members(cluster, first)] == ["cp-1"]
         await wait_ready(cluster, first)
+        assert await kilnctl(cluster, first, tmp_path, "get", "members") == 0
+        assert "cp-1" in capsys.readouterr().out  # the EtcdMember resources
 
         assert await kilnctl(cluster, first, tmp_path, "bootstrap") == 1
         assert "etcd is already bootstrapped on this node" in capsys.readouterr().err

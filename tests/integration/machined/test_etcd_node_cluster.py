@@ -126,4 +126,10 @@ async def test_a_dead_member_is_removed(
     command = ["etcd", "remove-member", "cp-3"]
     assert await kilnctl(cluster, first, tmp_path, *command) == 0, capsys.readouterr().err
     assert sorted(m.hostname for m in await members(cluster, first)) == ["cp-1", "cp-2"]
+
+    async def published() -> list[str]:
+        async with cluster.client(first) as api:
+            return sorted(found.resource.spec.hostname for found in await api.get("members"))
+
+    await eventually(published, lambda names: names == ["cp-1", "cp-2"])
     assert await etcd_client(three[1]).get("/kiln/while-down-2") == b"written"

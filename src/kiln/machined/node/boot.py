@@ -25,6 +25,7 @@ from kiln.machined.node.applying import ConfigApplier
 from kiln.machined.node.certify import obtain_identity, trust_address
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
 from kiln.machined.node.etcd_member import NodeEtcd
+from kiln.machined.node.etcd_publish import EtcdMemberPublisher
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
 from kiln.machined.node.serving import BootServers, issues_own_certificate
@@ -86,7 +87,8 @@ class Boot:
             prepare = functools.partial(
                 etcd_setup.prepare, config, self.env.options, self.name, addresses
             )
-            self._etcd = NodeEtcd(prepare, self._supervisor, self._spawn)
+            publisher = EtcdMemberPublisher(self._state)
+            self._etcd = NodeEtcd(prepare, self._supervisor, self._spawn, publisher)
             await self._etcd.start()
         if config is None:
             await self._servers.start_maintenance()

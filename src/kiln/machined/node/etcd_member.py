@@ -47,12 +47,14 @@ from kiln.machined.etcd import (
 )
 from kiln.machined.etcd.lifecycle import client_urls
 from kiln.machined.node import etcd_calls
-from kiln.machined.node.etcd_setup import EtcdSetup
-from kiln.machined.services import Condition, RestartPolicy, ServiceSpec, Supervisor
+from kiln.machined.node.etcd_publish import EtcdMemberPublisher
+from kiln.machined.node.etcd_setup import EtcdSetup, waiting_spec
+from kiln.machined.services import Supervisor
 
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "etcd member"
+MEMBERS_TASK = "etcd members"
 RETRY_FIRST = 1.0
 RETRY_CAP = 5.0
 JOIN_TIMEOUT = 120.0
@@ -78,11 +80,18 @@ class NodeEtcd:
     certificates) and runs in a thread; background work runs in tasks made by ``spawn``."""
 
     def __init__(
-        self, prepare: Callable[[], EtcdSetup], supervisor: Supervisor, spawn: Spawn
+        self,
+        prepare: Callable[[], EtcdSetup],
+        supervisor: Supervisor,
+        spawn: Spawn,
+        publisher: EtcdMemberPublisher,
     ) -> None:
         self._prepare = prepare
         self._supervisor = supervisor
         self._spawn = spawn
+        self._publisher = publisher
+        self._members_changed = asyncio.Event()
+        self._following: asyncio.Task[None] | None = None
         self.stage = EtcdStage.PREPARING
         self.failure = ""
         self._setup: EtcdSetup | None = None
@@ -98,6 +107,7 @@ class NodeEtcd:
     async def close(self) -> None:
         """Stop the background work (the supervisor stops etcd itself)."""
         await self._stop_task()
+        await self._stop_following()
 
     async def _run(self) -> None:
         try:
@@ -167,7 +177,7 @@ class NodeEtcd:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP)
                 continue
-            self.stage = EtcdStage.RUNNING
+            self._now_running()
             logger.info("etcd member %s runs", name)
             return
 
@@ -196,7 +206,7 @@ class NodeEtcd:
             await wipe_data_dir(setup.member.data_dir)
             self._task = self._spawn(self._wait_for_cluster(), TASK_NAME)
             raise
-        self.stage = EtcdStage.RUNNING
+        self._now_running()
         logger.info("etcd cluster bootstrapped with member %s", setup.member.name)
 
     def _why_no_bootstrap(self) -> str:
@@ -210,12 +220,15 @@ class NodeEtcd:
         """Leave the cluster gracefully; etcd stays stopped until the next boot."""
         client, setup = self.running()
         self.stage = EtcdStage.LEAVING
+        await self._stop_following()
         try:
             await leave_cluster(client, setup.member, self._require_runner(), timeout=LEAVE_TIMEOUT)
-        except BaseException:
-            self.stage = EtcdStage.RUNNING
+        except Exception:  # still a member (a cancellation ends the boot anyway)
+            self._now_running()
             raise
         self.stage = EtcdStage.LEFT
+        await self._stop_following()
+        await self._publisher.publish([])
         await self._show_waiting("a reboot (this member left the etcd cluster)")
 
     async def leave_for_reset(self) -> None:
@@ -242,7 +255,9 @@ class NodeEtcd:
 
     async def remove_member(self, name_or_id: str) -> str:
         client, setup = self.running()
-        return await etcd_calls.remove_member(client, setup.member, name_or_id)
+        removed = await etcd_calls.remove_member(client, setup.member, name_or_id)
+        self._members_changed.set()
+        return removed
 
     async def forfeit_leadership(self) -> str:
         client, setup = self.running()
@@ -280,6 +295,24 @@ class NodeEtcd:
             [endpoint], setup.member.certs.client_tls(), etcdctl=setup.binaries.etcdctl
         )
 
+    def _now_running(self) -> None:
+        self.stage = EtcdStage.RUNNING
+        if self._following is None or self._following.done():
+            self._following = self._spawn(
+                self._publisher.follow(self._listed, self._members_changed), MEMBERS_TASK
+            )
+
+    async def _listed(self) -> list[Member] | None:
+        if self.stage is not EtcdStage.RUNNING or self._setup is None:
+            return None
+        return await self._client(self._setup.member.local_client_url).member_list()
+
+    async def _stop_following(self) -> None:
+        task, self._following = self._following, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+
     async def _stop_task(self) -> None:
         task, self._task = self._task, None
         if task is not None and not task.done() and task is not asyncio.current_task():
@@ -292,14 +325,3 @@ class NodeEtcd:
             await self._supervisor.stop(SERVICE_NAME)
         self._supervisor.load(waiting_spec(what))
         await self._supervisor.start(SERVICE_NAME)
-
-
-def waiting_spec(what: str) -> ServiceSpec:
-    """The etcd service while the member cannot start yet: waiting for ``what``."""
-
-    async def never() -> bool:
-        return False
-
-    return ServiceSpec(
-        SERVICE_NAME, ["etcd"], conditions=[Condition(what, never)], restart=RestartPolicy.ONCE
-    )

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from kiln.machined.etcd import (
     CLIENT_PORT,
+    SERVICE_NAME,
     EtcdBinaries,
     EtcdCertificateError,
     EtcdMemberConfig,
@@ -35,6 +36,7 @@ from kiln.machined.etcd import (
 )
 from kiln.machined.etcd.config import url
 from kiln.machined.node.options import NodeOptions
+from kiln.machined.services import Condition, RestartPolicy, ServiceSpec
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.errors import SecretsError
@@ -121,3 +123,14 @@ def prepare(
         name, state / DATA_DIR, address, certs, extra_args=dict(etcd.extra_args)
     )
     return EtcdSetup(member, binaries, discovery_url(config, address), state / WORK_DIR)
+
+
+def waiting_spec(what: str) -> ServiceSpec:
+    """The etcd service while the member cannot start yet: waiting for ``what``."""
+
+    async def never() -> bool:
+        return False
+
+    return ServiceSpec(
+        SERVICE_NAME, ["etcd"], conditions=[Condition(what, never)], restart=RestartPolicy.ONCE
+    )

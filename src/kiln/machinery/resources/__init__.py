@@ -1,7 +1,8 @@
 """The resource types of a node, shared by the node daemon and its clients.
 
-One module per type under a folder per domain (``config/``, ``runtime/``, ``network/``), each
-with its type name, the id of a singleton, the spec with its ``@definition`` and a constructor.
+One module per type under a folder per domain (``config/``, ``runtime/``, ``network/``,
+``etcd/``), each with its type name, the id of a singleton, the spec with its ``@definition``
+and a constructor.
 :func:`node_registry` knows them all; :mod:`namespaces` lists the namespaces.
 
 A sensitive definition's spec may offer ``redacted()``: what readers without the admin role see
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kiln.machinery.resources.config.machine_config import MachineConfigSpec
+from kiln.machinery.resources.etcd.member import EtcdMemberSpec
 from kiln.machinery.resources.network.hostname_status import HostnameStatusSpec
 from kiln.machinery.resources.network.node_address import NodeAddressSpec
 from kiln.machinery.resources.runtime.machine_identity import MachineIdentitySpec
@@ -26,6 +28,7 @@ from kiln.resources import Registry, Resource, definition_of
 
 #: Every resource type a node has.
 NODE_SPECS: tuple[type[BaseModel], ...] = (
+    EtcdMemberSpec,
     HostnameStatusSpec,
     MachineConfigSpec,
     MachineIdentitySpec,
@@ -54,6 +57,7 @@ def redact(resource: Resource[Any]) -> Resource[Any]:
 
 __all__ = [
     "NODE_SPECS",
+    "EtcdMemberSpec",
     "HostnameStatusSpec",
     "MachineConfigSpec",
     "MachineIdentitySpec",

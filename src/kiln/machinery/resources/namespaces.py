@@ -9,6 +9,7 @@ from __future__ import annotations
 CONFIG = "config"
 RUNTIME = "runtime"
 NETWORK = "network"
+ETCD = "etcd"
 PERSISTENT = "persistent"
 
 #: Every namespace of a node, with a one-line description.
@@ -16,6 +17,7 @@ NAMESPACES: dict[str, str] = {
     CONFIG: "the machine config the node runs with",
     RUNTIME: "what the node is doing: stage, readiness, services, version",
     NETWORK: "hostname and addresses as the node sees them",
+    ETCD: "the members of the cluster's etcd, on control-plane nodes",
     PERSISTENT: "resources kept on disk across restarts (the node's identity)",
 }
 
