@@ -1,5 +1,6 @@
-"""What the machine API asks of a running member, beyond its life cycle: remove another
-member, hand over leadership, stream a snapshot; and a recovery from uploaded snapshot bytes.
+"""What the machine API asks of a running member, beyond its life cycle
+(:class:`RunningMember`): list the members, remove another one, hand over leadership, status,
+defragment, stream a snapshot; and a recovery from uploaded snapshot bytes.
 
 Thin steps over :mod:`kiln.machined.etcd`, with the rules a node adds: a node does not remove
 its own member (it leaves instead), and it is not bootstrapped while the cluster it would join
@@ -17,10 +18,12 @@ from pathlib import Path
 
 from kiln.machined.errors import NodeStateError
 from kiln.machined.etcd import (
+    EndpointStatus,
     EtcdClient,
     EtcdError,
     EtcdMemberConfig,
     EtcdRunner,
+    Member,
     forfeit_leadership,
     parse_member_id,
     recover_from_snapshot,
@@ -32,6 +35,44 @@ from kiln.machined.node.etcd_setup import EtcdSetup
 from kiln.machinery.privatefile import PRIVATE_DIR_MODE, PRIVATE_MODE
 
 logger = logging.getLogger(__name__)
+
+
+class RunningMember:
+    """The calls on this node's running member, mixed into the node's etcd, which provides
+    :meth:`running` (a client of the member and its setup, or NodeStateError) and hears of
+    membership changes through :meth:`members_changed`."""
+
+    def running(self) -> tuple[EtcdClient, EtcdSetup]:
+        raise NotImplementedError
+
+    def members_changed(self) -> None:
+        raise NotImplementedError
+
+    async def members(self) -> list[Member]:
+        client, _ = self.running()
+        return await client.member_list()
+
+    async def remove_member(self, name_or_id: str) -> str:
+        client, setup = self.running()
+        removed = await remove_member(client, setup.member, name_or_id)
+        self.members_changed()
+        return removed
+
+    async def forfeit_leadership(self) -> str:
+        client, setup = self.running()
+        return await forfeit(client, setup.member)
+
+    async def status(self) -> EndpointStatus:
+        client, setup = self.running()
+        return await client.status(setup.member.local_client_url)
+
+    async def defragment(self) -> None:
+        client, _ = self.running()
+        await client.defragment()
+
+    def snapshot(self) -> AsyncGenerator[bytes, None]:
+        client, setup = self.running()
+        return snapshot(client, setup.work_dir)
 
 
 async def refuse_if_answering(existing: EtcdClient) -> None:

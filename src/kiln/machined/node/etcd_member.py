@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
 from typing import Any
 
@@ -33,7 +33,6 @@ from kiln.machined.api.etcd_control import NOT_RUNNING
 from kiln.machined.errors import NodeStateError
 from kiln.machined.etcd import (
     SERVICE_NAME,
-    EndpointStatus,
     EtcdClient,
     EtcdError,
     Member,
@@ -75,7 +74,7 @@ class EtcdStage(StrEnum):
     FAILED = "failed"  # cannot run: the reason is in ``failure``
 
 
-class NodeEtcd:
+class NodeEtcd(etcd_calls.RunningMember):
     """The node's etcd member (see the module docstring). ``prepare`` is blocking (it issues
     certificates) and runs in a thread; background work runs in tasks made by ``spawn``."""
 
@@ -227,7 +226,6 @@ class NodeEtcd:
             self._now_running()
             raise
         self.stage = EtcdStage.LEFT
-        await self._stop_following()
         await self._publisher.publish([])
         await self._show_waiting("a reboot (this member left the etcd cluster)")
 
@@ -237,11 +235,11 @@ class NodeEtcd:
             await self.leave()
         elif self.stage in (EtcdStage.STARTING, EtcdStage.BOOTSTRAPPING, EtcdStage.LEAVING):
             raise NodeStateError(
-                f"etcd is {self.stage.value} on this node: reset again once it runs, "
-                "or reset without leaving etcd (graceful: false)"
+                f"etcd is {self.stage.value} on this node: reset again once it runs, or "
+                "without leaving etcd (kilnctl reset --no-graceful)"
             )
 
-    # Calls on the running member ----------------------------------------------------------------
+    # Calls on the running member (and the calls of RunningMember) -----------------------------
 
     def running(self) -> tuple[EtcdClient, EtcdSetup]:
         """A client of this node's running member and its setup; NodeStateError otherwise."""
@@ -249,31 +247,8 @@ class NodeEtcd:
             raise NodeStateError(NOT_RUNNING)
         return self._client(self._setup.member.local_client_url), self._setup
 
-    async def members(self) -> list[Member]:
-        client, _ = self.running()
-        return await client.member_list()
-
-    async def remove_member(self, name_or_id: str) -> str:
-        client, setup = self.running()
-        removed = await etcd_calls.remove_member(client, setup.member, name_or_id)
+    def members_changed(self) -> None:
         self._members_changed.set()
-        return removed
-
-    async def forfeit_leadership(self) -> str:
-        client, setup = self.running()
-        return await etcd_calls.forfeit(client, setup.member)
-
-    async def status(self) -> EndpointStatus:
-        client, setup = self.running()
-        return await client.status(setup.member.local_client_url)
-
-    async def defragment(self) -> None:
-        client, _ = self.running()
-        await client.defragment()
-
-    def snapshot(self) -> AsyncGenerator[bytes, None]:
-        client, setup = self.running()
-        return etcd_calls.snapshot(client, setup.work_dir)
 
     # Plumbing -----------------------------------------------------------------------------------
 
