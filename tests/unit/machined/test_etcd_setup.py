@@ -72,3 +72,20 @@ def test_prepare_issues_the_member_certificates(
     assert issued.peer.certificate.common_name == "cp-2"
     for path in member.certs.all():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_leftovers_of_a_killed_snapshot_or_recovery_are_removed(
+    configs: tuple[MachineConfig, MachineConfig], tmp_path: Path
+) -> None:
+    controlplane, _ = configs
+    options = NodeOptions(Mode.CONTAINER, tmp_path, api_host="127.50.0.2")
+    try:
+        setup = etcd_setup.prepare(controlplane, options, "cp-2", [])
+    except EtcdBinaryNotFoundError as exc:
+        pytest.skip(f"the etcd programs are not installed: {exc}")
+    (setup.work_dir / "etcd-snapshot-x").mkdir(parents=True)
+    (tmp_path / ".etcd.abc.restore" / "data").mkdir(parents=True)
+    (setup.member.data_dir / "member" / "wal").mkdir(parents=True)
+    etcd_setup.remove_leftovers(setup)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["etcd", "secrets"]
+    assert (setup.member.data_dir / "member" / "wal").is_dir()

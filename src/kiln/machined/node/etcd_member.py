@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
 from typing import Any
@@ -47,7 +46,7 @@ from kiln.machined.etcd import (
 from kiln.machined.etcd.lifecycle import client_urls
 from kiln.machined.node import etcd_calls
 from kiln.machined.node.etcd_publish import EtcdMemberPublisher
-from kiln.machined.node.etcd_setup import EtcdSetup, waiting_spec
+from kiln.machined.node.etcd_setup import EtcdSetup, remove_leftovers, waiting_spec
 from kiln.machined.services import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class NodeEtcd(etcd_calls.RunningMember):
         self._setup = setup
         runner = SupervisedEtcd(self._supervisor, setup.binaries, health_interval=HEALTH_INTERVAL)
         self._runner = runner
-        await asyncio.to_thread(shutil.rmtree, setup.work_dir, True)  # left by a killed boot
+        await asyncio.to_thread(remove_leftovers, setup)
         if not has_data(setup.member.data_dir):
             await self._wait_for_cluster()
             return

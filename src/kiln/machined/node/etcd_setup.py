@@ -21,6 +21,7 @@ member list once the cluster is bootstrapped.
 from __future__ import annotations
 
 import ipaddress
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,14 @@ def prepare(
         name, state / DATA_DIR, address, certs, extra_args=dict(etcd.extra_args)
     )
     return EtcdSetup(member, binaries, discovery_url(config, address), state / WORK_DIR)
+
+
+def remove_leftovers(setup: EtcdSetup) -> None:
+    """Remove what a boot killed during a snapshot or a recovery left: the work directory and
+    a restore's staging directories beside the data directory; blocking."""
+    data_dir = setup.member.data_dir
+    for path in [setup.work_dir, *data_dir.parent.glob(f".{data_dir.name}.*.restore")]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def waiting_spec(what: str) -> ServiceSpec:
