@@ -21,9 +21,10 @@ import click
 
 from kiln.ctl import connect, render
 from kiln.ctl.snapshot_file import save_stream
-from kiln.machinery.client import Client
+from kiln.machinery.client import Client, NodeErrors
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 @click.group("etcd")
@@ -43,11 +44,29 @@ def _call(
     return api, connect.run(act())
 
 
+def _answers(
+    endpoints: tuple[str, ...],
+    nodes: tuple[str, ...],
+    work: Callable[[Client], Awaitable[list[A]]],
+) -> tuple[Client, list[A], NodeErrors | None]:
+    """What every node answered, and the failures of the others (raise them after printing)."""
+    api = connect.client(endpoints, nodes)
+
+    async def act() -> list[A]:
+        async with api:
+            return await work(api)
+
+    try:
+        return api, connect.run(act()), None
+    except NodeErrors as err:
+        return api, list(err.answered), err
+
+
 @etcd.command("members")
 @connect.node_options
 def members(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
     """List the members of the cluster."""
-    api, listings = _call(endpoints, nodes, lambda client: client.etcd_members())
+    api, listings, failed = _answers(endpoints, nodes, lambda client: client.etcd_members())
     render.table(
         ["node", "id", "hostname", "peer urls", "client urls", "learner"],
         [
@@ -63,13 +82,15 @@ def members(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
             for member in listing.members
         ],
     )
+    if failed is not None:
+        raise failed
 
 
 @etcd.command("status")
 @connect.node_options
 def status(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
     """Show the status of the node's member."""
-    api, answers = _call(endpoints, nodes, lambda client: client.etcd_status())
+    api, answers, failed = _answers(endpoints, nodes, lambda client: client.etcd_status())
     render.table(
         ["node", "member", "db size", "in use", "leader", "raft index", "raft term", "learner"],
         [
@@ -89,6 +110,8 @@ def status(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
     for answer in answers:
         for error in answer.member_status.errors:
             click.echo(f"{answer.metadata.node or api.node}: etcd reports: {error}", err=True)
+    if failed is not None:
+        raise failed
 
 
 @etcd.command("snapshot")
@@ -121,13 +144,17 @@ def leave(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
 @connect.node_options
 def forfeit_leadership(endpoints: tuple[str, ...], nodes: tuple[str, ...]) -> None:
     """Hand the leadership over to another member if the node's member leads."""
-    api, answers = _call(endpoints, nodes, lambda client: client.etcd_forfeit_leadership())
+    api, answers, failed = _answers(
+        endpoints, nodes, lambda client: client.etcd_forfeit_leadership()
+    )
     for answer in answers:
         node = answer.metadata.node or api.node
         if answer.member:
             click.echo(f"{node}: leadership moved to {answer.member}")
         else:
             click.echo(f"{node}: not the leader; nothing to hand over")
+    if failed is not None:
+        raise failed
 
 
 @etcd.command("defrag")

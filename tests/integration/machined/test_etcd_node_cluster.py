@@ -63,7 +63,9 @@ async def three(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Three
                 await node.__aexit__(None, None, None)
 
 
-async def test_the_other_nodes_join_by_themselves(three: Three) -> None:
+async def test_the_other_nodes_join_by_themselves(
+    three: Three, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cluster = three.cluster
     for node in three.nodes:
         found = await wait_members(cluster, node, ALL)
@@ -72,6 +74,14 @@ async def test_the_other_nodes_join_by_themselves(three: Three) -> None:
         await wait_ready(cluster, node)
     await etcd_client(three[0]).put("/kiln/written-first", "on cp-1")
     assert await etcd_client(three[2]).get("/kiln/written-first") == b"on cp-1"
+
+    every = ",".join(node.endpoint for node in three.nodes)  # through the first node
+    assert await kilnctl(cluster, three[0], tmp_path, "-n", every, "etcd", "members") == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    labelled = [row for row in rows if row and row[0] in every.split(",")]
+    assert sorted((row[0], row[2]) for row in labelled) == sorted(
+        (node.endpoint, name) for node in three.nodes for name in NAMES
+    )
 
 
 @pytest.mark.parametrize("victim", [2, 0], ids=["a-joined-node", "the-endpoint-node"])

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import grpc
 
 from kiln.machinery.api import machine_pb2, machine_pb2_grpc
-from kiln.machinery.client.errors import ClientError, translate
+from kiln.machinery.client.errors import ClientError, check_answers, translate
 
 _T = TypeVar("_T")
 
@@ -106,6 +106,8 @@ class EtcdCalls:
         timeout: float | None = None,  # noqa: ASYNC109 - a deadline of the call
     ) -> _T:
         try:
-            return await method(request, timeout=timeout or self.timeout)
+            reply = await method(request, timeout=timeout or self.timeout)
         except grpc.aio.AioRpcError as err:
             raise translate(err, self.node) from None
+        check_answers(reply)  # NodeErrors when forwarded nodes failed
+        return reply
