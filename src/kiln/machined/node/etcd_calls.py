@@ -31,10 +31,13 @@ from kiln.machined.etcd import (
 )
 from kiln.machined.etcd import snapshot as take_snapshot
 from kiln.machined.etcd.reports import find_member
+from kiln.machined.etcd.retry import Deadline, retry_temporary
 from kiln.machined.node.etcd_setup import EtcdSetup
 from kiln.machinery.privatefile import PRIVATE_DIR_MODE, PRIVATE_MODE
 
 logger = logging.getLogger(__name__)
+
+REMOVE_TIMEOUT = 20.0  # within the client's 30 s
 
 
 class RunningMember:
@@ -96,7 +99,10 @@ async def remove_member(client: EtcdClient, own: EtcdMemberConfig, name_or_id: s
             f"etcd member {name_or_id} is this node's own: leave the cluster instead "
             "(kilnctl etcd leave, or a graceful reset)"
         )
-    removed = await remove_dead_member(client, name_or_id)
+    # etcd refuses membership changes for its health interval (5 s) after a member connected.
+    removed = await retry_temporary(
+        lambda: remove_dead_member(client, name_or_id), "remove member", Deadline(REMOVE_TIMEOUT)
+    )
     return removed.name or removed.hex_id
 
 
