@@ -21,6 +21,7 @@ from kiln.machined.etcd import (
     Member,
 )
 from kiln.machinery.api import machine_pb2
+from kiln.machinery.client import Client, ClientError, resolve
 
 STATUS = EndpointStatus.model_validate(
     {
@@ -142,3 +143,9 @@ def test_etcd_errors_become_statuses() -> None:
     assert status_of(EtcdMemberNotFoundError("member remove", "x"))[0] is grpc.StatusCode.NOT_FOUND
     for temporary in (EtcdUnavailableError, EtcdTooManyLearnersError):
         assert status_of(temporary("member add", "x"))[0] is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_the_client_refuses_to_bootstrap_several_nodes_at_once() -> None:
+    target = resolve(None, endpoints=["127.0.0.2"], nodes=["127.0.0.2", "127.0.0.3"], insecure=True)
+    with pytest.raises(ClientError, match="exactly one control-plane node"):
+        await Client(target).bootstrap()  # refused before it connects

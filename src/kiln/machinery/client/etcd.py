@@ -18,6 +18,7 @@ import grpc
 
 from kiln.machinery.api import machine_pb2, machine_pb2_grpc
 from kiln.machinery.client.errors import ClientError, check_answers, translate
+from kiln.machinery.client.target import Target
 
 _T = TypeVar("_T")
 
@@ -28,10 +29,11 @@ MAX_RECOVER_SNAPSHOT = 16 * 1024 * 1024 - 64 * 1024
 
 
 class EtcdCalls:
-    """The etcd calls; the class they are mixed into provides ``machine``, ``node`` and
-    ``timeout``."""
+    """The etcd calls; the class they are mixed into provides ``machine``, ``node``,
+    ``target`` and ``timeout``."""
 
     timeout: float
+    target: Target
 
     @property
     def machine(self) -> machine_pb2_grpc.MachineServiceAsyncStub:
@@ -48,7 +50,16 @@ class EtcdCalls:
         skip_hash_check: bool = False,
         timeout: float = BOOTSTRAP_TIMEOUT,  # noqa: ASYNC109 - a deadline of the call
     ) -> None:
-        """Create the etcd cluster on this control-plane node, from a snapshot if given."""
+        """Create the etcd cluster on this control-plane node, from a snapshot if given.
+
+        A target naming several nodes is refused before anything is sent: each of them would
+        make a cluster of its own."""
+        if len(set(self.target.forwarded)) > 1:
+            raise ClientError(
+                "bootstrap is for exactly one control-plane node; the others join it by "
+                f"themselves (this call names {', '.join(self.target.forwarded)}: use -n NODE)",
+                node=self.node,
+            )
         if recover_snapshot is not None and len(recover_snapshot) > MAX_RECOVER_SNAPSHOT:
             raise ClientError(
                 f"the snapshot has {len(recover_snapshot)} bytes; a recovery takes at most "
