@@ -32,16 +32,19 @@ def etcd() -> None:
     """Manage the cluster's etcd through a control-plane node."""
 
 
-def _call(
-    endpoints: tuple[str, ...], nodes: tuple[str, ...], work: Callable[[Client], Awaitable[T]]
-) -> tuple[Client, T]:
-    api = connect.client(endpoints, nodes)
-
+def _run(api: Client, work: Callable[[Client], Awaitable[T]]) -> T:
     async def act() -> T:
         async with api:
             return await work(api)
 
-    return api, connect.run(act())
+    return connect.run(act())
+
+
+def _call(
+    endpoints: tuple[str, ...], nodes: tuple[str, ...], work: Callable[[Client], Awaitable[T]]
+) -> tuple[Client, T]:
+    api = connect.client(endpoints, nodes)
+    return api, _run(api, work)
 
 
 def _answers(
@@ -51,13 +54,8 @@ def _answers(
 ) -> tuple[Client, list[A], NodeErrors | None]:
     """What every node answered, and the failures of the others (raise them after printing)."""
     api = connect.client(endpoints, nodes)
-
-    async def act() -> list[A]:
-        async with api:
-            return await work(api)
-
     try:
-        return api, connect.run(act()), None
+        return api, _run(api, work), None
     except NodeErrors as err:
         return api, list(err.answered), err
 
