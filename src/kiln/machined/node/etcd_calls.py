@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import tempfile
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
 from kiln.machined.errors import NodeStateError
@@ -38,6 +38,8 @@ from kiln.machinery.privatefile import PRIVATE_DIR_MODE, PRIVATE_MODE
 logger = logging.getLogger(__name__)
 
 REMOVE_TIMEOUT = 20.0  # within the client's 30 s
+RETRY_FIRST = 1.0
+RETRY_CAP = 5.0
 
 
 class RunningMember:
@@ -76,6 +78,22 @@ class RunningMember:
     def snapshot(self) -> AsyncGenerator[bytes, None]:
         client, setup = self.running()
         return snapshot(client, setup.work_dir)
+
+
+async def find_cluster(existing: EtcdClient, waiting: Callable[[], bool]) -> list[Member] | None:
+    """The members of the cluster ``existing`` reaches, asked again with growing delays until
+    it answers; None once ``waiting()`` is false."""
+    delay = RETRY_FIRST
+    log = logger.info  # the first time only: then at every try, for debugging
+    while waiting():
+        try:
+            return await existing.member_list()
+        except EtcdError as exc:
+            log("no etcd cluster answers at %s yet: %s", ",".join(existing.endpoints), exc)
+            log = logger.debug
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_CAP)
+    return None
 
 
 async def refuse_if_answering(existing: EtcdClient) -> None:

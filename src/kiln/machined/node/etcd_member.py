@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 TASK_NAME = "etcd member"
 MEMBERS_TASK = "etcd members"
-RETRY_FIRST = 1.0
-RETRY_CAP = 5.0
 JOIN_TIMEOUT = 120.0
 HEALTH_INTERVAL = 2.0  # a quick local status request; the machine's readiness follows it
 LEAVE_TIMEOUT = 25.0  # within the client's 30 s: a graceful reset answers with the error
@@ -90,10 +88,10 @@ class NodeEtcd(etcd_calls.RunningMember):
         self._publisher = publisher
         self._members_changed = asyncio.Event()
         self._following: asyncio.Task[None] | None = None
+        self._operations: set[asyncio.Task[None]] = set()
         self.stage = EtcdStage.PREPARING
         self.failure = ""
         self._setup: EtcdSetup | None = None
-        self._runner: SupervisedEtcd | None = None
         self._task: asyncio.Task[None] | None = None
 
     # Life of the boot ---------------------------------------------------------------------------
@@ -106,6 +104,8 @@ class NodeEtcd(etcd_calls.RunningMember):
         """Stop the background work (the supervisor stops etcd itself)."""
         await self._stop_task()
         await self._stop_following()
+        for task in list(self._operations):
+            await _cancel(task)
 
     async def _run(self) -> None:
         try:
@@ -116,8 +116,7 @@ class NodeEtcd(etcd_calls.RunningMember):
             await self._show_waiting(f"what etcd lacks ({exc})")
             return
         self._setup = setup
-        runner = SupervisedEtcd(self._supervisor, setup.binaries, health_interval=HEALTH_INTERVAL)
-        self._runner = runner
+        runner = self._runner()
         await asyncio.to_thread(remove_leftovers, setup)
         if not has_data(setup.member.data_dir):
             await self._wait_for_cluster()
@@ -136,29 +135,17 @@ class NodeEtcd(etcd_calls.RunningMember):
         if setup.discovery_url is None:
             return  # the node the others find: it waits for Bootstrap
         existing = self._client(setup.discovery_url)
-        delay = RETRY_FIRST
-        log = logger.info
-        while True:
-            try:
-                members = await existing.member_list()
-            except EtcdError as exc:
-                log("no etcd cluster answers at %s yet: %s", setup.discovery_url, exc)
-                log = logger.debug
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_CAP)
-                continue
-            if self.stage is not EtcdStage.WAITING:
-                return
-            self.stage = EtcdStage.STARTING
-            voting = [m for m in members if m.voting and m.started]
-            endpoints = client_urls(voting) or [setup.discovery_url]
-            logger.info("found the etcd cluster at %s: joining it", setup.discovery_url)
-            await self._join(existing.with_endpoints(endpoints))
-            return
+        members = await etcd_calls.find_cluster(existing, lambda: self.stage is EtcdStage.WAITING)
+        if members is None or self.stage is not EtcdStage.WAITING:
+            return  # bootstrapped meanwhile
+        self.stage = EtcdStage.STARTING
+        voting = [m for m in members if m.voting and m.started]
+        logger.info("found the etcd cluster at %s: joining it", setup.discovery_url)
+        await self._join(existing.with_endpoints(client_urls(voting) or [setup.discovery_url]))
 
     async def _join(self, existing: EtcdClient) -> None:
         """Join (or start again in) the cluster ``existing`` reaches."""
-        setup, runner = self._ready(), self._require_runner()
+        setup, runner = self._ready(), self._runner()
         await self._until_running(
             lambda: join_existing_cluster(existing, setup.member, runner, timeout=JOIN_TIMEOUT)
         )
@@ -166,14 +153,14 @@ class NodeEtcd(etcd_calls.RunningMember):
     async def _until_running(self, start: Callable[[], Awaitable[object]]) -> None:
         """``await start()`` until it succeeds, with growing delays between attempts."""
         name = self._ready().member.name
-        delay = RETRY_FIRST
+        delay = etcd_calls.RETRY_FIRST
         while True:
             try:
                 await start()
             except EtcdError as exc:
                 logger.warning("etcd member %s: %s; trying again in %gs", name, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_CAP)
+                delay = min(delay * 2, etcd_calls.RETRY_CAP)
                 continue
             self._now_running()
             logger.info("etcd member %s runs", name)
@@ -191,14 +178,17 @@ class NodeEtcd(etcd_calls.RunningMember):
             if self.stage is not EtcdStage.WAITING:
                 raise NodeStateError(self._why_no_bootstrap())
         self.stage = EtcdStage.BOOTSTRAPPING
+        await self._shielded(self._bootstrap(setup, snapshot, skip_hash_check), "etcd bootstrap")
+
+    async def _bootstrap(self, setup: EtcdSetup, snapshot: bytes | None, skip: bool) -> None:
         await self._stop_task()
-        runner = self._require_runner()
+        runner = self._runner()
         try:
             await wipe_data_dir(setup.member.data_dir)  # what a failed start may have left
             if snapshot is None:
                 await bootstrap_new_cluster(setup.member, runner)
             else:
-                await etcd_calls.recover(setup, runner, snapshot, skip_hash_check=skip_hash_check)
+                await etcd_calls.recover(setup, runner, snapshot, skip_hash_check=skip)
         except (EtcdError, OSError):
             await runner.stop()
             await wipe_data_dir(setup.member.data_dir)
@@ -218,9 +208,12 @@ class NodeEtcd(etcd_calls.RunningMember):
         """Leave the cluster gracefully; etcd stays stopped until the next boot."""
         client, setup = self.running()
         self.stage = EtcdStage.LEAVING
+        await self._shielded(self._leave(client, setup), "etcd leave")
+
+    async def _leave(self, client: EtcdClient, setup: EtcdSetup) -> None:
         await self._stop_following()
         try:
-            await leave_cluster(client, setup.member, self._require_runner(), timeout=LEAVE_TIMEOUT)
+            await leave_cluster(client, setup.member, self._runner(), timeout=LEAVE_TIMEOUT)
         except Exception:  # still a member (a cancellation ends the boot anyway)
             self._now_running()
             raise
@@ -258,10 +251,11 @@ class NodeEtcd(etcd_calls.RunningMember):
             raise NodeStateError("etcd is being prepared on this node; try again in a moment")
         return self._setup
 
-    def _require_runner(self) -> SupervisedEtcd:
-        if self._runner is None:
-            raise NodeStateError("etcd is being prepared on this node; try again in a moment")
-        return self._runner
+    def _runner(self) -> SupervisedEtcd:
+        """This node's etcd under the supervisor (it keeps no state of its own)."""
+        return SupervisedEtcd(
+            self._supervisor, self._ready().binaries, health_interval=HEALTH_INTERVAL
+        )
 
     def _client(self, endpoint: str) -> EtcdClient:
         setup = self._ready()
@@ -283,15 +277,24 @@ class NodeEtcd(etcd_calls.RunningMember):
 
     async def _stop_following(self) -> None:
         task, self._following = self._following, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
+        await _cancel(task)
+
+    async def _shielded(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` to its end even if the caller goes away: a bootstrap or a leave cut
+        short would leave the member in between. Its error is the caller's."""
+        task = asyncio.create_task(work, name=name)
+        self._operations.add(task)
+        task.add_done_callback(self._operation_done)
+        await asyncio.shield(task)
+
+    def _operation_done(self, task: asyncio.Task[None]) -> None:
+        self._operations.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.info("%s failed: %s", task.get_name(), exc)  # raised to its caller too
 
     async def _stop_task(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.wait({task})
+        await _cancel(task)
 
     async def _show_waiting(self, what: str) -> None:
         """Load the etcd service as one that waits for ``what`` (it never starts as such)."""
@@ -299,3 +302,10 @@ class NodeEtcd(etcd_calls.RunningMember):
             await self._supervisor.stop(SERVICE_NAME)
         self._supervisor.load(waiting_spec(what))
         await self._supervisor.start(SERVICE_NAME)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` (unless it is the one running this) and wait until it ends."""
+    if task is not None and not task.done() and task is not asyncio.current_task():
+        task.cancel()
+        await asyncio.wait({task})
