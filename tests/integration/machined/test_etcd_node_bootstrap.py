@@ -92,3 +92,17 @@ async def test_one_node_from_bootstrap_to_snapshot_and_recovery(
         assert await kilnctl(cluster, fresh, tmp_path, "reset", "--no-graceful") == 0
         await eventually(lambda: maintenance_version(fresh), bool)
         assert not (fresh.state_dir / "etcd").exists()
+
+
+async def test_a_bootstrap_goes_on_when_its_caller_gives_up(tmp_path: Path) -> None:
+    node = NodeProcess(tmp_path / "cp-1", host=next_address())
+    cluster = EtcdCluster(node.host)
+    async with node:
+        await configure(cluster, node, "cp-1")
+        async with cluster.client(node) as api:
+            with pytest.raises(ClientError) as gave_up:
+                await api.bootstrap(timeout=0.05)
+        assert gave_up.value.code == "DEADLINE_EXCEEDED"
+        found = await eventually(lambda: members(cluster, node), bool)
+        assert [m.hostname for m in found] == ["cp-1"]
+        await wait_ready(cluster, node)
