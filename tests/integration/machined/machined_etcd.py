@@ -84,8 +84,21 @@ async def wait_members(
     )
 
 
+async def etcd_service(cluster: Cluster, node: NodeProcess) -> machine_pb2.ServiceStatus:
+    async with cluster.client(node) as api:
+        (listing,) = await api.service_list()
+    (etcd,) = [s for s in listing.services if s.id == "etcd"]
+    return etcd
+
+
 async def wait_ready(cluster: Cluster, node: NodeProcess, within: float = 30.0) -> None:
-    """Until the node is ready: running, with a healthy etcd."""
+    """Until the node's etcd is healthy and the node is ready (a machine status read just
+    after a boot may not know its services yet)."""
+    await eventually(
+        lambda: etcd_service(cluster, node),
+        lambda etcd: etcd.state == "running" and etcd.health == "healthy",
+        within,
+    )
     await eventually(
         lambda: machine_status(cluster, node),
         lambda found: runs(found) and found.resource.spec.ready,
@@ -114,9 +127,7 @@ async def put(node: NodeProcess, key: str, value: str, within: float = 20.0) -> 
 
 
 async def etcd_pid(cluster: Cluster, node: NodeProcess) -> int:
-    async with cluster.client(node) as api:
-        (listing,) = await api.service_list()
-    (etcd,) = [s for s in listing.services if s.id == "etcd"]
+    etcd = await etcd_service(cluster, node)
     assert etcd.state == "running" and etcd.pid > 0, etcd
     return etcd.pid
 
