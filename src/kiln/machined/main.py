@@ -7,6 +7,7 @@ SIGINT) shut the node down gracefully, exit code 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -17,7 +18,7 @@ import click
 from kiln import __version__
 from kiln.errors import KilnError
 from kiln.machinery.config import Mode
-from kiln.machinery.kilnconfig import API_PORT
+from kiln.machinery.endpoints import API_PORT
 
 EXIT_ERROR = 1
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -99,6 +100,9 @@ async def _run(node: object) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_shutdown)
+    # Everything imported so far lives as long as the process: keep it out of the collector's
+    # generations, so that collections do not walk (and touch) it again and again.
+    gc.freeze()
     await node.run()
 
 

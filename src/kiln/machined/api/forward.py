@@ -30,7 +30,7 @@ from kiln.errors import KilnError
 from kiln.machined.api.relay import Relay, Target, mergeable, response_class
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machinery import forwarding
-from kiln.machinery.kilnconfig import API_PORT, split_endpoint
+from kiln.machinery.endpoints import API_PORT, split_endpoint
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]

@@ -15,7 +15,7 @@ from pathlib import Path
 from kiln.machined.errors import InvalidRequestError
 from kiln.machined.services import RestartPolicy, ServiceSpec
 from kiln.machinery.config import Mode
-from kiln.machinery.kilnconfig import API_PORT, split_endpoint
+from kiln.machinery.endpoints import API_PORT, split_endpoint
 
 DEFAULT_API_ADDR = f"0.0.0.0:{API_PORT}"
 TRUST_PORT = 50001
