@@ -1,23 +1,36 @@
-"""Node daemon figures: API latency over mutual TLS, idle memory, start-to-API-ready time.
+"""Node daemon figures: API latency over mutual TLS, idle memory, start-to-API-ready time,
+watch events per second through the API.
 
-Run with ``.venv/bin/python benchmarks/machined_bench.py`` (about 30 s). It starts real
+Run with ``.venv/bin/python benchmarks/machined_bench.py`` (about 40 s). It starts real
 ``kiln-machined`` processes on loopback, and a minimal grpc.aio TLS server as the reference
-for the start time. Results are printed as a Markdown table.
+for the start time. Watch events go through the node's API server (``ApiServer``: access and
+forwarding interceptors, ``ResourceService/Watch``) in a child process whose in-memory state is
+updated by a writer inside that process, as the node's controllers would. Results are printed
+as a Markdown table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import grpc
+from pydantic import BaseModel
 
 from kiln import process
+from kiln.machined.api.control import NodeControl
+from kiln.machined.api.forward import ForwardPolicy, OwnAddresses
+from kiln.machined.api.server import ApiServer
+from kiln.machined.api.tls import ServerIdentity
+from kiln.machined.events import EventBus
 from kiln.machined.testing import NodeProcess, free_port
 from kiln.machinery import client
 from kiln.machinery.api import machine_pb2, machine_pb2_grpc, resource_pb2, resource_pb2_grpc
@@ -25,11 +38,15 @@ from kiln.machinery.config.generate import generate_configs
 from kiln.machinery.kilnconfig import issue_context
 from kiln.machinery.roles import Role
 from kiln.machinery.secrets import SecretsBundle, Usage, issue_client_certificate
+from kiln.resources import InMemoryState, Kind, Registry, Resource, definition
 
 CALLS = 2000
 WARMUP = 200
 STARTS = 5
 IDLE_SECONDS = 5.0
+WATCH_RESOURCES = 100
+WATCH_UPDATES = 20_000
+WATCH_YIELD_EVERY = 200
 
 REFERENCE_SERVER = """
 import asyncio, sys
@@ -53,6 +70,100 @@ async def main(address, key, crt, ca):
 
 asyncio.run(main(*sys.argv[1:]))
 """
+
+
+class Address(BaseModel):
+    ip: str
+    prefix: int
+
+
+@definition("BenchStatus", namespace="bench", description="A spec of typical size.")
+class BenchSpec(BaseModel):
+    stage: str = "running"
+    ready: bool = True
+    counter: int = 0
+    tags: list[str] = ["control-plane", "zone-a"]
+    addresses: list[Address] = [Address(ip="10.0.0.1", prefix=24), Address(ip="fd00::1", prefix=64)]
+
+
+BENCH_KIND = Kind.of(BenchSpec)
+
+
+async def watch_server(address: str, identity: ServerIdentity) -> None:
+    """The child process of :func:`watch_events`: an API server over an in-memory state; on
+    ``go`` from stdin, WATCH_UPDATES updates round-robin over WATCH_RESOURCES resources."""
+    registry = Registry([BenchSpec])
+    state = InMemoryState(registry=registry, watch_capacity=WATCH_UPDATES + WATCH_RESOURCES + 1)
+    node = SimpleNamespace(
+        name="bench",
+        maintenance=False,
+        state=state,
+        registry=registry,
+        events=EventBus(),
+        closing=asyncio.Event(),
+    )
+    host, _, port = address.rpartition(":")
+    policy = ForwardPolicy(OwnAddresses(int(port), frozenset({host})), None)
+    server = ApiServer(cast(NodeControl, node), address, identity, policy)
+    await server.start()
+    resources = [
+        await state.create(Resource.new(f"r{n:03}", BenchSpec(), labels={"bench": "yes"}))
+        for n in range(WATCH_RESOURCES)
+    ]
+    loop = asyncio.get_running_loop()
+    print("ready", flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    for n in range(WATCH_UPDATES):
+        slot = n % len(resources)
+        resources[slot].spec.counter += 1
+        resources[slot] = await state.update(resources[slot])
+        if n % WATCH_YIELD_EVERY == WATCH_YIELD_EVERY - 1:
+            await asyncio.sleep(0)
+    await loop.run_in_executor(None, sys.stdin.readline)  # until the parent closes stdin
+    node.closing.set()
+    await server.stop()
+
+
+async def watch_events(work: Path, creds: grpc.ChannelCredentials) -> float:
+    """Events per second one client receives through ResourceService/Watch over mutual TLS,
+    decoding each resource, from the writer's start until the last update arrived."""
+    address = f"127.0.0.1:{free_port()}"
+    argv = [sys.executable, __file__, "--watch-server", address]
+    argv += [str(work / f"ref.{name}") for name in ("key", "crt", "ca")]
+    child = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        if (await child.stdout.readline()).strip() != b"ready":
+            raise RuntimeError("the watch server did not start")
+        request = resource_pb2.WatchRequest(
+            namespace=BENCH_KIND.namespace, type=BENCH_KIND.type, label_selector="bench=yes"
+        )
+        seen = 0
+        started = 0.0
+        async with grpc.aio.secure_channel(address, creds) as channel:
+            stub = resource_pb2_grpc.ResourceServiceStub(channel)
+            async for answer in stub.Watch(request):
+                if answer.event_type == resource_pb2.BOOTSTRAPPED:
+                    started = time.perf_counter()
+                    child.stdin.write(b"go\n")
+                    await child.stdin.drain()
+                elif answer.event_type == resource_pb2.UPDATED:
+                    json.loads(answer.resource.json)  # decode it, as a real consumer would
+                    seen += 1
+                    if seen == WATCH_UPDATES:
+                        return WATCH_UPDATES / (time.perf_counter() - started)
+                elif answer.event_type == resource_pb2.ERRORED:
+                    raise RuntimeError(f"watch ended: {answer.error}")
+        raise RuntimeError("the watch ended early")
+    finally:
+        child.stdin.close()
+        try:
+            await asyncio.wait_for(child.wait(), 10)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -172,6 +283,8 @@ async def main() -> None:
             reference_memory = rss(child.pid)
         await process.terminate(child)
 
+    watch_rates = [await watch_events(work, creds) for _ in range(3)]
+
     print("| Measure | Value |")
     print("|---|---:|")
     for name, samples in measured.items():
@@ -191,7 +304,13 @@ async def main() -> None:
     print(f"| start to API ready, configured node (median of {STARTS}) | {node_median:.3f} s |")
     print(f"| start to API ready, minimal grpc.aio TLS server | {reference_median:.3f} s |")
     print(f"| ratio | {node_median / reference_median:.2f} x |")
+    watch_median = statistics.median(watch_rates)
+    print(f"| Watch events/s, 1 client (mTLS, loopback, median of 3) | {watch_median:,.0f} |")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--watch-server"]:
+        key, crt, ca = (Path(name).read_bytes() for name in sys.argv[3:6])
+        asyncio.run(watch_server(sys.argv[2], ServerIdentity(key, crt, ca)))
+    else:
+        asyncio.run(main())
