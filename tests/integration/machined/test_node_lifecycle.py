@@ -109,7 +109,12 @@ async def test_a_taken_api_address_is_one_error_line_and_exit_one(
     second = NodeProcess(tmp_path / "second", port=node.port)
     with contextlib.suppress(NodeStartError):  # it may see the first node answer, or not
         await second.start()
-    assert await second.wait() == 1
+    try:
+        code = await asyncio.wait_for(second.wait(), timeout=30)
+    except TimeoutError:
+        await second.stop(grace=1)  # a daemon that kept running must not outlive the test
+        raise
+    assert code == 1
     errors = [line for line in second.output().splitlines() if line.startswith("error:")]
     assert errors == [f"error: cannot listen on {node.endpoint}: " + errors[0].split(": ", 2)[2]]
     assert "phase shutdown: done" in second.output()
