@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kiln import process
 from kiln.machined.etcd import EtcdCertPaths
-from kiln.machined.etcd.probe import STATUS_PATH, _post_status, judge
+from kiln.machined.etcd.probe import STATUS_PATH, probe_status
 from kiln.machined.testing import NodeProcess
 from kiln.machinery import client
 from kiln.machinery.config.generate import generate_configs
@@ -106,12 +106,8 @@ async def bare_start(argv: list[str], state_dir: Path, host: str, data_dir: Path
     try:
         async with asyncio.timeout(60):
             while True:
-                try:
-                    status = await asyncio.to_thread(_post_status, target, tls, 2.0)
-                    if judge(status).ok:
-                        return time.perf_counter() - started
-                except (OSError, ValueError):
-                    pass
+                if (await probe_status(target, tls)).ok:
+                    return time.perf_counter() - started
                 if child.returncode is not None:
                     raise RuntimeError(f"etcd exited with {child.returncode}")
                 await asyncio.sleep(POLL)

@@ -36,13 +36,19 @@ def member_status_probe(member: EtcdMemberConfig, *, timeout: float = 2.0) -> He
     tls = member.certs.client_tls()
 
     async def check() -> HealthResult:
-        try:
-            status = await asyncio.to_thread(_post_status, target, tls, timeout)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            return HealthResult(False, f"{target}: {exc}")
-        return judge(status)
+        return await probe_status(target, tls, wait=timeout)
 
     return check
+
+
+async def probe_status(url: str, tls: EtcdClientTLS, *, wait: float = 2.0) -> HealthResult:
+    """Ask the etcd member at ``url`` (its status endpoint) for its status, waiting at most
+    ``wait`` seconds for the answer, and judge it."""
+    try:
+        status = await asyncio.to_thread(_post_status, url, tls, wait)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return HealthResult(False, f"{url}: {exc}")
+    return judge(status)
 
 
 def judge(status: dict[str, Any]) -> HealthResult:
