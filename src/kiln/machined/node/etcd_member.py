@@ -23,6 +23,7 @@ so ``kilnctl services`` and the machine's readiness say so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
@@ -56,6 +57,7 @@ MEMBERS_TASK = "etcd members"
 JOIN_TIMEOUT = 120.0
 HEALTH_INTERVAL = 2.0  # a quick local status request; the machine's readiness follows it
 LEAVE_TIMEOUT = 25.0  # within the client's 30 s: a graceful reset answers with the error
+PREPARE_WAIT = 20.0  # a Bootstrap right after the config was applied waits this long for it
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
 
@@ -90,6 +92,7 @@ class NodeEtcd(etcd_calls.RunningMember):
         self._following: asyncio.Task[None] | None = None
         self._operations: set[asyncio.Task[None]] = set()
         self.stage = EtcdStage.PREPARING
+        self._prepared = asyncio.Event()
         self.failure = ""
         self._setup: EtcdSetup | None = None
         self._task: asyncio.Task[None] | None = None
@@ -111,7 +114,8 @@ class NodeEtcd(etcd_calls.RunningMember):
         try:
             setup = await asyncio.to_thread(self._prepare)
         except EtcdError as exc:
-            self.stage, self.failure = EtcdStage.FAILED, str(exc)
+            self.failure = str(exc)
+            self._set_stage(EtcdStage.FAILED)
             logger.error("etcd cannot run on this node: %s", exc)
             await self._show_waiting(f"what etcd lacks ({exc})")
             return
@@ -121,7 +125,7 @@ class NodeEtcd(etcd_calls.RunningMember):
         if not has_data(setup.member.data_dir):
             await self._wait_for_cluster()
             return
-        self.stage = EtcdStage.STARTING
+        self._set_stage(EtcdStage.STARTING)
         if setup.discovery_url is None:  # the node the others find: it bootstrapped the cluster
             await self._until_running(lambda: start_member(setup.member, runner))
         else:
@@ -129,7 +133,7 @@ class NodeEtcd(etcd_calls.RunningMember):
 
     async def _wait_for_cluster(self) -> None:
         setup = self._ready()
-        self.stage = EtcdStage.WAITING
+        self._set_stage(EtcdStage.WAITING)
         found = f" or the etcd cluster at {setup.discovery_url}" if setup.discovery_url else ""
         await self._show_waiting(f"a bootstrap (kilnctl bootstrap){found}")
         if setup.discovery_url is None:
@@ -169,7 +173,15 @@ class NodeEtcd(etcd_calls.RunningMember):
     # Bootstrap and leave ------------------------------------------------------------------------
 
     async def bootstrap(self, snapshot: bytes | None, *, skip_hash_check: bool = False) -> None:
-        """Make a new cluster of this member (from ``snapshot``, the bytes of one, if given)."""
+        """Make a new cluster of this member (from ``snapshot``, the bytes of one, if given).
+        Called while the member is still being prepared, it waits for that first; once asked,
+        it runs to its end even if the caller goes away."""
+        await self._shielded(self._checked_bootstrap(snapshot, skip_hash_check), "etcd bootstrap")
+
+    async def _checked_bootstrap(self, snapshot: bytes | None, skip_hash_check: bool) -> None:
+        if self.stage is EtcdStage.PREPARING:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._prepared.wait(), PREPARE_WAIT)
         setup = self._ready()
         if has_data(setup.member.data_dir) or self.stage is not EtcdStage.WAITING:
             raise NodeStateError(self._why_no_bootstrap())
@@ -178,7 +190,7 @@ class NodeEtcd(etcd_calls.RunningMember):
             if self.stage is not EtcdStage.WAITING:
                 raise NodeStateError(self._why_no_bootstrap())
         self.stage = EtcdStage.BOOTSTRAPPING
-        await self._shielded(self._bootstrap(setup, snapshot, skip_hash_check), "etcd bootstrap")
+        await self._bootstrap(setup, snapshot, skip_hash_check)
 
     async def _bootstrap(self, setup: EtcdSetup, snapshot: bytes | None, skip: bool) -> None:
         await self._stop_task()
@@ -243,6 +255,11 @@ class NodeEtcd(etcd_calls.RunningMember):
         self._members_changed.set()
 
     # Plumbing -----------------------------------------------------------------------------------
+
+    def _set_stage(self, stage: EtcdStage) -> None:
+        self.stage = stage
+        if stage is not EtcdStage.PREPARING:
+            self._prepared.set()
 
     def _ready(self) -> EtcdSetup:
         if self._setup is None:
