@@ -1,124 +1,154 @@
 """`kiln-machined`: the node daemon (PID 1 of Kiln OS, or a process in container mode).
 
-Errors are reported here and only here: one ``error:`` line each, exit code 1. SIGTERM (and
-SIGINT) shut the node down gracefully, exit code 0.
+Start-up order matters: the API server starts first, with the identity the node served with
+last time (:mod:`kiln.machined.early`), and the rest of the node loads after it, in a thread,
+so that the API answers while the config schema, the resource runtime and etcd load.
+
+Errors are reported here and only here: one ``error:`` line each, exit code 1 (2 for usage
+mistakes). SIGTERM (and SIGINT) shut the node down gracefully, exit code 0.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
+import importlib
 import logging
+import logging.handlers
 import signal
+import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-
-import click
+from typing import TYPE_CHECKING
 
 from kiln import __version__
 from kiln.errors import KilnError
-from kiln.machinery.config import Mode
 from kiln.machinery.endpoints import API_PORT
+from kiln.machinery.mode import Mode
 
-EXIT_ERROR = 1
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kiln-machined")
-@click.option(
-    "--mode",
-    type=click.Choice([mode.value for mode in Mode]),
-    default=Mode.CONTAINER.value,
-    show_default=True,
-    help="Where the node runs.",
-)
-@click.option(
-    "--state",
-    "state_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The node's state directory (config, resources, logs).",
-)
-@click.option(
-    "--api-addr",
-    default=f"0.0.0.0:{API_PORT}",
-    show_default=True,
-    help="Where the machine API listens (HOST:PORT).",
-)
-@click.option(
-    "--trust-port",
-    type=click.IntRange(1, 65535),
-    default=50001,
-    show_default=True,
-    help="Where control-plane nodes sign workers' certificates, and workers ask for theirs.",
-)
-@click.option(
-    "--extra-service",
-    "extra_services",
-    multiple=True,
-    hidden=True,
-    metavar="NAME=COMMAND",
-    help="Supervise an extra program once the node runs (tests and development).",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
-def cli(
-    mode: str,
-    state_dir: Path,
-    api_addr: str,
-    trust_port: int,
-    extra_services: tuple[str, ...],
-    log_level: str,
-) -> None:
-    """Run a Kiln node."""
-    from kiln.machined.node import Node, NodeOptions, parse_api_addr, parse_extra_service
-
-    host, port = parse_api_addr(api_addr)
-    options = NodeOptions(
-        Mode(mode),
-        state_dir.absolute(),
-        host,
-        port,
-        tuple(parse_extra_service(text) for text in extra_services),
-        trust_port,
-    )
-    node = Node(options)
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
-    logging.getLogger().addHandler(node.log)
-    asyncio.run(_run(node))
-
-
-async def _run(node: object) -> None:
+if TYPE_CHECKING:
     from kiln.machined.node import Node
 
-    assert isinstance(node, Node)
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EARLY_LOG_RECORDS = 10_000  # kept for the node's own log until it has loaded
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(prog="kiln-machined", description="Run a Kiln node.")
+    parse.add_argument("--version", action="version", version=f"kiln-machined {__version__}")
+    parse.add_argument(
+        "--mode",
+        choices=[mode.value for mode in Mode],
+        default=Mode.CONTAINER.value,
+        help="where the node runs (default: %(default)s)",
+    )
+    parse.add_argument(
+        "--state",
+        dest="state_dir",
+        required=True,
+        type=Path,
+        help="the node's state directory (config, resources, logs)",
+    )
+    parse.add_argument(
+        "--api-addr",
+        default=f"0.0.0.0:{API_PORT}",
+        help="where the machine API listens, HOST:PORT (default: %(default)s)",
+    )
+    parse.add_argument(
+        "--trust-port",
+        type=_port,
+        default=50001,
+        help="where control-plane nodes sign workers' certificates, and workers ask for "
+        "theirs (default: %(default)s)",
+    )
+    parse.add_argument(
+        "--extra-service",
+        dest="extra_services",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help=argparse.SUPPRESS,  # supervise an extra program once the node runs (tests, dev)
+    )
+    parse.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    return parse
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        run(args)
+    except KilnError as exc:
+        for line in exc.lines():
+            _error(line)
+        sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}")
+        sys.exit(EXIT_ERROR)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.state_dir.exists() and not args.state_dir.is_dir():
+        _error(f"--state {args.state_dir}: not a directory")
+        sys.exit(EXIT_USAGE)
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    early_records = logging.handlers.BufferingHandler(EARLY_LOG_RECORDS)
+    logging.getLogger().addHandler(early_records)
+    asyncio.run(_run(args, early_records))
+
+
+async def _run(args: argparse.Namespace, early_records: logging.handlers.BufferingHandler) -> None:
+    from kiln.machined.address import WILDCARDS, bind_address, parse_api_addr
+    from kiln.machined.early import EarlyApi
+
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    state_dir: Path = args.state_dir.absolute()
+    host, port = parse_api_addr(args.api_addr)
+    default_name = socket.gethostname() if host in WILDCARDS else host
+    early = await EarlyApi.start(state_dir, bind_address(host, port), default_name)
+    try:
+        node_module = await asyncio.to_thread(importlib.import_module, "kiln.machined.node")
+        options = node_module.NodeOptions(
+            Mode(args.mode),
+            state_dir,
+            host,
+            port,
+            tuple(node_module.parse_extra_service(text) for text in args.extra_services),
+            args.trust_port,
+        )
+        node: Node = node_module.Node(options, early=early)
+    except BaseException:
+        if early is not None:
+            await early.stop()
+        raise
+    root = logging.getLogger()
+    root.addHandler(node.log)
+    root.removeHandler(early_records)
+    for record in early_records.buffer:
+        node.log.handle(record)
+    early_records.close()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_shutdown)
+    if stop.is_set():
+        node.request_shutdown()
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # generations, so that collections do not walk (and touch) it again and again.
     gc.freeze()
     await node.run()
-
-
-def main() -> None:
-    try:
-        cli.main(prog_name="kiln-machined", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except KilnError as exc:
-        for line in exc.lines():
-            click.echo(f"error: {line}", err=True)
-        sys.exit(EXIT_ERROR)
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(EXIT_ERROR)

@@ -103,6 +103,12 @@ class ControllerRuntime:
         """An event that is set at the next change of any controller's status."""
         return self._changed
 
+    async def ran_once(self) -> None:
+        """Until every controller has reconciled once (or failed once): what they make from
+        the inputs present at start is there, or its error is in the controller's status."""
+        while not all(status.reconciles or status.failures for status in self._statuses.values()):
+            await self._changed.wait()
+
     async def run(self) -> None:
         """Run every controller until :meth:`stop` (returns) or cancellation (raises)."""
         if self._stopping is not None:

@@ -4,6 +4,8 @@ and waiting for a node to get somewhere."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -40,6 +42,24 @@ class Cluster:
 
     def client(self, node: NodeProcess, role: Role = Role.ADMIN) -> client.Client:
         return client.Client(client.resolve(self.context(role), endpoints=[node.endpoint]))
+
+
+async def served_certificate(node: NodeProcess) -> bytes:
+    """The DER certificate the node's API presents (read in the handshake, before the server
+    asks this client for a certificate it does not have)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    _, writer = await asyncio.open_connection(node.host, node.port, ssl=context)
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+    assert der is not None
+    return bytes(der)
 
 
 def insecure(node: NodeProcess) -> client.Client:

@@ -17,6 +17,7 @@ from machined_cluster import (
     insecure,
     machine_status,
     maintenance_version,
+    served_certificate,
     wait_rebooted,
     wait_running,
 )
@@ -85,6 +86,21 @@ async def test_killed_node_comes_back_configured(cluster: Cluster, configured: N
     await wait_running(cluster, configured)
     assert await hostname(cluster, configured) == "before-kill"
     assert await uuid(configured, cluster) == identity
+
+
+async def test_a_restarted_control_plane_answers_at_once_with_the_same_certificate(
+    cluster: Cluster, configured: NodeProcess
+) -> None:
+    before = await served_certificate(configured)
+    await configured.stop()
+    await configured.start()  # returns as soon as the API answers, before the boot is done
+    async with cluster.client(configured) as api:
+        (status,) = await api.get("machinestatus")  # waits for the boot, does not fail
+        (version,) = await api.version()
+    assert status.node == version.metadata.node != ""
+    assert not version.maintenance
+    assert await served_certificate(configured) == before
+    await wait_running(cluster, configured)
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.002, 0.01])

@@ -32,7 +32,9 @@ CIDR = st.one_of(
     st.tuples(st.ip_addresses(v=6), st.integers(0, 128)),
 ).map(lambda pair: f"{pair[0]}/{pair[1]}")
 NETWORK = CIDR.map(lambda cidr: str(ipaddress.ip_network(cidr, strict=False)))
-PATH = st.from_regex(r"/[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,2}", fullmatch=True)
+PATH = st.from_regex(r"/[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,2}", fullmatch=True).filter(
+    lambda path: ".." not in path.split("/")  # a parent step is refused by design
+)
 URL = st.builds(lambda host, path: f"https://{host}/{path}", HOSTNAME, WORD)
 
 ROUTE = st.fixed_dictionaries(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -283,3 +284,15 @@ async def test_shared_outputs_are_written_by_each_owner() -> None:
     async with ControllerHarness(*writers) as harness:
         found = await harness.wait_kind(DOUBLED, lambda found: len(found) == 2)
     assert {r.metadata.owner for r in found.values()} == {"one", "two"}
+
+
+async def test_ran_once_waits_for_every_controllers_first_outputs_or_failure() -> None:
+    state = InMemoryState()
+    await state.create(thing("a", 3))
+    await state.create(Resource.new("switch", SwitchSpec(fail=True)))
+    flaky = Flaky()
+    async with ControllerHarness(Doubler(), flaky, state=state) as harness:
+        await asyncio.wait_for(harness.runtime.ran_once(), 5)
+        assert (await state.get(Pointer.of(DoubledSpec, "a"))).spec.value == 6
+        assert flaky.runs >= 1
+        assert harness.runtime.status("test.Flaky").last_error == "boom 1"

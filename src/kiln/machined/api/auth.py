@@ -13,14 +13,13 @@ they carry authorizes them).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from kiln.errors import KilnError
 from kiln.machined.api import permissions
@@ -29,6 +28,8 @@ from kiln.machinery import forwarding
 from kiln.machinery.roles import IMPERSONATOR, Role
 
 logger = logging.getLogger(__name__)
+
+BOOT_WAIT = 30.0  # seconds a call waits for the boot to take over an early-started server
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]
@@ -40,10 +41,10 @@ if TYPE_CHECKING:
 def roles_of(context: Context) -> frozenset[Role]:
     """The roles the client's certificate grants (none without a client certificate); for a
     forwarding node's certificate, the roles of the caller it forwards for."""
-    certificates = list(context.auth_context().get("x509_pem_cert") or [])
-    if not certificates:
+    subjects = list(context.auth_context().get("x509_subject") or [])
+    if not subjects:
         return frozenset()
-    organizations = _organizations(certificates[0])
+    organizations = organizations_of(subjects[0])
     if IMPERSONATOR not in organizations:
         return Role.from_organizations(organizations)
     metadata = context.invocation_metadata()
@@ -55,19 +56,56 @@ def roles_of(context: Context) -> frozenset[Role]:
 
 
 @functools.lru_cache(maxsize=256)
-def _organizations(pem: bytes) -> frozenset[str]:
-    subject = x509.load_pem_x509_certificate(pem).subject
-    return frozenset(
-        str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    )
+def organizations_of(subject: bytes) -> frozenset[str]:
+    """The Organization (``O``) values of a certificate subject as the TLS layer names it
+    (RFC 2253: ``CN=admin,O=os:admin``; ``\\,`` ``\\+`` and ``\\C3\\A9`` escapes). Values
+    in hex form (``#...``) are kept as written, so they match no role."""
+    found: set[str] = set()
+    for attribute in _attributes(subject):
+        kind, equals, value = attribute.partition(b"=")
+        if equals and kind.strip().upper() in (b"O", b"2.5.4.10"):
+            found.add(value.decode("utf-8", errors="replace"))
+    return frozenset(found)
+
+
+def _attributes(subject: bytes) -> list[bytes]:
+    """``subject`` split at unescaped ``,`` and ``+``, escapes resolved in each part."""
+    parts: list[bytes] = []
+    current = bytearray()
+    index = 0
+    while index < len(subject):
+        char = subject[index : index + 1]
+        if char == b"\\":
+            pair = subject[index + 1 : index + 3]
+            if len(pair) == 2 and all(c in _HEX for c in pair):
+                current.append(int(pair, 16))
+                index += 3
+                continue
+            current += subject[index + 1 : index + 2]
+            index += 2
+            continue
+        if char in (b",", b"+"):
+            parts.append(bytes(current))
+            current.clear()
+        else:
+            current += char
+        index += 1
+    parts.append(bytes(current))
+    return parts
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class AccessInterceptor(grpc.aio.ServerInterceptor):
     """Authorizes every call and translates the errors its handler raises (module docstring)."""
 
-    def __init__(self, *, maintenance: bool, trust: bool = False) -> None:
+    def __init__(
+        self, *, maintenance: bool, trust: bool = False, booted: asyncio.Event | None = None
+    ) -> None:
         self.maintenance = maintenance
         self.trust = trust
+        self.booted = booted
 
     async def intercept_service(
         self,
@@ -128,11 +166,28 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
                     f"the node is in maintenance mode: it serves only {served} "
                     "until a config is applied",
                 )
+        else:
+            verdict = permissions.check(method, roles_of(context))
+            if not verdict.allowed:
+                logger.info("denied %s: %s", method, verdict.reason)
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, verdict.reason)
+        await self._until_booted(method, context)
+
+    async def _until_booted(self, method: str, context: Context) -> None:
+        """On a server started before the node loaded (:mod:`kiln.machined.early`), every
+        call but a local Version waits for the boot to take the server over."""
+        booted = self.booted
+        if booted is None or booted.is_set():
             return
-        verdict = permissions.check(method, roles_of(context))
-        if not verdict.allowed:
-            logger.info("denied %s: %s", method, verdict.reason)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, verdict.reason)
+        local = not forwarding.values(context.invocation_metadata(), forwarding.NODES)
+        if method == permissions.MACHINE + "Version" and local:
+            return
+        try:
+            await asyncio.wait_for(booted.wait(), BOOT_WAIT)
+        except TimeoutError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the node is still booting; try again in a moment"
+            )
 
 
 async def _abort(context: Context, method: str, err: Exception) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kiln.machined.api.etcd_control import EtcdControl
-from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
-from kiln.machined.events import EventBus
-from kiln.machined.platform.host import Hardware, Versions
-from kiln.machined.services import ServiceLog, ServiceStatus
-from kiln.resources import Registry, State
+if TYPE_CHECKING:  # only types: the early API imports this module before the node loads
+    from kiln.machined.api.etcd_control import EtcdControl
+    from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
+    from kiln.machined.events import EventBus
+    from kiln.machined.platform.host import Hardware, Versions
+    from kiln.machined.services import ServiceLog, ServiceStatus
+    from kiln.resources import Registry, State
 
 
 @dataclass(frozen=True)

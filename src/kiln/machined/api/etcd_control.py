@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from kiln.machined.etcd import EndpointStatus, Member
+if TYPE_CHECKING:
+    from kiln.machined.etcd import EndpointStatus, Member
 
 NOT_RUNNING = "etcd is not running on this node"
 NO_MEMBER = "this node runs no etcd member: only control-plane nodes do"

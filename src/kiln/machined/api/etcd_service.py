@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.etcd_control import NO_MEMBER, NOT_RUNNING, EtcdControl
 from kiln.machined.errors import InvalidRequestError, NodeStateError
-from kiln.machined.etcd import EndpointStatus, Member
 from kiln.machinery.api import common_pb2, machine_pb2
+
+if TYPE_CHECKING:
+    from kiln.machined.etcd import EndpointStatus, Member
 
 
 class EtcdHandlers:

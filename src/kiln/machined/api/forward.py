@@ -20,6 +20,8 @@ certificate comes from), so a worker or a node in maintenance mode refuses to.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
 
 MAX_NODES = 64
+BOOT_WAIT = 30.0  # how long a call naming nodes waits for an early server's boot
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,9 @@ class ForwardPolicy:
 class ForwardInterceptor(grpc.aio.ServerInterceptor):
     """Routes calls that name other nodes through the relay (see the module docstring)."""
 
-    def __init__(self, policy: ForwardPolicy) -> None:
+    def __init__(self, policy: ForwardPolicy, booted: asyncio.Event | None = None) -> None:
         self.policy = policy
+        self.booted = booted  # set once the policy is the boot's (an early server's is not)
 
     async def intercept_service(
         self,
@@ -79,6 +83,9 @@ class ForwardInterceptor(grpc.aio.ServerInterceptor):
         named = forwarding.split(forwarding.values(metadata, forwarding.NODES))
         if not named:
             return handler
+        if self.booted is not None and not self.booted.is_set():
+            with contextlib.suppress(TimeoutError):  # else refused: the node is booting
+                await asyncio.wait_for(self.booted.wait(), BOOT_WAIT)
         method: str = handler_call_details.method
         try:
             return self._route(method, handler, named, metadata)

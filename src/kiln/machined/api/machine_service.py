@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.etcd_service import EtcdHandlers
 from kiln.machined.api.streams import until_closed
-from kiln.machined.apply.plan import ApplyRequest
 from kiln.machined.errors import InvalidRequestError
-from kiln.machined.events import MachineEvent
-from kiln.machined.services import ServiceStatus
 from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc
 from kiln.machinery.applymode import ApplyMode
+
+if TYPE_CHECKING:
+    from kiln.machined.events import MachineEvent
+    from kiln.machined.services import ServiceStatus
 
 Context = Any  # grpc.aio.ServicerContext; the interceptor has checked it already
 
@@ -42,6 +43,8 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
             mode = ApplyMode.from_proto(request.mode)
         except ValueError as exc:
             raise InvalidRequestError(str(exc)) from None
+        from kiln.machined.apply.plan import ApplyRequest  # with the config schema: not early
+
         applied = await self.node.apply_configuration(
             ApplyRequest(request.data, mode, request.dry_run, float(request.try_timeout_seconds))
         )

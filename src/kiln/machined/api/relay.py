@@ -19,8 +19,8 @@ from google.protobuf.message import Message
 
 from kiln.errors import KilnError
 from kiln.machined.api.auth import roles_of
+from kiln.machined.api.identity import ClientIdentity
 from kiln.machined.api.status import status_of
-from kiln.machined.api.tls import ClientIdentity
 from kiln.machinery import forwarding
 
 if TYPE_CHECKING:

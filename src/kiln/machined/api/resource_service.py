@@ -2,30 +2,34 @@
 
 Resources go out as JSON (metadata + spec). Sensitive ones are redacted for every client
 that is not ``os:admin``: readers and operators never see keys or tokens.
+
+The resource runtime is imported on the first call, not with this module: the early API
+(:mod:`kiln.machined.early`) serves before it has loaded.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.machined.api.auth import roles_of
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.streams import until_closed
 from kiln.machinery.api import common_pb2, resource_pb2, resource_pb2_grpc
-from kiln.machinery.resources import redact
 from kiln.machinery.roles import Role
-from kiln.resources import EventType, Kind, Pointer, Resource, ResourceDefinition, to_dict
+
+if TYPE_CHECKING:
+    from kiln.resources import Kind, Resource, ResourceDefinition
 
 Context = Any  # grpc.aio.ServicerContext
 
-_EVENT_TYPES = {
-    EventType.CREATED: resource_pb2.CREATED,
-    EventType.UPDATED: resource_pb2.UPDATED,
-    EventType.DESTROYED: resource_pb2.DESTROYED,
-    EventType.BOOTSTRAPPED: resource_pb2.BOOTSTRAPPED,
-    EventType.ERRORED: resource_pb2.ERRORED,
+_EVENT_TYPES = {  # EventType values
+    "created": resource_pb2.CREATED,
+    "updated": resource_pb2.UPDATED,
+    "destroyed": resource_pb2.DESTROYED,
+    "bootstrapped": resource_pb2.BOOTSTRAPPED,
+    "errored": resource_pb2.ERRORED,
 }
 
 
@@ -37,6 +41,8 @@ class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
         return common_pb2.Metadata(node=self.node.name)
 
     def _kind(self, namespace: str, type_name: str) -> tuple[ResourceDefinition, Kind]:
+        from kiln.resources import Kind
+
         described = self.node.registry.get(type_name)
         return described, Kind(namespace or described.namespace, described.type)
 
@@ -59,6 +65,8 @@ class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
     async def Watch(
         self, request: resource_pb2.WatchRequest, context: Context
     ) -> AsyncIterator[resource_pb2.WatchResponse]:
+        from kiln.resources import Pointer
+
         _, kind = self._kind(request.namespace, request.type)
         state = self.node.state
         if request.id:
@@ -95,5 +103,8 @@ class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
 
 
 def _encode(resource: Resource[Any], context: Context) -> resource_pb2.Resource:
+    from kiln.machinery.resources import redact
+    from kiln.resources import to_dict
+
     visible = resource if Role.ADMIN in roles_of(context) else redact(resource)
     return resource_pb2.Resource(json=json.dumps(to_dict(visible)))

@@ -4,6 +4,7 @@ nodes are forwarded to them (:mod:`~kiln.machined.api.forward`) where the policy
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import grpc
@@ -11,9 +12,9 @@ import grpc
 from kiln.machined.api.auth import AccessInterceptor
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.forward import ForwardInterceptor, ForwardPolicy
+from kiln.machined.api.identity import ServerIdentity
 from kiln.machined.api.machine_service import MachineService
 from kiln.machined.api.resource_service import ResourceService
-from kiln.machined.api.tls import ServerIdentity
 from kiln.machined.errors import MachinedError
 from kiln.machinery.api import machine_pb2_grpc, resource_pb2_grpc
 
@@ -35,14 +36,15 @@ class ApiServer:
         address: str,
         identity: ServerIdentity,
         forwarding: ForwardPolicy,
+        *,
+        booted: asyncio.Event | None = None,
     ) -> None:
         self.address = address
+        self.identity = identity
         self.maintenance = identity.client_ca is None
-        self._forward = ForwardInterceptor(forwarding)
-        self._server = grpc.aio.server(
-            interceptors=[AccessInterceptor(maintenance=self.maintenance), self._forward],
-            options=OPTIONS,
-        )
+        self._forward = ForwardInterceptor(forwarding, booted)
+        access = AccessInterceptor(maintenance=self.maintenance, booted=booted)
+        self._server = grpc.aio.server(interceptors=[access, self._forward], options=OPTIONS)
         machine_pb2_grpc.add_MachineServiceServicer_to_server(MachineService(node), self._server)
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(node), self._server)
         credentials = grpc.ssl_server_credentials(
@@ -56,6 +58,10 @@ class ApiServer:
         await self._server.start()
         mode = "maintenance mode, no client certificates" if self.maintenance else "mutual TLS"
         logger.info("API listening on %s (%s)", self.address, mode)
+
+    def forward_with(self, forwarding: ForwardPolicy) -> None:
+        """Forward calls by ``forwarding`` from now on (a boot taking over an early server)."""
+        self._forward.policy = forwarding
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         await self._server.stop(grace)

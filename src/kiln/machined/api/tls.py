@@ -14,9 +14,10 @@ calls to other nodes with (:func:`impersonator_identity`, Organization ``os:impe
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,37 +26,25 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kiln.machined.api.identity import (
+    ClientIdentity,
+    IdentityInputs,
+    KeptIdentity,
+    ServerIdentity,
+    keep,
+    load_kept,
+)
+from kiln.machined.statefiles import MAINTENANCE_DIR
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.errors import SecretsError
 from kiln.machinery.privatefile import ensure_private_dir, write_private_files
 from kiln.machinery.roles import IMPERSONATOR
 from kiln.machinery.secrets import CertificateAuthority, Usage
 
-MAINTENANCE_DIR = "maintenance"
 MAINTENANCE_NAME = "kiln-maintenance"
 MAINTENANCE_VALIDITY = timedelta(days=3650)
 SERVER_VALIDITY = timedelta(days=365)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-@dataclass(frozen=True)
-class ServerIdentity:
-    """What the API server presents (PEM), and the CA its clients must come from (None: any
-    client is accepted, as in maintenance mode)."""
-
-    key: bytes
-    certificate: bytes
-    client_ca: bytes | None = None
-
-
-@dataclass(frozen=True)
-class ClientIdentity:
-    """What a node dials other nodes with (PEM): its client key and certificate, and the CA
-    their server certificates must come from."""
-
-    key: bytes
-    certificate: bytes
-    ca: bytes
 
 
 def maintenance_identity(state_dir: Path) -> ServerIdentity:
@@ -93,8 +82,12 @@ def maintenance_identity(state_dir: Path) -> ServerIdentity:
     return identity
 
 
-def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerIdentity:
-    """A server certificate from the config's OS CA for ``names`` (addresses or DNS names).
+def configured_identity(
+    config: MachineConfig, names: Iterable[str], state_dir: Path, node_name: str
+) -> ServerIdentity:
+    """A server certificate from the config's OS CA for ``names`` (addresses or DNS names):
+    the one kept in ``state_dir`` while it fits (:mod:`~kiln.machined.api.identity`), else a
+    new one, kept for the next boot.
 
     SecretsError if the config holds no OS CA key (a worker's comes from
     :mod:`~kiln.machined.node.certify`).
@@ -102,6 +95,13 @@ def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerId
     machine = config.machine_config.machine
     authority = os_authority(config)
     dns, ips = split_names([*LOOPBACK_NAMES, *names, *machine.cert_sans])
+    wanted = (*dns, *ips)
+    ca = authority.certificate.pem
+    kept = load_kept(state_dir)
+    if kept is not None and kept.inputs.serves(wanted, ca):
+        if kept.inputs.node_name != node_name:
+            keep(state_dir, KeptIdentity(kept.identity, replace(kept.inputs, node_name=node_name)))
+        return kept.identity
     issued = authority.issue(
         dns[0] if dns else MAINTENANCE_NAME,
         Usage.SERVER,
@@ -109,9 +109,11 @@ def configured_identity(config: MachineConfig, names: Iterable[str]) -> ServerId
         dns_names=dns,
         ip_addresses=ips,
     )
-    return ServerIdentity(
-        issued.key.pem, issued.certificate.pem, client_ca=authority.certificate.pem
-    )
+    identity = ServerIdentity(issued.key.pem, issued.certificate.pem, client_ca=ca)
+    not_after = issued.certificate.x509().not_valid_after_utc.timestamp()
+    inputs = IdentityInputs(wanted, hashlib.sha256(ca).hexdigest(), not_after, node_name)
+    keep(state_dir, KeptIdentity(identity, inputs))
+    return identity
 
 
 def impersonator_identity(config: MachineConfig, name: str) -> ClientIdentity:

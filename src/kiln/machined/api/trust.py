@@ -13,9 +13,9 @@ import logging
 import grpc
 
 from kiln.machined.api.auth import AccessInterceptor
+from kiln.machined.api.identity import ServerIdentity
 from kiln.machined.api.security_service import SecurityService
 from kiln.machined.api.server import OPTIONS, STOP_GRACE, listen
-from kiln.machined.api.tls import ServerIdentity
 from kiln.machinery.api import security_pb2_grpc
 
 logger = logging.getLogger(__name__)

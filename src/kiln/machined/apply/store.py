@@ -17,12 +17,10 @@ import logging
 import shutil
 from pathlib import Path
 
+from kiln.machined.statefiles import CONFIG_FILE, STAGED_FILE
 from kiln.machinery.config import MachineConfig, load_config_file
 from kiln.machinery.errors import ConfigError
 from kiln.machinery.privatefile import ensure_private_dir, write_private_file
-
-CONFIG_FILE = "config.yaml"
-STAGED_FILE = "config.staged.yaml"
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from kiln.machined.api.control import MachineHardware
 from kiln.machined.api.etcd_control import EtcdControl
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.controllers import node_controllers
+from kiln.machined.early import EarlyApi
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node import etcd_setup, logsink
@@ -40,12 +41,19 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_TASK = "controller runtime"
 JOIN_TASK = "api certificate"
+FIRST_PASS_WAIT = 5.0  # the API serves once the controllers made their first outputs, or this
 
 
 class Boot:
     """One boot; see the module docstring. ``request`` ends it (reboot, shutdown, reset)."""
 
-    def __init__(self, env: NodeEnv, config: MachineConfig | None, request: RequestAction) -> None:
+    def __init__(
+        self,
+        env: NodeEnv,
+        config: MachineConfig | None,
+        request: RequestAction,
+        early: EarlyApi | None = None,
+    ) -> None:
         self.env = env
         self._maintenance = config is None
         self._request = request
@@ -64,7 +72,7 @@ class Boot:
         self._bridge = ServiceBridge(self._state, env.events)
         self._supervisor = Supervisor(env.options.state_dir, self._bridge)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._servers = BootServers(self, env)
+        self._servers = BootServers(self, env, early)
         self._etcd: NodeEtcd | None = None
         self._uuid = ""
         self.failure: str | None = None  # why a task of this boot failed, ending it
@@ -81,6 +89,8 @@ class Boot:
             await self._publisher.config(config)
         self._spawn(self._runtime.run(), RUNTIME_TASK)
         self._spawn(self._bridge.run(), "service status bridge")
+        with contextlib.suppress(TimeoutError):  # a failing controller says so in its status
+            await asyncio.wait_for(self._runtime.ran_once(), FIRST_PASS_WAIT)
         await self._supervisor.cleanup_stale()
         if config is not None and etcd_setup.runs_etcd(config):
             addresses = self.env.host.addresses()

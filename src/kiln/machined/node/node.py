@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kiln.machined.api.tls import MAINTENANCE_DIR, maintenance_identity
+from kiln.machined.api.tls import maintenance_identity
 from kiln.machined.apply.store import ConfigStore
 from kiln.machined.controllers import HostSeams
+from kiln.machined.early import EarlyApi
 from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
@@ -29,6 +30,7 @@ from kiln.machined.node.logsink import ServiceLogHandler
 from kiln.machined.node.options import NodeOptions
 from kiln.machined.node.phases import Phase, phase
 from kiln.machined.platform import host
+from kiln.machined.statefiles import MAINTENANCE_DIR
 from kiln.machinery.config import MachineConfig, Mode
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.machinery.resources import Stage, node_registry
@@ -45,7 +47,13 @@ _STOP = {
 class Node:
     """The node daemon's sequencer (see the module docstring)."""
 
-    def __init__(self, options: NodeOptions, *, host_seams: HostSeams | None = None) -> None:
+    def __init__(
+        self,
+        options: NodeOptions,
+        *,
+        host_seams: HostSeams | None = None,
+        early: EarlyApi | None = None,
+    ) -> None:
         if options.mode is not Mode.CONTAINER:
             raise UnsupportedError(f"{options.mode} mode is not implemented yet (use container)")
         self.options = options
@@ -59,6 +67,7 @@ class Node:
             host=host_seams or HostSeams(host.system_hostname, host.local_addresses),
             log=self.log,
         )
+        self._early = early  # the first boot takes it over
         self._pending: asyncio.Future[Action] | None = None
         self._shutdown = False
         self.boot: Boot | None = None
@@ -79,6 +88,14 @@ class Node:
 
     async def run(self) -> None:
         """Boot, serve, and handle reboots and resets until a shutdown."""
+        try:
+            await self._boots()
+        finally:
+            early, self._early = self._early, None
+            if early is not None:  # never reached a boot
+                await early.stop()
+
+    async def _boots(self) -> None:
         async with phase(Phase.INITIALIZE, self.events, str(self.options.state_dir)):
             ensure_private_dir(self.options.state_dir)
             maintenance_identity(self.options.state_dir)
@@ -106,7 +123,8 @@ class Node:
         self._pending = pending
         if self._shutdown:
             pending.set_result(Action.SHUTDOWN)
-        self.boot = boot = Boot(self.env, config, self._request)
+        early, self._early = self._early, None
+        self.boot = boot = Boot(self.env, config, self._request, early)
         action = Action.SHUTDOWN
         try:
             detail = "maintenance mode" if config is None else "configured"

@@ -12,14 +12,15 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiln.machined.address import WILDCARDS, bind_address, parse_api_addr
 from kiln.machined.errors import InvalidRequestError
 from kiln.machined.services import RestartPolicy, ServiceSpec
-from kiln.machinery.config import Mode
-from kiln.machinery.endpoints import API_PORT, split_endpoint
+from kiln.machinery.endpoints import API_PORT
+from kiln.machinery.mode import Mode
 
 DEFAULT_API_ADDR = f"0.0.0.0:{API_PORT}"
 TRUST_PORT = 50001
-WILDCARDS = ("0.0.0.0", "::", "")
+__all__ = ["TRUST_PORT", "WILDCARDS", "NodeOptions", "parse_api_addr", "parse_extra_service"]
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,11 @@ class NodeOptions:
         return self._bind(self.trust_port)
 
     def _bind(self, port: int) -> str:
-        host = f"[{self.api_host}]" if ":" in self.api_host else self.api_host
-        return f"{host}:{port}"
+        return bind_address(self.api_host, port)
 
     @property
     def api_host_is_specific(self) -> bool:
         return self.api_host not in WILDCARDS
-
-
-def parse_api_addr(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``HOST``, port 50000); InvalidRequestError if malformed."""
-    if text.startswith("0.0.0.0"):  # not a hostname to the endpoint parser, but fine to bind
-        _, _, port = text.partition(":")
-        return "0.0.0.0", int(port) if port.isdigit() else API_PORT
-    try:
-        return split_endpoint(text)
-    except ValueError as exc:
-        raise InvalidRequestError(f"--api-addr: {exc}") from None
 
 
 def parse_extra_service(text: str) -> ServiceSpec:

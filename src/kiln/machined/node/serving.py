@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.forward import ForwardPolicy, OwnAddresses
+from kiln.machined.api.identity import ServerIdentity
 from kiln.machined.api.relay import Relay
 from kiln.machined.api.security_service import SecurityService
 from kiln.machined.api.server import ApiServer
 from kiln.machined.api.tls import (
     LOOPBACK_NAMES,
-    ServerIdentity,
     configured_identity,
     impersonator_identity,
     maintenance_identity,
     os_authority,
 )
 from kiln.machined.api.trust import TrustServer
+from kiln.machined.early import EarlyApi
 from kiln.machined.node.env import NodeEnv
 from kiln.machinery.config import MachineConfig
 
@@ -45,9 +46,10 @@ def issues_own_certificate(config: MachineConfig) -> bool:
 class BootServers:
     """Starts the servers that fit the node and stops them (see the module docstring)."""
 
-    def __init__(self, node: NodeControl, env: NodeEnv) -> None:
+    def __init__(self, node: NodeControl, env: NodeEnv, early: EarlyApi | None = None) -> None:
         self._node = node
         self._env = env
+        self._early = early  # the server started before the node loaded, if any
         self._api: ApiServer | None = None
         self._trust: TrustServer | None = None
 
@@ -73,7 +75,8 @@ class BootServers:
         await self._start_api(identity, ForwardPolicy(self.own(), None, MAINTENANCE_REFUSAL))
 
     async def start_controlplane(self, config: MachineConfig) -> None:
-        identity = configured_identity(config, self.names())
+        options = self._env.options
+        identity = configured_identity(config, self.names(), options.state_dir, self._node.name)
         relay = Relay(impersonator_identity(config, self._node.name))
         await self._start_api(identity, ForwardPolicy(self.own(), relay))
         service = SecurityService(os_authority(config), config.machine_config.machine.token)
@@ -89,7 +92,19 @@ class BootServers:
             await self._trust.stop()
         if self._api is not None:
             await self._api.stop()
+        await self._drop_early()
 
     async def _start_api(self, identity: ServerIdentity, forwarding: ForwardPolicy) -> None:
+        if self._early is not None:
+            self._api = self._early.adopt(self._node, identity, forwarding)
+            if self._api is not None:
+                self._early = None
+                return
+            await self._drop_early()
         self._api = ApiServer(self._node, self._env.options.api_address, identity, forwarding)
         await self._api.start()
+
+    async def _drop_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            await early.stop()

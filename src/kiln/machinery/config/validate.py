@@ -11,18 +11,11 @@ cloud      boots from a cloud image: nothing to install, nothing extra required
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from kiln.machinery.config.container import MachineConfig
 from kiln.machinery.errors import ConfigError, ConfigProblem
+from kiln.machinery.mode import Mode
 
-
-class Mode(StrEnum):
-    """Where a node runs."""
-
-    METAL = "metal"
-    CONTAINER = "container"
-    CLOUD = "cloud"
+__all__ = ["Mode", "validate_for_mode"]
 
 
 def validate_for_mode(
