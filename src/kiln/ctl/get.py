@@ -9,7 +9,7 @@ import click
 import yaml
 
 from kiln.ctl import connect, render
-from kiln.machinery.client import Client, NodeResource
+from kiln.machinery.client import Client, NodeErrors, NodeResource
 from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Resource, ResourceDefinition, table_rows, to_dict
 
@@ -43,12 +43,18 @@ def get(
         async with api:
             return await api.get(described.type, resource_id, namespace=namespace)
 
-    found = connect.run(ask())
+    failed: NodeErrors | None = None
+    try:
+        found = connect.run(ask())
+    except NodeErrors as err:  # print what the other nodes answered, then the failures
+        found, failed = list(err.answered), err
     if output == "table":
         _table(described, found)
     else:
         for item in found:
             _document(output, item.node, item.resource)
+    if failed is not None:
+        raise failed
 
 
 async def _watch(

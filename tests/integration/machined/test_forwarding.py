@@ -88,6 +88,29 @@ async def test_kilnctl_prints_a_section_per_node(
     assert f"error: {down}: " in captured.err
 
 
+async def test_kilnctl_get_lists_each_node_of_the_context(
+    nodes: Nodes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "kilnconfig"
+    context = nodes.fleet.context().model_copy(
+        update={"endpoints": [nodes.cp1.host], "nodes": nodes.all}
+    )
+    kilnconfig.save(kilnconfig.Kilnconfig().add("fleet", context), config)
+    args = ["--kilnconfig", str(config)]
+
+    assert await asyncio.to_thread(run, [*args, "get", "machinestatus", "-o", "json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count('"type": "MachineStatus"') == 3
+
+    down = f"{nodes.fleet.address(9)}:{free_port()}"
+    code = await asyncio.to_thread(run, [*args, "-n", f"{nodes.cp2.host},{down}", "get", "ms"])
+    captured = capsys.readouterr()
+    assert code == 1
+    rows = [line for line in captured.out.splitlines() if "MachineStatus" in line]
+    assert [row.split()[0] for row in rows] == [nodes.cp2.host]
+    assert f"error: {down}: " in captured.err
+
+
 async def test_a_node_that_is_down_is_a_labelled_error(nodes: Nodes) -> None:
     down = f"{nodes.fleet.address(9)}:{free_port()}"
     async with nodes.through(nodes.cp1, [nodes.cp2.host, down]) as api:
@@ -107,9 +130,11 @@ async def test_streams_are_labelled_and_take_one_node(nodes: Nodes) -> None:
     assert len(lines) == 3
     async with nodes.through(nodes.cp1, nodes.all[1:]) as api:
         with pytest.raises(ClientError) as refused:
-            await api.get("machinestatus")
+            _ = [line async for line in api.logs("machined", tail=3)]
+        listed = await api.get("machinestatus")  # the client lists each node in turn
     assert refused.value.code == "INVALID_ARGUMENT"
     assert "one node at a time" in str(refused.value)
+    assert sorted(found.node for found in listed) == sorted(nodes.all[1:])
 
 
 async def test_the_callers_role_applies_on_every_node(nodes: Nodes) -> None:

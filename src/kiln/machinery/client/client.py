@@ -17,9 +17,10 @@ answered. Streams take one node.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -29,7 +30,7 @@ from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc, resour
 from kiln.machinery.api import resource_pb2 as rpb
 from kiln.machinery.applymode import ApplyMode
 from kiln.machinery.client import credentials, nodes
-from kiln.machinery.client.errors import ClientError, check_answers, translate
+from kiln.machinery.client.errors import ClientError, NodeErrors, check_answers, translate
 from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
 from kiln.machinery.resources import node_registry
@@ -183,13 +184,40 @@ class Client(EtcdCalls):
         *,
         namespace: str = "",
     ) -> list[NodeResource]:
-        """One resource (``resource_id`` given) or all of a type, by type name or alias."""
+        """One resource (``resource_id`` given) or all of a type, by type name or alias.
+
+        Listing answers for one node at a time, so a target naming several nodes lists each
+        through the endpoint; NodeErrors if some failed (``answered``: the others' resources).
+        """
+        if resource_id is None and len(self.target.forwarded) > 1:
+            return await self._list_each(type_name, namespace)
         if resource_id is not None:
             request = rpb.GetRequest(namespace=namespace, type=type_name, id=resource_id)
             reply = await self._call(self.resources.Get, request)
             return [self._decode(item.metadata, item.resource) for item in reply.messages]
         listing = self.resources.List(rpb.ListRequest(namespace=namespace, type=type_name))
         return [self._decode(item.metadata, item.resource) async for item in self._stream(listing)]
+
+    async def _list_each(self, type_name: str, namespace: str) -> list[NodeResource]:
+        async def one(node: str) -> list[NodeResource]:
+            target = replace(self.target, nodes=(node,))
+            async with Client(target, timeout=self.timeout, registry=self.registry) as api:
+                return await api.get(type_name, namespace=namespace)
+
+        named = self.target.forwarded
+        results = await asyncio.gather(*(one(node) for node in named), return_exceptions=True)
+        found: list[NodeResource] = []
+        failures: list[ClientError] = []
+        for node, result in zip(named, results, strict=True):
+            if isinstance(result, ClientError):
+                failures.append(ClientError(result.message, code=result.code, node=node))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                found.extend(result)
+        if failures:
+            raise NodeErrors(failures, found)
+        return found
 
     async def watch(
         self,
