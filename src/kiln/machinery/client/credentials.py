@@ -39,9 +39,17 @@ def mutual(tls: MutualTLS) -> ChannelSecurity:
 
 async def pinned(target: Target) -> ChannelSecurity:
     """Credentials that trust the certificate the node serves now (maintenance mode only)."""
-    pem, name = await fetch_maintenance_certificate(target)
+    pem, _ = await fetch_maintenance_certificate(target)
+    return trusting(pem)
+
+
+def trusting(pem: bytes, client: tuple[bytes, bytes] | None = None) -> ChannelSecurity:
+    """Credentials that trust exactly the self-signed certificate ``pem``, under the name it
+    was issued for; with ``client`` (key, certificate), presenting that client certificate."""
+    name = _name(x509.load_pem_x509_certificate(pem))
     options = (("grpc.ssl_target_name_override", name),) if name else ()
-    return ChannelSecurity(grpc.ssl_channel_credentials(pem), options)
+    key, crt = client if client is not None else (None, None)
+    return ChannelSecurity(grpc.ssl_channel_credentials(pem, key, crt), options)
 
 
 async def fetch_maintenance_certificate(target: Target) -> tuple[bytes, str]:

@@ -1,0 +1,132 @@
+"""``kiln-hub get machines``, ``label``, ``machine version|revoke`` and ``logs``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from kiln.hub.cli import options
+from kiln.hub.cli.connection import call, connect, stream
+from kiln.hub.cli.render import FORMATS, decode, render
+from kiln.hub.errors import HubClientError
+from kiln.hub.resources import hub_registry
+from kiln.machinery.api import hub_pb2
+from kiln.resources import from_dict
+
+
+@click.group("get")
+def get() -> None:
+    """List resources of the hub."""
+
+
+@get.command("machines")
+@click.option("-l", "--selector", default="", help="Label selector, e.g. kiln.dev/stage=running")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="table")
+@click.option("-w", "--watch", is_flag=True, help="Then print every change.")
+@click.pass_context
+def get_machines(ctx: click.Context, selector: str, output: str, watch: bool) -> None:
+    """The machines of the inventory."""
+    request = hub_pb2.ListRequest(selector=selector)
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            if not watch:
+                reply = await call(hub.ListMachines, request)
+                render(decode(list(reply.resources)), output)
+                return
+            registry = hub_registry()
+            header = True
+            async for event in stream(hub.WatchMachines(request)):
+                if not event.resource:
+                    continue
+                resource = from_dict(registry, json.loads(event.resource))
+                if output == "table":
+                    click.echo(f"{event.type.upper():<10}", nl=False)
+                render([resource], output, header=header)
+                header = False
+
+    options.run(work())
+
+
+@click.command("label")
+@click.argument("machine")
+@click.argument("labels", nargs=-1, required=True)
+@click.pass_context
+def label(ctx: click.Context, machine: str, labels: tuple[str, ...]) -> None:
+    """Set (key=value) or remove (key-) user labels of a machine."""
+    changes: dict[str, str] = {}
+    removed: list[str] = []
+    for text in labels:
+        if text.endswith("-") and "=" not in text:
+            removed.append(text[:-1])
+        elif "=" in text:
+            key, _, value = text.partition("=")
+            changes[key] = value
+        else:
+            raise HubClientError(f"label {text!r}: expected key=value or key-")
+    request = hub_pb2.LabelMachineRequest(id=machine, set=changes, remove=removed)
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            await call(hub.LabelMachine, request)
+
+    options.run(work())
+    click.echo(f"machine {machine} labelled")
+
+
+@click.group("machine")
+def machine() -> None:
+    """Act on one machine."""
+
+
+@machine.command("version")
+@click.argument("uuid")
+@click.pass_context
+def machine_version(ctx: click.Context, uuid: str) -> None:
+    """The machine's Version call, relayed through its connection to the hub."""
+
+    async def work() -> hub_pb2.MachineVersionResponse:
+        async with connect(options.access(ctx)) as hub:
+            return await call(hub.MachineVersion, hub_pb2.MachineRequest(id=uuid))
+
+    reply = options.run(work())
+    click.echo(f"node:        {reply.node}")
+    click.echo(f"tag:         {reply.tag}")
+    click.echo(f"python:      {reply.python}")
+    click.echo(f"os:          {reply.os} ({reply.arch})")
+    click.echo(f"maintenance: {str(reply.maintenance).lower()}")
+
+
+@machine.command("revoke")
+@click.argument("uuid")
+@click.pass_context
+def machine_revoke(ctx: click.Context, uuid: str) -> None:
+    """Refuse the machine's certificate and secret from now on (its stream ends)."""
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            await call(hub.RevokeMachine, hub_pb2.RevokeRequest(id=uuid))
+
+    options.run(work())
+    click.echo(f"machine {uuid} revoked")
+
+
+@click.command("logs")
+@click.argument("machine")
+@click.argument("service", default="machined")
+@click.option("-f", "--follow", is_flag=True)
+@click.option("--tail", type=int, default=-1, help="Only the last N lines (-1: all kept).")
+@click.pass_context
+def logs(ctx: click.Context, machine: str, service: str, follow: bool, tail: int) -> None:
+    """A service's log on a machine, relayed through its connection to the hub."""
+    request = hub_pb2.MachineLogsRequest(
+        id=machine, service=service, tail_lines=tail, follow=follow
+    )
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            async for data in stream(hub.MachineLogs(request, timeout=None)):
+                click.echo(data.bytes.decode("utf-8", "replace"), nl=False)
+
+    options.run(work())
