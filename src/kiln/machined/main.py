@@ -54,6 +54,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     help="Where control-plane nodes sign workers' certificates, and workers ask for theirs.",
 )
 @click.option(
+    "--hub-join",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A HubJoinConfig file: join that Kiln Hub and keep a connection to it.",
+)
+@click.option(
     "--extra-service",
     "extra_services",
     multiple=True,
@@ -72,6 +77,7 @@ def cli(
     state_dir: Path,
     api_addr: str,
     trust_port: int,
+    hub_join: Path | None,
     extra_services: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -86,6 +92,7 @@ def cli(
         port,
         tuple(parse_extra_service(text) for text in extra_services),
         trust_port,
+        hub_join.absolute() if hub_join is not None else None,
     )
     node = Node(options)
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)

@@ -59,7 +59,7 @@ async def connect(access: HubAccess) -> AsyncIterator[hub_pb2_grpc.HubServiceAsy
         access.hub,
         security.credentials,
         options=[*security.options],
-        interceptors=[_KeyInterceptor(access.api_key)],
+        interceptors=[_UnaryKey(access.api_key), _StreamKey(access.api_key)],
     )
     try:
         yield hub_pb2_grpc.HubServiceStub(channel)
@@ -92,21 +92,28 @@ def translate(err: grpc.aio.AioRpcError) -> HubClientError:
     return HubClientError(f"{details} ({code.name})", code=code.name)
 
 
-class _KeyInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-):
+def _with_key(details: Any, key: str) -> Any:
+    metadata = list(details.metadata or [])
+    if key:
+        metadata.append((AUTHORIZATION, BEARER + key))
+    return details._replace(metadata=metadata)
+
+
+class _UnaryKey(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the API key to unary calls (gRPC takes one interceptor class per call kind)."""
+
     def __init__(self, key: str) -> None:
         self._key = key
 
-    def _with_key(self, details: Any) -> Any:
-        metadata = list(details.metadata or [])
-        if self._key:
-            metadata.append((AUTHORIZATION, BEARER + self._key))
-        return details._replace(metadata=metadata)
-
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._with_key(details), request)
+        return await continuation(_with_key(details, self._key), request)
+
+
+class _StreamKey(grpc.aio.UnaryStreamClientInterceptor):
+    """Adds the API key to server-streaming calls."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
 
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._with_key(details), request)
+        return await continuation(_with_key(details, self._key), request)

@@ -63,6 +63,9 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
         try:
             while (message := await self._read(context)) is not None:
                 await self._handle(link, message)
+        except Exception:
+            logger.exception("machine %s: its stream failed", uuid)
+            raise
         finally:
             link.drop()
             if self._links.remove(link):
