@@ -143,7 +143,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
             spec.certificate_serial = ""
 
         await self._machines.change(request.id, revoked)
-        self._links.cut(request.id)
+        await self._links.cut(request.id, f"machine {request.id} is revoked")
         return hub_pb2.RevokeResponse()
 
     # Relayed machine calls ----------------------------------------------------------------------

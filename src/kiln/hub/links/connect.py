@@ -54,7 +54,11 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
                 grpc.StatusCode.UNAUTHENTICATED, f"machine {uuid}: wrong machine secret"
             )
             return
-        link = MachineLink(uuid, context.write, asyncio.current_task(), first.hello.facts)
+
+        async def end(reason: str) -> None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+
+        link = MachineLink(uuid, context.write, asyncio.current_task(), end, first.hello.facts)
         previous = self._links.add(link)
         if previous is not None and previous.task is not None:
             previous.task.cancel()

@@ -6,6 +6,7 @@ objects; its stream's handler waits for the machine's next message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class MachineLink:
     uuid: str
     write: Callable[[pb.HubMessage], Awaitable[None]]
     task: asyncio.Task[Any] | None = None
+    end: Callable[[str], Awaitable[None]] | None = None  # ends the stream with UNAUTHENTICATED
     facts: pb.Facts = field(default_factory=pb.Facts)
     sinks: dict[int, Sink] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -86,10 +88,15 @@ class Links:
             raise MachineUnavailableError(f"machine {uuid} is not connected to the hub")
         return link
 
-    def cut(self, uuid: str) -> None:
-        """End a machine's stream (it was revoked)."""
+    async def cut(self, uuid: str, reason: str) -> None:
+        """End a machine's stream, telling the machine why (it was revoked)."""
         link = self._links.get(uuid)
-        if link is not None and link.task is not None:
+        if link is None:
+            return
+        if link.end is not None:
+            with contextlib.suppress(Exception):  # the status is sent; only the raise remains
+                await link.end(reason)
+        if link.task is not None:
             link.task.cancel()
 
     def __len__(self) -> int:
