@@ -31,6 +31,11 @@ class MachineLink:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def send(self, message: pb.HubMessage) -> None:
+        # Shielded: gRPC cancels the whole stream when one of its writes is cancelled (a
+        # tunnel connection ending mid-write must not end the machine's connection).
+        await asyncio.shield(self._send(message))
+
+    async def _send(self, message: pb.HubMessage) -> None:
         async with self._lock:  # one write at a time on a stream
             await self.write(message)
 

@@ -109,9 +109,13 @@ class HubLink:
         call: grpc.aio.StreamStreamCall[pb.MachineMessage, pb.HubMessage] = stream  # type: ignore[assignment]
         lock = asyncio.Lock()
 
-        async def send(message: pb.MachineMessage) -> None:
-            async with lock:
+        async def locked_write(message: pb.MachineMessage) -> None:
+            async with lock:  # one write at a time on a stream
                 await call.write(message)
+
+        async def send(message: pb.MachineMessage) -> None:
+            # Shielded: gRPC cancels the whole stream when one of its writes is cancelled.
+            await asyncio.shield(locked_write(message))
 
         secret = self._identity.secret()
         await send(pb.MachineMessage(hello=pb.Hello(secret=secret, facts=facts)))
