@@ -74,7 +74,7 @@ class HubServer:
             await machines.mark_all_disconnected()
             initial = await keys.ensure_initial_admin()
             runtime = ControllerRuntime(state, hub_controllers())
-            relay = MachineRelay(links, Tunnels(options.data_dir / "run", links))
+            relay = MachineRelay(state, links, Tunnels(options.data_dir / "run", links))
             identity = [(hub_pki.server_key.pem, server_pem)]
 
             api = grpc.aio.server(

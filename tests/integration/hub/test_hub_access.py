@@ -33,6 +33,7 @@ REQUESTS: dict[str, Any] = {
     "WatchMachines": hub_pb2.ListRequest(),
     "LabelMachine": hub_pb2.LabelMachineRequest(id="nosuchmachine", set={"a": "b"}),
     "RevokeMachine": hub_pb2.RevokeRequest(id="nosuchmachine"),
+    "SetMachineCredentials": hub_pb2.MachineCredentialsRequest(id="nosuchmachine"),
     "MachineVersion": hub_pb2.MachineRequest(id="nosuchmachine"),
     "MachineLogs": hub_pb2.MachineLogsRequest(id="nosuchmachine", service="machined"),
 }

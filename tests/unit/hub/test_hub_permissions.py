@@ -20,7 +20,7 @@ def test_every_method_of_every_hub_service_is_in_the_table() -> None:
 def test_changes_are_mutating_and_reads_are_not() -> None:
     for method, permission in permissions.PERMISSIONS.items():
         name = method.rsplit("/", 1)[1]
-        changes = name.startswith(("Create", "Revoke", "Label", "Join"))
+        changes = name.startswith(("Create", "Revoke", "Label", "Join", "Set"))
         assert permission.mutating == changes, method
 
 

@@ -19,9 +19,17 @@ from kiln.hub.auth.roles import HubRole
 from kiln.hub.errors import InvalidRequestError, NotFoundError
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
-from kiln.hub.resources import MachineLabelsSpec, MachineSpec, MachineStatusSpec
+from kiln.hub.resources import (
+    MachineCredentialsSpec,
+    MachineLabelsSpec,
+    MachineSpec,
+    MachineStatusSpec,
+)
 from kiln.hub.resources.machine_status import SYSTEM_PREFIX
 from kiln.machinery.api import common_pb2, hub_pb2, hub_pb2_grpc
+from kiln.machinery.client import MutualTLS
+from kiln.machinery.errors import SecretsError
+from kiln.machinery.secrets import Certificate, KeyPair
 from kiln.resources import (
     EventType,
     Kind,
@@ -145,6 +153,30 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         await self._machines.change(request.id, revoked)
         await self._links.cut(request.id, f"machine {request.id} is revoked")
         return hub_pb2.RevokeResponse()
+
+    async def SetMachineCredentials(self, request: Any, context: Any) -> Any:
+        await self._machines.require(request.id)
+        try:
+            tls = MutualTLS(request.ca, request.crt, request.key)
+            ca = Certificate.from_pem(tls.ca, "ca")
+            crt = Certificate.from_pem(tls.crt, "crt")
+            KeyPair.from_pem(tls.key, "key")
+        except SecretsError as exc:
+            raise InvalidRequestError(f"machine credentials: {exc}") from None
+        if crt.x509().issuer != ca.x509().subject:
+            raise InvalidRequestError("machine credentials: crt does not come from ca")
+        spec = MachineCredentialsSpec(
+            ca=tls.ca.decode(), crt=tls.crt.decode(), key=tls.key.decode()
+        )
+        ptr = Pointer.of(MachineCredentialsSpec, request.id)
+        try:
+            found = await self._state.get(ptr)
+        except ResourceNotFound:
+            await self._state.create(Resource.new(request.id, spec))
+        else:
+            found.spec = spec
+            await self._state.update(found)
+        return hub_pb2.MachineCredentialsResponse()
 
     # Relayed machine calls ----------------------------------------------------------------------
 

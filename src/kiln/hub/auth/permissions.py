@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, Permission] = {
     HUB + "WatchMachines":   Permission(ANY_ROLE),
     HUB + "LabelMachine":    Permission(OPERATOR, mutating=True),
     HUB + "RevokeMachine":   Permission(ADMIN, mutating=True),
+    HUB + "SetMachineCredentials": Permission(ADMIN, mutating=True),
     HUB + "MachineVersion":  Permission(READER),
     HUB + "MachineLogs":     Permission(READER),
     JOIN + "Join":           Permission(MACHINE, mutating=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -11,7 +12,9 @@ from kiln.hub.cli.connection import call, connect, stream
 from kiln.hub.cli.render import FORMATS, decode, render
 from kiln.hub.errors import HubClientError
 from kiln.hub.resources import hub_registry
+from kiln.machinery import kilnconfig
 from kiln.machinery.api import hub_pb2
+from kiln.machinery.client import MutualTLS
 from kiln.resources import from_dict
 
 
@@ -110,6 +113,33 @@ def machine_revoke(ctx: click.Context, uuid: str) -> None:
 
     options.run(work())
     click.echo(f"machine {uuid} revoked")
+
+
+@machine.command("credentials")
+@click.argument("uuid")
+@click.option(
+    "--kilnconfig",
+    "kilnconfig_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A kilnconfig whose context holds a client certificate of the machine's cluster.",
+)
+@click.option("--context", "context_name", help="The context to take (default: current).")
+@click.pass_context
+def machine_credentials(
+    ctx: click.Context, uuid: str, kilnconfig_path: Path, context_name: str | None
+) -> None:
+    """Give the hub the client certificate it calls a configured machine's API with."""
+    _, context = kilnconfig.load(kilnconfig_path).current(context_name)
+    tls = MutualTLS.of(context)
+    request = hub_pb2.MachineCredentialsRequest(id=uuid, ca=tls.ca, crt=tls.crt, key=tls.key)
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            await call(hub.SetMachineCredentials, request)
+
+    options.run(work())
+    click.echo(f"machine {uuid}: the hub calls its API with the given certificate")
 
 
 @click.command("logs")

@@ -13,6 +13,7 @@ from kiln.hub.resources.api_key import ApiKeySpec
 from kiln.hub.resources.audit import AuditEntrySpec
 from kiln.hub.resources.join_token import JoinTokenSpec
 from kiln.hub.resources.machine import DiskFact, MachineFacts, MachineSpec
+from kiln.hub.resources.machine_credentials import MachineCredentialsSpec
 from kiln.hub.resources.machine_labels import MachineLabelsSpec
 from kiln.hub.resources.machine_status import MachineStatusSpec
 from kiln.resources import Registry
@@ -21,6 +22,7 @@ HUB_SPECS: tuple[type[BaseModel], ...] = (
     ApiKeySpec,
     AuditEntrySpec,
     JoinTokenSpec,
+    MachineCredentialsSpec,
     MachineLabelsSpec,
     MachineSpec,
     MachineStatusSpec,
@@ -37,6 +39,7 @@ __all__ = [
     "AuditEntrySpec",
     "DiskFact",
     "JoinTokenSpec",
+    "MachineCredentialsSpec",
     "MachineFacts",
     "MachineLabelsSpec",
     "MachineSpec",

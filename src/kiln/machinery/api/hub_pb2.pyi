@@ -368,3 +368,49 @@ class MachineLogsRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MachineLogsRequest: _TypeAlias = MachineLogsRequest  # noqa: Y015
+
+@_typing.final
+class MachineCredentialsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    CA_FIELD_NUMBER: _builtins.int
+    CRT_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    ca: _builtins.bytes
+    """PEM: the OS CA the machine's API certificate comes from"""
+    crt: _builtins.bytes
+    """PEM: a client certificate from that CA (its Organization is its role)"""
+    key: _builtins.bytes
+    """PEM"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        ca: _builtins.bytes = ...,
+        crt: _builtins.bytes = ...,
+        key: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ca", b"ca", "crt", b"crt", "id", b"id", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MachineCredentialsRequest: _TypeAlias = MachineCredentialsRequest  # noqa: Y015
+
+@_typing.final
+class MachineCredentialsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MachineCredentialsResponse: _TypeAlias = MachineCredentialsResponse  # noqa: Y015

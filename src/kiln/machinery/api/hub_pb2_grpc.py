@@ -90,6 +90,11 @@ class HubServiceStub:
                 request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeRequest.SerializeToString,
                 response_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeResponse.FromString,
                 _registered_method=True)
+        self.SetMachineCredentials = channel.unary_unary(
+                '/kiln.hub.v1alpha1.HubService/SetMachineCredentials',
+                request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsResponse.FromString,
+                _registered_method=True)
         self.MachineVersion = channel.unary_unary(
                 '/kiln.hub.v1alpha1.HubService/MachineVersion',
                 request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.MachineRequest.SerializeToString,
@@ -171,6 +176,14 @@ class HubServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetMachineCredentials(self, request, context):
+        """The client certificate (from the machine's cluster OS CA) the hub calls a configured
+        machine's API with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def MachineVersion(self, request, context):
         """Calls of the machine's own API, relayed through its connection to the hub.
         """
@@ -241,6 +254,11 @@ def add_HubServiceServicer_to_server(servicer, server):
                     servicer.RevokeMachine,
                     request_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeRequest.FromString,
                     response_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeResponse.SerializeToString,
+            ),
+            'SetMachineCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMachineCredentials,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsResponse.SerializeToString,
             ),
             'MachineVersion': grpc.unary_unary_rpc_method_handler(
                     servicer.MachineVersion,
@@ -550,6 +568,33 @@ class HubService:
             '/kiln.hub.v1alpha1.HubService/RevokeMachine',
             kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeRequest.SerializeToString,
             kiln_dot_machinery_dot_api_dot_hub__pb2.RevokeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMachineCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.hub.v1alpha1.HubService/SetMachineCredentials',
+            kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_hub__pb2.MachineCredentialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

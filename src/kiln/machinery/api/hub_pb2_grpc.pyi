@@ -47,6 +47,10 @@ class HubServiceStub:
     WatchMachines: _grpc.UnaryStreamMultiCallable[_hub_pb2.ListRequest, _hub_pb2.WatchEvent]
     LabelMachine: _grpc.UnaryUnaryMultiCallable[_hub_pb2.LabelMachineRequest, _hub_pb2.ResourceList]
     RevokeMachine: _grpc.UnaryUnaryMultiCallable[_hub_pb2.RevokeRequest, _hub_pb2.RevokeResponse]
+    SetMachineCredentials: _grpc.UnaryUnaryMultiCallable[_hub_pb2.MachineCredentialsRequest, _hub_pb2.MachineCredentialsResponse]
+    """The client certificate (from the machine's cluster OS CA) the hub calls a configured
+    machine's API with.
+    """
     MachineVersion: _grpc.UnaryUnaryMultiCallable[_hub_pb2.MachineRequest, _hub_pb2.MachineVersionResponse]
     """Calls of the machine's own API, relayed through its connection to the hub."""
     MachineLogs: _grpc.UnaryStreamMultiCallable[_hub_pb2.MachineLogsRequest, _common_pb2.Data]
@@ -65,6 +69,10 @@ class HubServiceAsyncStub(HubServiceStub):
     WatchMachines: _aio.UnaryStreamMultiCallable[_hub_pb2.ListRequest, _hub_pb2.WatchEvent]  # type: ignore[assignment]
     LabelMachine: _aio.UnaryUnaryMultiCallable[_hub_pb2.LabelMachineRequest, _hub_pb2.ResourceList]  # type: ignore[assignment]
     RevokeMachine: _aio.UnaryUnaryMultiCallable[_hub_pb2.RevokeRequest, _hub_pb2.RevokeResponse]  # type: ignore[assignment]
+    SetMachineCredentials: _aio.UnaryUnaryMultiCallable[_hub_pb2.MachineCredentialsRequest, _hub_pb2.MachineCredentialsResponse]  # type: ignore[assignment]
+    """The client certificate (from the machine's cluster OS CA) the hub calls a configured
+    machine's API with.
+    """
     MachineVersion: _aio.UnaryUnaryMultiCallable[_hub_pb2.MachineRequest, _hub_pb2.MachineVersionResponse]  # type: ignore[assignment]
     """Calls of the machine's own API, relayed through its connection to the hub."""
     MachineLogs: _aio.UnaryStreamMultiCallable[_hub_pb2.MachineLogsRequest, _common_pb2.Data]  # type: ignore[assignment]
@@ -146,6 +154,16 @@ class HubServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _hub_pb2.RevokeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hub_pb2.RevokeResponse, _abc.Awaitable[_hub_pb2.RevokeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetMachineCredentials(
+        self,
+        request: _hub_pb2.MachineCredentialsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.MachineCredentialsResponse, _abc.Awaitable[_hub_pb2.MachineCredentialsResponse]]:
+        """The client certificate (from the machine's cluster OS CA) the hub calls a configured
+        machine's API with.
+        """
 
     @_abc_1.abstractmethod
     def MachineVersion(
