@@ -72,7 +72,9 @@ class HubProcess:
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
         child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
         self._child = child
-        self._copier = asyncio.create_task(self._copy_output(child), name="hub output")
+        self._copier = asyncio.create_task(
+            process.copy_output(child, self.output_path), name="hub output"
+        )
         try:
             async with asyncio.timeout(timeout):
                 while not (
@@ -138,18 +140,4 @@ class HubProcess:
             await self.stop()
 
     async def _finish(self) -> None:
-        if self._copier is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(process.DRAIN_TIMEOUT):
-                    await asyncio.shield(self._copier)
-            self._copier.cancel()
-            await asyncio.wait({self._copier})
-
-    async def _copy_output(self, child: process.Child) -> None:
-        stream = child.output
-        if stream is None:
-            return
-        with self.output_path.open("ab") as sink:
-            while chunk := await stream.read(65536):
-                sink.write(chunk)
-                sink.flush()
+        await process.finish_copy(self._copier)

@@ -16,11 +16,10 @@ from pathlib import Path
 import click
 
 from kiln import __version__
-from kiln.errors import KilnError
+from kiln.commandline import run_main
 from kiln.machinery.config import Mode
 from kiln.machinery.endpoints import API_PORT
 
-EXIT_ERROR = 1
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -114,18 +113,4 @@ async def _run(node: object) -> None:
 
 
 def main() -> None:
-    try:
-        cli.main(prog_name="kiln-machined", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except KilnError as exc:
-        for line in exc.lines():
-            click.echo(f"error: {line}", err=True)
-        sys.exit(EXIT_ERROR)
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
-        sys.exit(EXIT_ERROR)
+    run_main(cli, "kiln-machined")

@@ -88,7 +88,9 @@ class NodeProcess:
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
         self._child = child
-        self._copier = asyncio.create_task(self._copy_output(child), name=f"node {self.endpoint}")
+        self._copier = asyncio.create_task(
+            process.copy_output(child, self.output_path), name=f"node {self.endpoint}"
+        )
         await self.wait_answering(timeout)
 
     async def wait_answering(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -154,21 +156,7 @@ class NodeProcess:
         return self._child
 
     async def _finish(self) -> None:
-        if self._copier is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(process.DRAIN_TIMEOUT):
-                    await asyncio.shield(self._copier)
-            self._copier.cancel()
-            await asyncio.wait({self._copier})
-
-    async def _copy_output(self, child: process.Child) -> None:
-        stream = child.output
-        if stream is None:
-            return
-        with self.output_path.open("ab") as sink:
-            while chunk := await stream.read(65536):
-                sink.write(chunk)
-                sink.flush()
+        await process.finish_copy(self._copier)
 
     def _output_tail(self, lines: int = 30) -> str:
         tail = self.output().splitlines()[-lines:]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import grpc
 import pytest
 import pytest_asyncio
 
@@ -19,8 +18,3 @@ async def hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HubProc
     data: Path = tmp_path_factory.mktemp("hub") / "data"
     async with HubProcess(data, host=HUB_HOST) as started:
         yield started
-
-
-def code_of(err: BaseException) -> grpc.StatusCode:
-    assert isinstance(err, grpc.aio.AioRpcError), err
-    return err.code()

@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import code_of
+from hub_helpers import code_of
 
 from kiln.hub.auth import permissions
 from kiln.hub.auth.roles import HubRole

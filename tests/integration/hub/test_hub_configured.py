@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from conftest import code_of
+from hub_helpers import code_of
 
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -20,14 +20,10 @@ from kiln.hub.auth import permissions
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.keys import ApiKeys, Caller
 from kiln.hub.errors import PermissionDeniedError
+from kiln.machinery.interceptors import Context, Streaming, Unary, WrappingInterceptor
 
 logger = logging.getLogger(__name__)
 
-Context = grpc.aio.ServicerContext[Any, Any]
-Unary = Callable[[Any, Context], Awaitable[Any]]
-Streaming = Callable[[Any, Context], AsyncIterator[Any]]
-if TYPE_CHECKING:
-    Handler = grpc.RpcMethodHandler[Any, Any]
 
 AUTHORIZATION = "authorization"
 BEARER = "Bearer "
@@ -43,35 +39,12 @@ def api_key_of(context: Context) -> str:
     return ""
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor):
+class AccessInterceptor(WrappingInterceptor):
     def __init__(self, keys: ApiKeys, audit: AuditLog) -> None:
         self._keys = keys
         self._audit = audit
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, cast(Unary, handler.unary_unary)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, cast(Streaming, handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # Connect (machine port) authorizes itself by the client certificate
-
-    def _unary(self, method: str, behavior: Unary) -> Unary:
+    def wrap_unary(self, method: str, behavior: Unary) -> Unary:
         async def guarded(request: Any, context: Context) -> Any:
             who = "anonymous"
             try:
@@ -88,7 +61,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
         return guarded
 
-    def _streaming(self, method: str, behavior: Streaming) -> Streaming:
+    def wrap_streaming(self, method: str, behavior: Streaming) -> Streaming:
         async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
             try:
                 await self._admit(method, context)

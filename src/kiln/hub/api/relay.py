@@ -18,7 +18,7 @@ from kiln.hub.links.registry import Links
 from kiln.hub.links.tunnel import Tunnels
 from kiln.hub.resources import MachineCredentialsSpec
 from kiln.machinery.client import Client, Dial, MutualTLS, Target, credentials
-from kiln.machinery.client.credentials import ChannelSecurity, trusting
+from kiln.machinery.pinning import ChannelSecurity, trusting
 from kiln.resources import NotFoundError, Pointer, State, cast_spec
 
 RELAY_TIMEOUT = 30.0

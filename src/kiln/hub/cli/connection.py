@@ -15,7 +15,7 @@ from kiln.hub.api.access import AUTHORIZATION, BEARER
 from kiln.hub.clientconfig import read_client_config
 from kiln.hub.errors import HubClientError
 from kiln.machinery.api import hub_pb2_grpc
-from kiln.machinery.client.credentials import trusting
+from kiln.machinery.pinning import trusting
 
 TIMEOUT = 30.0
 _T = TypeVar("_T")

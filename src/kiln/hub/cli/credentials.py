@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from kiln.hub.cli import options
-from kiln.hub.cli.connection import call, connect
 from kiln.hub.cli.render import FORMATS, decode, render
 from kiln.machinery.api import hub_pb2
 from kiln.machinery.hubjoin import write_hub_join
@@ -31,11 +30,7 @@ def apikey_create(ctx: click.Context, role: str, expires: str | None, descriptio
         role=role, expires_seconds=options.seconds(expires, "--expires"), description=description
     )
 
-    async def work() -> hub_pb2.CreateApiKeyResponse:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.CreateApiKey, request)
-
-    reply = options.run(work())
+    reply = options.call_hub(ctx, lambda hub: hub.CreateApiKey, request)
     click.echo(reply.key)
 
 
@@ -43,22 +38,15 @@ def apikey_create(ctx: click.Context, role: str, expires: str | None, descriptio
 @output_option
 @click.pass_context
 def apikey_list(ctx: click.Context, output: str) -> None:
-    async def work() -> hub_pb2.ResourceList:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.ListApiKeys, hub_pb2.ListRequest())
-
-    render(decode(list(options.run(work()).resources)), output)
+    reply = options.call_hub(ctx, lambda hub: hub.ListApiKeys, hub_pb2.ListRequest())
+    render(decode(list(reply.resources)), output)
 
 
 @apikey.command("revoke")
 @click.argument("key_id")
 @click.pass_context
 def apikey_revoke(ctx: click.Context, key_id: str) -> None:
-    async def work() -> None:
-        async with connect(options.access(ctx)) as hub:
-            await call(hub.RevokeApiKey, hub_pb2.RevokeRequest(id=key_id))
-
-    options.run(work())
+    options.call_hub(ctx, lambda hub: hub.RevokeApiKey, hub_pb2.RevokeRequest(id=key_id))
     click.echo(f"API key {key_id} revoked")
 
 
@@ -91,11 +79,7 @@ def jointoken_create(
         expires_seconds=options.seconds(expires, "--expires"), description=description
     )
 
-    async def work() -> hub_pb2.CreateJoinTokenResponse:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.CreateJoinToken, request)
-
-    reply = options.run(work())
+    reply = options.call_hub(ctx, lambda hub: hub.CreateJoinToken, request)
     if output is None:
         click.echo(reply.token)
         return
@@ -107,22 +91,15 @@ def jointoken_create(
 @output_option
 @click.pass_context
 def jointoken_list(ctx: click.Context, output: str) -> None:
-    async def work() -> hub_pb2.ResourceList:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.ListJoinTokens, hub_pb2.ListRequest())
-
-    render(decode(list(options.run(work()).resources)), output)
+    reply = options.call_hub(ctx, lambda hub: hub.ListJoinTokens, hub_pb2.ListRequest())
+    render(decode(list(reply.resources)), output)
 
 
 @jointoken.command("revoke")
 @click.argument("token_id")
 @click.pass_context
 def jointoken_revoke(ctx: click.Context, token_id: str) -> None:
-    async def work() -> None:
-        async with connect(options.access(ctx)) as hub:
-            await call(hub.RevokeJoinToken, hub_pb2.RevokeRequest(id=token_id))
-
-    options.run(work())
+    options.call_hub(ctx, lambda hub: hub.RevokeJoinToken, hub_pb2.RevokeRequest(id=token_id))
     click.echo(f"join token {token_id} revoked")
 
 
@@ -135,8 +112,5 @@ def audit(ctx: click.Context, since: str | None, output: str) -> None:
     when = options.since(since)
     request = hub_pb2.ListAuditRequest(since_unix_ms=int(when.timestamp() * 1000) if when else 0)
 
-    async def work() -> hub_pb2.ResourceList:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.ListAudit, request)
-
-    render(decode(list(options.run(work()).resources)), output)
+    reply = options.call_hub(ctx, lambda hub: hub.ListAudit, request)
+    render(decode(list(reply.resources)), output)

@@ -44,9 +44,7 @@ def get_machines(ctx: click.Context, selector: str, output: str, watch: bool) ->
                 if not event.resource:
                     continue
                 resource = from_dict(registry, json.loads(event.resource))
-                if output == "table":
-                    click.echo(f"{event.type.upper():<10}", nl=False)
-                render([resource], output, header=header)
+                render([resource], output, header=header, event=event.type)
                 header = False
 
     options.run(work())
@@ -70,11 +68,7 @@ def label(ctx: click.Context, machine: str, labels: tuple[str, ...]) -> None:
             raise HubClientError(f"label {text!r}: expected key=value or key-")
     request = hub_pb2.LabelMachineRequest(id=machine, set=changes, remove=removed)
 
-    async def work() -> None:
-        async with connect(options.access(ctx)) as hub:
-            await call(hub.LabelMachine, request)
-
-    options.run(work())
+    options.call_hub(ctx, lambda hub: hub.LabelMachine, request)
     click.echo(f"machine {machine} labelled")
 
 
@@ -89,11 +83,7 @@ def machine() -> None:
 def machine_version(ctx: click.Context, uuid: str) -> None:
     """The machine's Version call, relayed through its connection to the hub."""
 
-    async def work() -> hub_pb2.MachineVersionResponse:
-        async with connect(options.access(ctx)) as hub:
-            return await call(hub.MachineVersion, hub_pb2.MachineRequest(id=uuid))
-
-    reply = options.run(work())
+    reply = options.call_hub(ctx, lambda hub: hub.MachineVersion, hub_pb2.MachineRequest(id=uuid))
     click.echo(f"node:        {reply.node}")
     click.echo(f"tag:         {reply.tag}")
     click.echo(f"python:      {reply.python}")
@@ -107,11 +97,7 @@ def machine_version(ctx: click.Context, uuid: str) -> None:
 def machine_revoke(ctx: click.Context, uuid: str) -> None:
     """Refuse the machine's certificate and secret from now on (its stream ends)."""
 
-    async def work() -> None:
-        async with connect(options.access(ctx)) as hub:
-            await call(hub.RevokeMachine, hub_pb2.RevokeRequest(id=uuid))
-
-    options.run(work())
+    options.call_hub(ctx, lambda hub: hub.RevokeMachine, hub_pb2.RevokeRequest(id=uuid))
     click.echo(f"machine {uuid} revoked")
 
 
@@ -134,11 +120,7 @@ def machine_credentials(
     tls = MutualTLS.of(context)
     request = hub_pb2.MachineCredentialsRequest(id=uuid, ca=tls.ca, crt=tls.crt, key=tls.key)
 
-    async def work() -> None:
-        async with connect(options.access(ctx)) as hub:
-            await call(hub.SetMachineCredentials, request)
-
-    options.run(work())
+    options.call_hub(ctx, lambda hub: hub.SetMachineCredentials, request)
     click.echo(f"machine {uuid}: the hub calls its API with the given certificate")
 
 

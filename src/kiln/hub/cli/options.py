@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from kiln.hub.cli.connection import HubAccess, resolve_access
+from kiln.hub.cli.connection import HubAccess, call, connect, resolve_access
 from kiln.hub.errors import HubClientError
+from kiln.machinery.api import hub_pb2_grpc
 
 _T = TypeVar("_T")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -26,6 +27,20 @@ def access(ctx: click.Context) -> HubAccess:
 
 def run(work: Coroutine[Any, Any, _T]) -> _T:
     return asyncio.run(work)
+
+
+def call_hub(
+    ctx: click.Context,
+    method: Callable[[hub_pb2_grpc.HubServiceAsyncStub], Callable[..., Awaitable[_T]]],
+    request: object,
+) -> _T:
+    """One unary call to the hub: ``method`` picks it from the stub."""
+
+    async def work() -> _T:
+        async with connect(access(ctx)) as hub:
+            return await call(method(hub), request)
+
+    return run(work())
 
 
 def seconds(text: str | None, flag: str) -> int:

@@ -21,7 +21,14 @@ def decode(documents: list[str]) -> list[Resource[Any]]:
     return [from_dict(registry, json.loads(text)) for text in documents]
 
 
-def render(resources: list[Resource[Any]], output: str, *, header: bool = True) -> None:
+def render(
+    resources: list[Resource[Any]],
+    output: str,
+    *,
+    header: bool = True,
+    event: str = "",
+) -> None:
+    """Print resources; in a table, ``event`` (a watch's) comes first in an EVENT column."""
     if output == "json":
         click.echo(json.dumps([to_dict(r) for r in resources], indent=2))
         return
@@ -36,8 +43,10 @@ def render(resources: list[Resource[Any]], output: str, *, header: bool = True) 
     headers, rows = table_rows(definition, resources)
     keep = [i for i, name in enumerate(headers) if name not in ("NAMESPACE", "TYPE", "VERSION")]
     table = Table(box=None, show_header=header, pad_edge=False)
+    if event:
+        table.add_column("EVENT", min_width=9)
     for index in keep:
         table.add_column(headers[index])
     for row in rows:
-        table.add_row(*(row[index] for index in keep))
+        table.add_row(*([event] if event else []), *(row[index] for index in keep))
     Console(width=200, soft_wrap=True).print(table)

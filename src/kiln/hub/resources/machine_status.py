@@ -29,7 +29,7 @@ SYSTEM_PREFIX = "kiln.dev/"
         PrintColumn("Version", "version"),
         PrintColumn("Addresses", "addresses"),
         PrintColumn("CPUs", "cpus"),
-        PrintColumn("Memory", "memory"),
+        PrintColumn("Memory", lambda r: f"{r.spec.memory / 1024**3:.1f} GiB"),
         PrintColumn("Last seen", "lastSeen"),
     ),
     description="A machine of the inventory: facts, stage, connection; system + user labels.",

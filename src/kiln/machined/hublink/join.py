@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ssl
 from urllib.parse import urlsplit
 
@@ -14,8 +12,8 @@ from kiln.machined.errors import MachinedError
 from kiln.machined.hublink.identity import HubIdentity, Joined
 from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.api import hublink_pb2_grpc
-from kiln.machinery.client.credentials import trusting
 from kiln.machinery.hubjoin import JoinToken, certificate_pin
+from kiln.machinery.pinning import PinningError, fetch_certificate, trusting
 
 TIMEOUT = 15.0
 
@@ -38,24 +36,10 @@ def hub_address(url: str) -> tuple[str, int]:
 
 async def fetch_pinned(host: str, port: int, pin: str) -> bytes:
     """The certificate the hub serves, if its SHA-256 is ``pin``; HubJoinError otherwise."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["h2"])
     try:
-        async with asyncio.timeout(TIMEOUT):
-            _, writer = await asyncio.open_connection(host, port, ssl=context)
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise HubJoinError(f"cannot reach the hub at {host}:{port}: {exc}") from None
-    try:
-        ssl_object = writer.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-    if not der:
-        raise HubJoinError(f"the hub at {host}:{port} sent no certificate")
+        der = await fetch_certificate(host, port)
+    except PinningError as exc:
+        raise HubJoinError(f"cannot reach the hub: {exc}") from None
     pem = ssl.DER_cert_to_PEM_cert(der).encode()
     if certificate_pin(pem) != pin:
         raise HubJoinError(

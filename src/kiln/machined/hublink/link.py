@@ -25,8 +25,8 @@ from kiln.machined.hublink.identity import HubIdentity, Joined
 from kiln.machined.hublink.join import HubJoinError, hub_address, join
 from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.api import hublink_pb2_grpc
-from kiln.machinery.client.credentials import trusting
 from kiln.machinery.hubjoin import parse_join_token
+from kiln.machinery.pinning import trusting
 
 logger = logging.getLogger(__name__)
 

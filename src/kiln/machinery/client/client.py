@@ -32,6 +32,7 @@ from kiln.machinery.client import credentials, nodes
 from kiln.machinery.client.errors import ClientError, check_answers, translate
 from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
+from kiln.machinery.pinning import ChannelSecurity
 from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
 
@@ -45,7 +46,7 @@ class Dial:
     (e.g. ``unix:PATH``, a socket that the hub tunnels to a machine's API)."""
 
     address: str
-    security: credentials.ChannelSecurity
+    security: ChannelSecurity
 
 
 @dataclass(frozen=True)
