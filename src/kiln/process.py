@@ -55,9 +55,11 @@ __all__ = [
     "Completed",
     "ProcessError",
     "ProcessTimeoutError",
+    "copy_output",
     "describe_exit",
     "detach",
     "drain",
+    "finish_copy",
     "run",
     "signal_group",
     "spawn",
@@ -404,3 +406,25 @@ async def run(
     if check and returncode != 0:
         raise ProcessError(argv, describe_exit(returncode), returncode=returncode, stderr=stderr)
     return Completed(tuple(argv), returncode, stdout, stderr)
+
+
+async def copy_output(child: Child, path: Path) -> None:
+    """Append everything ``child`` writes (stdout and stderr) to ``path`` until it exits."""
+    stream = child.output
+    if stream is None:
+        return
+    with path.open("ab") as sink:
+        while chunk := await stream.read(65536):
+            sink.write(chunk)
+            sink.flush()
+
+
+async def finish_copy(copier: asyncio.Task[None] | None) -> None:
+    """Let a :func:`copy_output` task take what is still in the pipe, then end it."""
+    if copier is None:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            await asyncio.shield(copier)
+    copier.cancel()
+    await asyncio.wait({copier})

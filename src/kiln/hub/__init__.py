@@ -1,1 +1,36 @@
-"""hub."""
+"""Kiln Hub: the server that manages fleets of Kiln machines, and its client commands.
+
+How it fits together (first slice: identity, joining, the tunnel, the inventory)::
+
+    kiln-hub serve --data DIR
+      ├── state: DIR/hub.db through the resource runtime (kiln.hub.store; SQLite today, any
+      │   State backend tomorrow) + controllers (kiln.hub.controllers)
+      ├── API port (TLS, self-signed server certificate that clients pin; API key per call,
+      │   role table kiln.hub.auth.permissions, audit log of every mutating call)
+      │     HubService (keys, tokens, audit, inventory, relayed machine calls)
+      │     HubJoinService.Join (authorized by a join token)
+      └── machine port (mutual TLS, client certificates from the hub CA)
+            HubLinkService.Connect: one bidi stream per machine
+
+Joining. A join token reads ``ID.SECRET.PIN``; the pin is the SHA-256 of the certificate the
+hub serves, so a machine that knows only a URL and a token (kernel arguments, or a
+HubJoinConfig document) fetches the hub's certificate, checks the pin and only then talks.
+``Join`` carries the token, the machine's UUID, a secret the machine keeps in its state and
+a public key; the hub checks the token, records the hash of the secret on the UUID's first
+join (a later join of that UUID with another secret is refused: nobody takes over a
+machine's identity) and signs a client certificate for the UUID with the hub CA. The machine
+then dials the machine port with that certificate and keeps one stream: Hello (secret and
+facts), heartbeats every 30 s, facts when they change. When the stream ends it dials again
+after a jittered, capped exponential backoff; a refused certificate makes it join again.
+Revoking a machine clears the certificate serial the hub accepts and ends its stream.
+
+Tunnelling. The stream also carries byte streams (frames ``open``/``data``/``close`` per
+connection id). To call a machine's API the hub opens a unix socket under ``DIR/run`` for the
+duration of the call (kiln.hub.links.tunnel) and points the ordinary machine API client at
+it; each connection on that socket becomes a byte stream to the machine, which connects it
+to its own API port (kiln.machined.hublink.bridge). gRPC runs TLS end to end through it, so
+the machine's own authorization applies: the hub pins the self-signed certificate of a
+machine in maintenance mode, and presents a client certificate of the machine's cluster
+(MachineCredentials) to a configured one. An idle machine costs the hub one gRPC stream and
+a few objects: no thread, no task of its own, no socket beyond its connection.
+"""

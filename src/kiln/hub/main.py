@@ -1,17 +1,106 @@
-"""`kiln-hub`: the fleet management server and its administration commands."""
+"""`kiln-hub`: the fleet management server and its client commands.
+
+Errors are reported here and only here: one ``error:`` line each, exit code 1.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import sys
+from pathlib import Path
 
 import click
 
 from kiln import __version__
+from kiln.commandline import run_main
+from kiln.hub.cli.credentials import apikey, audit, jointoken
+from kiln.hub.cli.machines import get, label, logs, machine
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DEFAULT_LISTEN = "0.0.0.0:8443"
+DEFAULT_MACHINE_LISTEN = "0.0.0.0:8444"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kiln-hub")
-def cli() -> None:
+@click.option("--hub", envvar="KILN_HUB", help="HOST:PORT of the hub's API.")
+@click.option("--api-key", envvar="KILN_HUB_API_KEY", help="The API key to call with.")
+@click.option(
+    "--ca",
+    envvar="KILN_HUB_CA",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The certificate the hub serves (DATA/pki/server.crt).",
+)
+@click.option(
+    "--config",
+    envvar="KILN_HUB_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A client config (hub, ca, apiKey), e.g. DATA/client.yaml.",
+)
+def cli(hub: str | None, api_key: str | None, ca: Path | None, config: Path | None) -> None:
     """Kiln Hub: manage fleets of Kiln machines."""
 
 
+@cli.command()
+@click.option(
+    "--data",
+    "data_dir",
+    default="/var/lib/kiln-hub",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the hub keeps everything.",
+)
+@click.option("--database", help="Database URL (default: sqlite:///DATA/hub.db).")
+@click.option("--listen", default=DEFAULT_LISTEN, show_default=True, help="The API (HOST:PORT).")
+@click.option(
+    "--machine-listen",
+    default=DEFAULT_MACHINE_LISTEN,
+    show_default=True,
+    help="Where machines keep their connection (HOST:PORT).",
+)
+@click.option("--url", help="The URL join tokens send machines to (default: https://LISTEN).")
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
+)
+def serve(
+    data_dir: Path,
+    database: str | None,
+    listen: str,
+    machine_listen: str,
+    url: str | None,
+    log_level: str,
+) -> None:
+    """Run the hub."""
+    from kiln.hub.server import HubOptions, HubServer, _dialable
+    from kiln.hub.store import default_database
+
+    data_dir = data_dir.absolute()
+    options = HubOptions(
+        data_dir,
+        listen,
+        machine_listen,
+        database or default_database(data_dir),
+        url or f"https://{_dialable(listen)}",
+    )
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    server = HubServer(options)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.request_stop)
+        gc.freeze()
+        await server.run(lambda line: click.echo(line))
+
+    asyncio.run(run())
+
+
+for command in (apikey, jointoken, audit, get, label, machine, logs):
+    cli.add_command(command)
+
+
 def main() -> None:
-    cli(prog_name="kiln-hub")
+    run_main(cli, "kiln-hub")

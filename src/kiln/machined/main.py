@@ -66,6 +66,11 @@ def parser() -> argparse.ArgumentParser:
         "theirs (default: %(default)s)",
     )
     parse.add_argument(
+        "--hub-join",
+        type=Path,
+        help="a HubJoinConfig file: join that Kiln Hub and keep a connection to it",
+    )
+    parse.add_argument(
         "--extra-service",
         dest="extra_services",
         action="append",
@@ -105,6 +110,9 @@ def run(args: argparse.Namespace) -> None:
     if args.state_dir.exists() and not args.state_dir.is_dir():
         _error(f"--state {args.state_dir}: not a directory")
         sys.exit(EXIT_USAGE)
+    if args.hub_join is not None and not args.hub_join.is_file():
+        _error(f"--hub-join {args.hub_join}: no such file")
+        sys.exit(EXIT_USAGE)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     early_records = logging.handlers.BufferingHandler(EARLY_LOG_RECORDS)
     logging.getLogger().addHandler(early_records)
@@ -132,6 +140,7 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
             port,
             tuple(node_module.parse_extra_service(text) for text in args.extra_services),
             args.trust_port,
+            args.hub_join.absolute() if args.hub_join is not None else None,
         )
         node: Node = node_module.Node(options, early=early)
     except BaseException:

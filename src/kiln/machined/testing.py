@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Self
 
 from kiln import process
 from kiln.errors import KilnError
+from kiln.machinery.probe import api_answers, free_port
 
 START_TIMEOUT = 30.0
 POLL = 0.05
@@ -35,31 +34,6 @@ POLL = 0.05
 
 class NodeStartError(KilnError):
     """The daemon exited or did not answer in time; the message ends with its output."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on at ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-async def api_answers(host: str, port: int) -> bool:
-    """Whether a TLS server answers at ``host:port`` (any certificate, client or not)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["h2"])
-    try:
-        async with asyncio.timeout(2):
-            _, writer = await asyncio.open_connection(host, port, ssl=context)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 class NodeProcess:
@@ -74,6 +48,7 @@ class NodeProcess:
         trust_port: int | None = None,
         extra_services: Sequence[str] = (),
         log_level: str = "info",
+        hub_join: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.host = host
@@ -83,6 +58,7 @@ class NodeProcess:
             self.trust_port = free_port(host)
         self.extra_services = tuple(extra_services)
         self.log_level = log_level
+        self.hub_join = hub_join
         self.output_path = state_dir.with_name(f"{state_dir.name}.out")
         self._child: process.Child | None = None
         self._copier: asyncio.Task[None] | None = None
@@ -103,6 +79,8 @@ class NodeProcess:
         argv += ["--log-level", self.log_level]
         for service in self.extra_services:
             argv += ["--extra-service", service]
+        if self.hub_join is not None:
+            argv += ["--hub-join", str(self.hub_join)]
         return argv
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -110,7 +88,9 @@ class NodeProcess:
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
         self._child = child
-        self._copier = asyncio.create_task(self._copy_output(child), name=f"node {self.endpoint}")
+        self._copier = asyncio.create_task(
+            process.copy_output(child, self.output_path), name=f"node {self.endpoint}"
+        )
         await self.wait_answering(timeout)
 
     async def wait_answering(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -176,21 +156,7 @@ class NodeProcess:
         return self._child
 
     async def _finish(self) -> None:
-        if self._copier is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(process.DRAIN_TIMEOUT):
-                    await asyncio.shield(self._copier)
-            self._copier.cancel()
-            await asyncio.wait({self._copier})
-
-    async def _copy_output(self, child: process.Child) -> None:
-        stream = child.output
-        if stream is None:
-            return
-        with self.output_path.open("ab") as sink:
-            while chunk := await stream.read(65536):
-                sink.write(chunk)
-                sink.flush()
+        await process.finish_copy(self._copier)
 
     def _output_tail(self, lines: int = 30) -> str:
         tail = self.output().splitlines()[-lines:]

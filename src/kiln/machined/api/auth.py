@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -25,17 +25,12 @@ from kiln.errors import KilnError
 from kiln.machined.api import permissions
 from kiln.machined.api.status import status_of
 from kiln.machinery import forwarding
+from kiln.machinery.interceptors import Context, Streaming, Unary, WrappingInterceptor
 from kiln.machinery.roles import IMPERSONATOR, Role
 
 logger = logging.getLogger(__name__)
 
 BOOT_WAIT = 30.0  # seconds a call waits for the boot to take over an early-started server
-
-Context = grpc.aio.ServicerContext[Any, Any]
-Unary = Callable[[Any, Context], Awaitable[Any]]
-Streaming = Callable[[Any, Context], AsyncIterator[Any]]
-if TYPE_CHECKING:
-    Handler = grpc.RpcMethodHandler[Any, Any]
 
 
 def roles_of(context: Context) -> frozenset[Role]:
@@ -97,7 +92,7 @@ def _attributes(subject: bytes) -> list[bytes]:
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
-class AccessInterceptor(grpc.aio.ServerInterceptor):
+class AccessInterceptor(WrappingInterceptor):
     """Authorizes every call and translates the errors its handler raises (module docstring)."""
 
     def __init__(
@@ -107,30 +102,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         self.trust = trust
         self.booted = booted
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, cast(Unary, handler.unary_unary)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, cast(Streaming, handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # no client-streaming methods exist; they would be denied by _admit
-
-    def _unary(self, method: str, behavior: Unary) -> Unary:
+    def wrap_unary(self, method: str, behavior: Unary) -> Unary:
         async def guarded(request: Any, context: Context) -> Any:
             await self._admit(method, context)
             try:
@@ -140,7 +112,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
         return guarded
 
-    def _streaming(self, method: str, behavior: Streaming) -> Streaming:
+    def wrap_streaming(self, method: str, behavior: Streaming) -> Streaming:
         async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
             await self._admit(method, context)
             try:

@@ -18,13 +18,8 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kiln.machined.api.identity import (
     ClientIdentity,
@@ -39,7 +34,7 @@ from kiln.machinery.config import MachineConfig
 from kiln.machinery.errors import SecretsError
 from kiln.machinery.privatefile import ensure_private_dir, write_private_files
 from kiln.machinery.roles import IMPERSONATOR
-from kiln.machinery.secrets import CertificateAuthority, Usage
+from kiln.machinery.secrets import CertificateAuthority, Usage, self_signed_server
 
 MAINTENANCE_NAME = "kiln-maintenance"
 MAINTENANCE_VALIDITY = timedelta(days=3650)
@@ -53,30 +48,8 @@ def maintenance_identity(state_dir: Path) -> ServerIdentity:
     crt, key = directory / "tls.crt", directory / "tls.key"
     if crt.exists() and key.exists():
         return ServerIdentity(key.read_bytes(), crt.read_bytes())
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, MAINTENANCE_NAME)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + MAINTENANCE_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(MAINTENANCE_NAME)]), False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(private, hashes.SHA256())
-    )
-    identity = ServerIdentity(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        cert.public_bytes(serialization.Encoding.PEM),
-    )
+    issued = self_signed_server(MAINTENANCE_NAME, MAINTENANCE_VALIDITY)
+    identity = ServerIdentity(issued.key.pem, issued.certificate.pem)
     ensure_private_dir(directory)
     write_private_files({key: identity.key, crt: identity.certificate})
     return identity

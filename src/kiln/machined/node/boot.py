@@ -181,6 +181,11 @@ class Boot:
         return self._maintenance
 
     @property
+    def uuid(self) -> str:
+        """The machine's UUID ("" until the boot has started)."""
+        return self._uuid
+
+    @property
     def state(self) -> State:
         return self._state
 

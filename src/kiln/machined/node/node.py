@@ -26,12 +26,14 @@ from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import Action, NodeEnv
+from kiln.machined.node.hub import NodeHub
 from kiln.machined.node.logsink import ServiceLogHandler
 from kiln.machined.node.options import NodeOptions
 from kiln.machined.node.phases import Phase, phase
 from kiln.machined.platform import host
 from kiln.machined.statefiles import MAINTENANCE_DIR
 from kiln.machinery.config import MachineConfig, Mode
+from kiln.machinery.hubjoin import load_hub_join
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.machinery.resources import Stage, node_registry
 
@@ -71,6 +73,8 @@ class Node:
         self._pending: asyncio.Future[Action] | None = None
         self._shutdown = False
         self.boot: Boot | None = None
+        from_file = load_hub_join(options.hub_join) if options.hub_join is not None else None
+        self.hub = NodeHub(self.env, lambda: self.boot, from_file)
 
     def request_shutdown(self) -> None:
         """Shut down gracefully (SIGTERM): end the current boot, then return from :meth:`run`."""
@@ -99,12 +103,16 @@ class Node:
         async with phase(Phase.INITIALIZE, self.events, str(self.options.state_dir)):
             ensure_private_dir(self.options.state_dir)
             maintenance_identity(self.options.state_dir)
-        while True:
-            async with phase(Phase.LOAD_CONFIG, self.events):
-                config = self._load_config()
-            action = await self._serve(config)
-            if action is Action.SHUTDOWN or self._shutdown:
-                return
+        try:
+            while True:
+                async with phase(Phase.LOAD_CONFIG, self.events):
+                    config = self._load_config()
+                await self.hub.follow(config)
+                action = await self._serve(config)
+                if action is Action.SHUTDOWN or self._shutdown:
+                    return
+        finally:
+            await self.hub.close()
 
     def _load_config(self) -> MachineConfig | None:
         store = self.env.store

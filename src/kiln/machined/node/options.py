@@ -31,6 +31,7 @@ class NodeOptions:
     api_port: int = API_PORT
     extra_services: tuple[ServiceSpec, ...] = ()
     trust_port: int = TRUST_PORT
+    hub_join: Path | None = None  # a HubJoinConfig file: join that hub
 
     @property
     def api_address(self) -> str:

@@ -12,7 +12,7 @@ Every failure is a :class:`ClientError` carrying the server's message and the gR
 :class:`NodeErrors` when some of the nodes a forwarded call named failed.
 """
 
-from kiln.machinery.client.client import DEFAULT_TIMEOUT, Client, NodeResource, WatchEvent
+from kiln.machinery.client.client import DEFAULT_TIMEOUT, Client, Dial, NodeResource, WatchEvent
 from kiln.machinery.client.errors import ClientError, NodeErrors
 from kiln.machinery.client.target import MutualTLS, Target, resolve
 
@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Client",
     "ClientError",
+    "Dial",
     "MutualTLS",
     "NodeErrors",
     "NodeResource",

@@ -33,11 +33,21 @@ from kiln.machinery.client import credentials, nodes
 from kiln.machinery.client.errors import ClientError, NodeErrors, check_answers, translate
 from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
+from kiln.machinery.pinning import ChannelSecurity
 from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
 
 DEFAULT_TIMEOUT = 30.0
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Where the channel really goes and how it is secured, when not to the target's address
+    (e.g. ``unix:PATH``, a socket that the hub tunnels to a machine's API)."""
+
+    address: str
+    security: ChannelSecurity
 
 
 @dataclass(frozen=True)
@@ -63,9 +73,15 @@ class Client(EtcdCalls):
     etcd calls and Bootstrap come from :class:`~kiln.machinery.client.etcd.EtcdCalls`."""
 
     def __init__(
-        self, target: Target, *, timeout: float = DEFAULT_TIMEOUT, registry: Registry | None = None
+        self,
+        target: Target,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        registry: Registry | None = None,
+        dial: Dial | None = None,
     ) -> None:
         self.target = target
+        self.dial = dial
         self.timeout = timeout
         self.registry = registry or node_registry()
         self._channel: grpc.aio.Channel | None = None
@@ -78,13 +94,16 @@ class Client(EtcdCalls):
         return self.target.address
 
     async def __aenter__(self) -> Self:
-        if self.target.credentials is None:
+        address = self.target.address
+        if self.dial is not None:
+            address, security = self.dial.address, self.dial.security
+        elif self.target.credentials is None:
             security = await credentials.pinned(self.target)
         else:
             security = credentials.mutual(self.target.credentials)
         options = [*security.options, ("grpc.use_local_subchannel_pool", 1)]
         self._channel = grpc.aio.secure_channel(
-            self.target.address,
+            address,
             security.credentials,
             options=options,
             interceptors=nodes.interceptors(self.target.forwarded),

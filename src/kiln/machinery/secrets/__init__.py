@@ -12,6 +12,7 @@ from kiln.machinery.secrets.pki import (
     IssuedCertificate,
     Usage,
 )
+from kiln.machinery.secrets.selfsigned import self_signed_server
 
 __all__ = [
     "CLIENT_VALIDITY",
@@ -23,4 +24,5 @@ __all__ = [
     "SecretsBundle",
     "Usage",
     "issue_client_certificate",
+    "self_signed_server",
 ]

@@ -1,0 +1,3 @@
+from kiln.hub.main import main
+
+main()

@@ -1,0 +1,87 @@
+"""API keys: create (shown once), list, revoke, and authenticate a call's key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kiln.hub import clock
+from kiln.hub.auth import secrets
+from kiln.hub.auth.roles import HubRole
+from kiln.hub.errors import NotFoundError, UnauthenticatedError
+from kiln.hub.resources import ApiKeySpec
+from kiln.resources import Kind, Pointer, Resource, State, cast_spec
+from kiln.resources import NotFoundError as ResourceNotFound
+
+INITIAL_ADMIN = "initial admin key"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a call: an API key's id and role (audit and permission checks)."""
+
+    key_id: str
+    role: HubRole
+
+    def __str__(self) -> str:
+        return f"key:{self.key_id} ({self.role.value})"
+
+
+class ApiKeys:
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    async def create(
+        self, role: HubRole, expires_seconds: int = 0, description: str = ""
+    ) -> tuple[str, str]:
+        """A new key: its id and its text (the only time the secret is seen)."""
+        key_id, secret = secrets.new_id(), secrets.new_secret()
+        spec = ApiKeySpec(
+            role=role.value,
+            secret_hash=secrets.digest(secret),
+            expires=clock.expiry(expires_seconds),
+            description=description,
+        )
+        await self._state.create(Resource.new(key_id, spec))
+        return key_id, secrets.format_api_key(key_id, secret)
+
+    async def ensure_initial_admin(self) -> str | None:
+        """On first start (no key at all): an admin key's text; None otherwise."""
+        if await self._state.list(Kind.of(ApiKeySpec)):
+            return None
+        _, text = await self.create(HubRole.ADMIN, description=INITIAL_ADMIN)
+        return text
+
+    async def list(self) -> list[Resource[Any]]:
+        return await self._state.list(Kind.of(ApiKeySpec))
+
+    async def revoke(self, key_id: str) -> None:
+        try:
+            found = cast_spec(await self._state.get(Pointer.of(ApiKeySpec, key_id)), ApiKeySpec)
+        except ResourceNotFound:
+            raise NotFoundError(f"no API key {key_id!r}") from None
+        found.spec.revoked = True
+        await self._state.update(found)
+
+    async def authenticate(self, text: str) -> Caller:
+        """The caller a key's text names; UnauthenticatedError saying why not."""
+        if not text:
+            raise UnauthenticatedError(
+                "no API key: give --api-key, KILN_HUB_API_KEY or a client config with one"
+            )
+        split = secrets.split_api_key(text)
+        if split is None:
+            raise UnauthenticatedError("the API key is malformed (expected khk.ID.SECRET)")
+        key_id, secret = split
+        try:
+            found = await self._state.get(Pointer.of(ApiKeySpec, key_id))
+        except ResourceNotFound:
+            raise UnauthenticatedError(f"API key {key_id} is not known to this hub") from None
+        spec = cast_spec(found, ApiKeySpec).spec
+        if not secrets.matches(secret, spec.secret_hash):
+            raise UnauthenticatedError(f"API key {key_id}: wrong secret")
+        if spec.revoked:
+            raise UnauthenticatedError(f"API key {key_id} is revoked")
+        if clock.expired(spec.expires):
+            raise UnauthenticatedError(f"API key {key_id} expired at {spec.expires}")
+        return Caller(key_id, HubRole(spec.role))

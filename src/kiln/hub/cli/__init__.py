@@ -1,0 +1,1 @@
+"""``kiln-hub`` client commands: parse, call the hub, render."""

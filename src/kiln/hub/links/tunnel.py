@@ -1,0 +1,82 @@
+"""The hub's end of the tunnel: a unix socket, made for one use, whose connections become
+byte streams to a machine's API through the machine's stream.
+
+``async with tunnels.dial(uuid) as address:`` gives a gRPC address (``unix:PATH``) that
+reaches the machine's own API port; gRPC speaks TLS over it end to end, so the machine's own
+authorization applies. The socket exists only while the caller uses it: an idle machine costs
+no socket and no task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from kiln.hub.links.registry import Links, MachineLink
+
+CHUNK = 64 * 1024
+MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
+
+
+class Tunnels:
+    def __init__(self, run_dir: Path, links: Links) -> None:
+        if len(str(run_dir)) > MAX_SOCKET_PATH - 16:
+            run_dir = Path(tempfile.mkdtemp(prefix="kiln-hub-"))
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.run_dir = run_dir
+        self._links = links
+        self._ids = itertools.count(1)
+
+    @contextlib.asynccontextmanager
+    async def dial(self, uuid: str) -> AsyncIterator[str]:
+        link = self._links.get(uuid)
+        path = self.run_dir / f"t{next(self._ids)}.sock"
+        path.unlink(missing_ok=True)
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await _bridge(link, reader, writer)
+
+        server = await asyncio.start_unix_server(accept, path=str(path))
+        try:
+            yield f"unix:{path}"
+        finally:
+            server.close()
+            path.unlink(missing_ok=True)
+
+
+async def _bridge(
+    link: MachineLink, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Pump one local connection through the machine's stream until either side ends."""
+    incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def sink(data: bytes | None, error: str) -> None:
+        incoming.put_nowait(data)
+
+    conn_id = await link.open(sink)
+
+    async def to_machine() -> None:
+        while chunk := await reader.read(CHUNK):
+            await link.data(conn_id, chunk)
+
+    async def from_machine() -> None:
+        while (data := await incoming.get()) is not None:
+            writer.write(data)
+            await writer.drain()
+
+    tasks = [asyncio.create_task(to_machine()), asyncio.create_task(from_machine())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        with contextlib.suppress(Exception):
+            await link.close(conn_id)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()

@@ -1,0 +1,48 @@
+"""The hub's resource types, one module per type, and the registry that knows them all.
+
+Namespaces: ``auth`` (API keys, join tokens), ``audit`` (one entry per mutating call) and
+``inventory`` (machines: what they told the hub, their user labels, and the status a
+controller derives from both).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from kiln.hub.resources.api_key import ApiKeySpec
+from kiln.hub.resources.audit import AuditEntrySpec
+from kiln.hub.resources.join_token import JoinTokenSpec
+from kiln.hub.resources.machine import DiskFact, MachineFacts, MachineSpec
+from kiln.hub.resources.machine_credentials import MachineCredentialsSpec
+from kiln.hub.resources.machine_labels import MachineLabelsSpec
+from kiln.hub.resources.machine_status import MachineStatusSpec
+from kiln.resources import Registry
+
+HUB_SPECS: tuple[type[BaseModel], ...] = (
+    ApiKeySpec,
+    AuditEntrySpec,
+    JoinTokenSpec,
+    MachineCredentialsSpec,
+    MachineLabelsSpec,
+    MachineSpec,
+    MachineStatusSpec,
+)
+
+
+def hub_registry() -> Registry:
+    return Registry(HUB_SPECS)
+
+
+__all__ = [
+    "HUB_SPECS",
+    "ApiKeySpec",
+    "AuditEntrySpec",
+    "DiskFact",
+    "JoinTokenSpec",
+    "MachineCredentialsSpec",
+    "MachineFacts",
+    "MachineLabelsSpec",
+    "MachineSpec",
+    "MachineStatusSpec",
+    "hub_registry",
+]

@@ -1,0 +1,27 @@
+"""JoinToken: a token machines join with; the hub keeps the SHA-256 of its secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kiln.hub.resources import namespaces
+from kiln.machinery.resources.spec import Spec
+from kiln.resources import PrintColumn, definition
+
+
+@definition(
+    "JoinToken",
+    namespace=namespaces.AUTH,
+    aliases=("jointokens", "tokens"),
+    print_columns=(
+        PrintColumn("Expires", "expires"),
+        PrintColumn("Revoked", "revoked"),
+        PrintColumn("Description", "description"),
+    ),
+    description="A join token: its expiry and the hash of its secret.",
+)
+class JoinTokenSpec(Spec):
+    secret_hash: str
+    expires: datetime | None = None
+    revoked: bool = False
+    description: str = ""

@@ -1,0 +1,5 @@
+"""The hub's namespaces."""
+
+AUTH = "auth"
+AUDIT = "audit"
+INVENTORY = "inventory"

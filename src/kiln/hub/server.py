@@ -1,0 +1,143 @@
+"""The hub process: state, controllers, the API port and the machine port.
+
+On first start it makes the hub CA and server certificate (:mod:`~kiln.hub.pki`) and an
+initial admin API key, which it prints once (only its hash is kept), and writes
+``DATA/client.yaml`` (address and pinned certificate, no key) for the admin's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from kiln.hub import pki
+from kiln.hub.api.access import AccessInterceptor
+from kiln.hub.api.hub_service import HubService
+from kiln.hub.api.relay import MachineRelay
+from kiln.hub.auth.audit import AuditLog
+from kiln.hub.auth.join_tokens import JoinTokens
+from kiln.hub.auth.keys import ApiKeys
+from kiln.hub.clientconfig import FILE_NAME, ClientConfig, write_client_config
+from kiln.hub.controllers import hub_controllers
+from kiln.hub.errors import HubError
+from kiln.hub.links.connect import LinkService
+from kiln.hub.links.join import JoinService
+from kiln.hub.links.machines import Machines
+from kiln.hub.links.registry import Links
+from kiln.hub.links.tunnel import Tunnels
+from kiln.hub.store import open_state
+from kiln.machinery.api import hub_pb2_grpc, hublink_pb2_grpc
+from kiln.machinery.hubjoin import certificate_pin
+from kiln.machinery.privatefile import ensure_private_dir
+from kiln.resources import ControllerRuntime
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE = 2.0
+API_OPTIONS = (("grpc.so_reuseport", 0),)
+# Long-lived machine streams: no connection age or idle limits (FACTS: grpc keepalive).
+MACHINE_OPTIONS = (("grpc.so_reuseport", 0),)
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    data_dir: Path
+    listen: str
+    machine_listen: str
+    database: str
+    url: str  # what join tokens tell machines to dial
+
+
+class HubServer:
+    def __init__(self, options: HubOptions) -> None:
+        self.options = options
+        self._stopping = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, announce: Callable[[str], None]) -> None:
+        options = self.options
+        ensure_private_dir(options.data_dir)
+        hub_pki = pki.load_or_create(options.data_dir)
+        server_pem = hub_pki.server_certificate.pem
+        state = open_state(options.database)
+        try:
+            keys, audit, machines = ApiKeys(state), AuditLog(state), Machines(state)
+            tokens = JoinTokens(state, certificate_pin(server_pem))
+            links = Links()
+            await machines.mark_all_disconnected()
+            initial = await keys.ensure_initial_admin()
+            runtime = ControllerRuntime(state, hub_controllers())
+            relay = MachineRelay(state, links, Tunnels(options.data_dir / "run", links))
+            identity = [(hub_pki.server_key.pem, server_pem)]
+
+            api = grpc.aio.server(
+                interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS
+            )
+            hub_pb2_grpc.add_HubServiceServicer_to_server(
+                HubService(state, keys, tokens, audit, machines, links, relay, options.url), api
+            )
+            machine_port = _port(options.machine_listen)
+            hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
+                JoinService(tokens, machines, hub_pki.ca, machine_port), api
+            )
+            _listen(api, options.listen, grpc.ssl_server_credentials(identity))
+            link_server = grpc.aio.server(options=MACHINE_OPTIONS)
+            hublink_pb2_grpc.add_HubLinkServiceServicer_to_server(
+                LinkService(machines, links), link_server
+            )
+            machine_credentials = grpc.ssl_server_credentials(
+                identity, root_certificates=hub_pki.ca.certificate.pem, require_client_auth=True
+            )
+            _listen(link_server, options.machine_listen, machine_credentials)
+            write_client_config(
+                options.data_dir / FILE_NAME,
+                ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
+            )
+            await api.start()
+            await link_server.start()
+            runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
+            if initial is not None:
+                announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
+            announce(
+                f"hub serving its API on {options.listen} and machines on "
+                f"{options.machine_listen}; client config {options.data_dir / FILE_NAME}"
+            )
+            await self._stopping.wait()
+            logger.info("stopping")
+            await link_server.stop(STOP_GRACE)
+            await api.stop(STOP_GRACE)
+            await runtime.stop()
+            await asyncio.wait({runtime_task})
+        finally:
+            await state.close()
+
+
+def _port(address: str) -> int:
+    _, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise HubError(f"{address!r}: expected HOST:PORT")
+    return int(port)
+
+
+def _dialable(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    if host in ("0.0.0.0", "[::]", ""):
+        return f"127.0.0.1:{port}"
+    return address
+
+
+def _listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> None:
+    _port(address)
+    try:
+        port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        raise HubError(f"cannot listen on {address}: {exc}") from None
+    if port == 0:
+        raise HubError(f"cannot listen on {address}: the address is in use or invalid")
