@@ -88,6 +88,13 @@ class Backend(State):
     async def _close_storage(self) -> None:
         """Release the storage (files, connections)."""
 
+    async def _published(
+        self, event_type: EventType, record: Record, old: Record | None = None
+    ) -> None:
+        """A write of this process has committed: tell the watchers (under the write lock).
+        A backend shared by processes publishes its feed instead, this write in its place."""
+        self._hub.publish(event_type, record, old)
+
     # Reads -----------------------------------------------------------------------------------
 
     async def get(self, ptr: Pointer) -> Resource[Any]:
@@ -155,7 +162,7 @@ class Backend(State):
         async with self._lock:
             if not await self._insert(record):
                 raise AlreadyExistsError(record.pointer)
-            self._hub.publish(EventType.CREATED, record)
+            await self._published(EventType.CREATED, record)
         return record.resource()
 
     async def update(
@@ -226,7 +233,7 @@ class Backend(State):
                 raise FinalizersPendingError(ptr, current.finalizers)
             if not await self._delete(ptr, current.version):
                 await self._raise_conflict(ptr, current.version)
-            self._hub.publish(EventType.DESTROYED, current)
+            await self._published(EventType.DESTROYED, current)
 
     async def close(self) -> None:
         if self._closed:
@@ -281,7 +288,7 @@ class Backend(State):
         """Replace ``current`` by ``record`` (compare-and-swap) and publish UPDATED."""
         if not await self._replace(record, current.version):
             await self._raise_conflict(record.pointer, current.version)
-        self._hub.publish(EventType.UPDATED, record, current)
+        await self._published(EventType.UPDATED, record, current)
 
     async def _raise_conflict(self, ptr: Pointer, expected: int) -> None:
         """Another process changed the record between our read and our write."""

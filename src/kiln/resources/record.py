@@ -8,12 +8,15 @@ backend behave exactly like the SQLite one, which stores the same JSON.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from kiln.resources.definition import SpecClass
+from kiln.resources.definition import Registry, SpecClass
 from kiln.resources.errors import InvalidResourceError
 from kiln.resources.resource import Kind, Metadata, Phase, Pointer, Resource
 
@@ -70,3 +73,60 @@ class Record:
 def encode_spec(spec: BaseModel) -> str:
     """The spec as compact JSON (by alias, so that decoding accepts it back)."""
     return spec.model_dump_json(by_alias=True)
+
+
+#: A record as a row of text and numbers, the columns backends store it in (in this order).
+ROW_COLUMNS = (
+    "namespace",
+    "type",
+    "id",
+    "version",
+    "owner",
+    "phase",
+    "finalizers",
+    "labels",
+    "annotations",
+    "created",
+    "updated",
+    "spec",
+)
+Row = tuple[str, str, str, int, str, str, str, str, str, str, str, str]
+
+
+def to_row(record: Record) -> Row:
+    """``record`` as a row (:data:`ROW_COLUMNS`): lists and maps as JSON, times in ISO 8601."""
+    m = record.metadata
+    return (
+        m.namespace,
+        m.type,
+        m.id,
+        m.version,
+        m.owner,
+        m.phase.value,
+        json.dumps(list(m.finalizers)),
+        json.dumps(m.labels, sort_keys=True),
+        json.dumps(m.annotations, sort_keys=True),
+        m.created.isoformat(),
+        m.updated.isoformat(),
+        record.spec_json,
+    )
+
+
+def from_row(row: Sequence[Any], registry: Registry) -> Record:
+    """The record a row holds; the spec class comes from ``registry`` (UnknownTypeError)."""
+    namespace, type_, id_, version, owner, phase, finalizers, labels, annotations = row[:9]
+    created, updated, spec = row[9:12]
+    metadata = Metadata(
+        namespace,
+        type_,
+        id_,
+        version=int(version),
+        owner=owner,
+        phase=Phase(phase),
+        finalizers=tuple(json.loads(finalizers)),
+        labels=json.loads(labels),
+        annotations=json.loads(annotations),
+        created=datetime.fromisoformat(created),
+        updated=datetime.fromisoformat(updated),
+    )
+    return Record(metadata, registry.get(type_).spec, spec)

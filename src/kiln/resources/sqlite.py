@@ -14,7 +14,6 @@ use real async I/O behind the same primitives.
 from __future__ import annotations
 
 import builtins
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,16 +23,13 @@ from pathlib import Path
 from kiln.resources.backend import Backend
 from kiln.resources.definition import Registry
 from kiln.resources.errors import StorageError
-from kiln.resources.record import Record
-from kiln.resources.resource import Kind, Metadata, Phase, Pointer, utc_now
+from kiln.resources.record import ROW_COLUMNS, Record, from_row, to_row
+from kiln.resources.resource import Kind, Pointer, utc_now
 from kiln.resources.watch import DEFAULT_WATCH_CAPACITY
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-_COLUMNS = (
-    "namespace, type, id, version, owner, phase, finalizers, labels, annotations, "
-    "created, updated, spec"
-)
+_COLUMNS = ", ".join(ROW_COLUMNS)
 
 
 def _create_resources_table(db: sqlite3.Connection) -> None:
@@ -115,7 +111,7 @@ class SqliteState(Backend):
                 f"SELECT {_COLUMNS} FROM resources WHERE namespace = ? AND type = ? AND id = ?",
                 (ptr.namespace, ptr.type, ptr.id),
             ).fetchone()
-        return self._decode(row) if row is not None else None
+        return from_row(row, self.registry) if row is not None else None
 
     async def _fetch_kind(self, kind: Kind) -> builtins.list[Record]:
         with _translated(f"cannot list {kind}"):
@@ -123,14 +119,14 @@ class SqliteState(Backend):
                 f"SELECT {_COLUMNS} FROM resources WHERE namespace = ? AND type = ? ORDER BY id",
                 (kind.namespace, kind.type),
             ).fetchall()
-        return [self._decode(row) for row in rows]
+        return [from_row(row, self.registry) for row in rows]
 
     async def _insert(self, record: Record) -> bool:
         with _translated(f"cannot create {record.pointer}"):
             cursor = self._db.execute(
                 f"INSERT INTO resources ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
-                _encode(record),
+                to_row(record),
             )
         return cursor.rowcount == 1
 
@@ -141,7 +137,7 @@ class SqliteState(Backend):
                 "UPDATE resources SET version = ?, owner = ?, phase = ?, finalizers = ?, "
                 "labels = ?, annotations = ?, created = ?, updated = ?, spec = ? "
                 "WHERE namespace = ? AND type = ? AND id = ? AND version = ?",
-                (*_encode(record)[3:], m.namespace, m.type, m.id, expected_version),
+                (*to_row(record)[3:], m.namespace, m.type, m.id, expected_version),
             )
         return cursor.rowcount == 1
 
@@ -156,44 +152,6 @@ class SqliteState(Backend):
     async def _close_storage(self) -> None:
         with _translated(f"cannot close {self.path}"):
             self._db.close()
-
-    def _decode(
-        self, row: tuple[str, str, str, int, str, str, str, str, str, str, str, str]
-    ) -> Record:
-        namespace, type_, id_, version, owner, phase, finalizers, labels, annotations = row[:9]
-        created, updated, spec = row[9:]
-        metadata = Metadata(
-            namespace,
-            type_,
-            id_,
-            version=version,
-            owner=owner,
-            phase=Phase(phase),
-            finalizers=tuple(json.loads(finalizers)),
-            labels=json.loads(labels),
-            annotations=json.loads(annotations),
-            created=datetime.fromisoformat(created),
-            updated=datetime.fromisoformat(updated),
-        )
-        return Record(metadata, self.registry.get(type_).spec, spec)
-
-
-def _encode(record: Record) -> tuple[str | int, ...]:
-    m = record.metadata
-    return (
-        m.namespace,
-        m.type,
-        m.id,
-        m.version,
-        m.owner,
-        m.phase.value,
-        json.dumps(list(m.finalizers)),
-        json.dumps(m.labels, sort_keys=True),
-        json.dumps(m.annotations, sort_keys=True),
-        m.created.isoformat(),
-        m.updated.isoformat(),
-        record.spec_json,
-    )
 
 
 @contextmanager
