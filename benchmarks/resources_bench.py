@@ -4,7 +4,8 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/resources_bench.py
 
-For each backend (in-memory; SQLite with synchronous=FULL, the default, and NORMAL) it measures
+For each backend (in-memory; SQLite with synchronous=FULL, the default, and NORMAL; PostgreSQL,
+a server this script starts in a temporary directory, with fsync on) it measures
   * updates/s: one writer updating 100 resources round-robin, nobody watching;
   * events/s with 1 and 100 watchers: the same writer while every watcher consumes every
     event and reads its resource (each watcher decodes its own copy); the figure counts events
@@ -22,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -38,6 +39,8 @@ from kiln.resources import (
     State,
     definition,
 )
+from kiln.resources.pgserver import PostgresServer, server_binaries
+from kiln.resources.postgres import PostgresState
 
 RESOURCES = 100
 YIELD_EVERY = 200
@@ -119,7 +122,7 @@ async def events_per_second(state: State, updates: int, watchers: int) -> float:
 
 
 async def measure(
-    name: str, make: Callable[[], State], updates: int, repeat: int
+    name: str, make: Callable[[], Awaitable[State]], updates: int, repeat: int
 ) -> list[tuple[str, str, float]]:
     rows = []
     for label, run in (
@@ -129,7 +132,7 @@ async def measure(
     ):
         figures = []
         for _ in range(repeat):
-            state = make()
+            state = await make()
             try:
                 figures.append(await run(state))
             finally:
@@ -145,6 +148,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--updates", type=int, default=20_000, help="updates per in-memory run")
     parser.add_argument("--sqlite-updates", type=int, default=3_000, help="per SQLite run")
+    parser.add_argument("--postgres-updates", type=int, default=2_000, help="per PostgreSQL run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     args = parser.parse_args()
 
@@ -153,17 +157,29 @@ async def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
         counter = iter(range(1_000_000))
 
-        def sqlite(synchronous: str) -> Callable[[], State]:
-            return lambda: SqliteState(
-                Path(tmp) / f"bench-{next(counter)}.db", registry, synchronous=synchronous
-            )
+        def sqlite(synchronous: str) -> Callable[[], Awaitable[State]]:
+            async def make() -> State:
+                path = Path(tmp) / f"bench-{next(counter)}.db"
+                return SqliteState(path, registry, synchronous=synchronous)
 
-        def memory() -> State:
+            return make
+
+        async def memory() -> State:
             return InMemoryState(registry=registry)
 
         rows += await measure("in-memory", memory, args.updates, args.repeat)
         rows += await measure("SQLite (FULL)", sqlite("FULL"), args.sqlite_updates, args.repeat)
         rows += await measure("SQLite (NORMAL)", sqlite("NORMAL"), args.sqlite_updates, args.repeat)
+        if server_binaries() is None:
+            print("  PostgreSQL: no server binaries (apt-get install postgresql)", file=sys.stderr)
+        else:
+            async with PostgresServer(Path(tmp) / "postgres") as server:
+
+                async def postgres() -> State:
+                    dsn = await server.create_database(f"bench_{next(counter)}")
+                    return await PostgresState.connect(dsn, registry)
+
+                rows += await measure("PostgreSQL", postgres, args.postgres_updates, args.repeat)
 
     print("| Backend | Measure | Per second |")
     print("|---|---|---:|")
