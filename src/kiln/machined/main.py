@@ -87,10 +87,17 @@ def cli(
         tuple(parse_extra_service(text) for text in extra_services),
         trust_port,
     )
-    node = Node(options)
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    if options.mode is Mode.METAL:
+        from kiln.machined.platform.metal import runner
+
+        runner.prepare()
+    node = Node(options)
     logging.getLogger().addHandler(node.log)
-    asyncio.run(_run(node))
+    if options.mode is Mode.METAL:
+        asyncio.run(runner.run(node))
+    else:
+        asyncio.run(_run(node))
 
 
 async def _run(node: object) -> None:

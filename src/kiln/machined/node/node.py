@@ -21,7 +21,7 @@ import logging
 from kiln.machined.api.tls import MAINTENANCE_DIR, maintenance_identity
 from kiln.machined.apply.store import ConfigStore
 from kiln.machined.controllers import HostSeams
-from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
+from kiln.machined.errors import MachinedError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import Action, NodeEnv
@@ -46,8 +46,6 @@ class Node:
     """The node daemon's sequencer (see the module docstring)."""
 
     def __init__(self, options: NodeOptions, *, host_seams: HostSeams | None = None) -> None:
-        if options.mode is not Mode.CONTAINER:
-            raise UnsupportedError(f"{options.mode} mode is not implemented yet (use container)")
         self.options = options
         self.events = EventBus()
         self.log = ServiceLogHandler(options.state_dir / "logs")
@@ -62,6 +60,7 @@ class Node:
         self._pending: asyncio.Future[Action] | None = None
         self._shutdown = False
         self.boot: Boot | None = None
+        self.last_action: Action | None = None
 
     def request_shutdown(self) -> None:
         """Shut down gracefully (SIGTERM): end the current boot, then return from :meth:`run`."""
@@ -85,9 +84,11 @@ class Node:
         while True:
             async with phase(Phase.LOAD_CONFIG, self.events):
                 config = self._load_config()
-            action = await self._serve(config)
+            action = self.last_action = await self._serve(config)
             if action is Action.SHUTDOWN or self._shutdown:
                 return
+            if action is Action.REBOOT and self.options.mode is Mode.METAL:
+                return  # the host reboots (kiln.machined.platform.metal.runner)
 
     def _load_config(self) -> MachineConfig | None:
         store = self.env.store
