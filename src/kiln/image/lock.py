@@ -123,7 +123,7 @@ def parse_lock(text: str, where: str = "packages.lock") -> PackageLock:
             raise LockError(f"{where}: package[{index}]: {package.name} is listed twice")
         seen.add(package.name)
         packages.append(package)
-    return PackageLock(roots, exclude, tuple(packages))
+    return PackageLock(roots, exclude, tuple(sorted(packages, key=lambda p: p.name)))
 
 
 def load_lock(path: Path = DEFAULT_LOCK) -> PackageLock:

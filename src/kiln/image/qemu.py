@@ -1,6 +1,8 @@
 """Booting a built image in QEMU: kernel + initramfs with the root squashfs as a read-only
 virtio disk, user-mode networking with the API port forwarded to a host address, the serial
-console to a log file. KVM is used only where it really works (probed once), else TCG.
+console to a log file. KVM is used only where it really works (probed once), else TCG with
+``-cpu max`` (its RDRAND gives the guest entropy at once with ``random.trust_cpu=on``;
+``KILN_QEMU_CPU`` overrides).
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ class VMSpec:
         net = "user,id=net0" + "".join(
             f",hostfwd=tcp:{host}-:{guest}" for host, guest in self.forwards.items()
         )
-        argv = [QEMU, "-accel", accel, "-cpu", "host" if accel == "kvm" else "max"]
+        cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
+        argv = [QEMU, "-accel", accel, "-cpu", cpu]
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
         argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
         argv += ["-serial", f"file:{self.serial_log}"]
@@ -95,9 +98,9 @@ class VM:
 
     @classmethod
     async def start(cls, spec: VMSpec, accel: str = "") -> VM:
+        argv = spec.argv(accel or await asyncio.to_thread(accelerator))
         spec.serial_log.write_bytes(b"")
         started = time.monotonic()
-        argv = spec.argv(accel or await asyncio.to_thread(accelerator))
         child = await process.spawn(argv, capture_output=False)
         return cls(spec, child, started)
 

@@ -35,7 +35,11 @@ def fingerprint(certificate_pem: bytes) -> str:
 
 def render(status: Status) -> str:
     addresses = ", ".join(status.addresses) or "none yet (waiting for DHCP)"
-    api = ", ".join(f"{a}:{status.api_port}" for a in status.addresses) or f"port {status.api_port}"
+    api = ", ".join(
+        f"[{a}]:{status.api_port}" if ":" in a else f"{a}:{status.api_port}"
+        for a in status.addresses
+    )
+    api = api or f"port {status.api_port}"
     lines = [
         "",
         "=" * 72,
