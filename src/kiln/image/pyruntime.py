@@ -32,6 +32,8 @@ TRIMMED_DIRS = (
     "unittest",
     "__phello__",
     "config-3.11-x86_64-linux-gnu",
+    "xmlrpc",
+    "wsgiref",
 )
 TRIMMED_FILES = (
     "turtle.py",
@@ -59,6 +61,7 @@ TRIMMED_EXTENSIONS = (
     "xxlimited",
     "_crypt",
     "_lsprof",
+    "_codecs_",  # CJK codecs
 )
 
 

@@ -68,3 +68,12 @@ def test_the_status_screen_shows_addresses_stage_and_fingerprint(tmp_path: Path)
     assert "10.0.2.15:50000, [fec0::1]:50000" in screen
     assert fingerprint in screen and "no shell and no login" in screen
     assert "waiting for DHCP" in console.render(console.Status("booting", (), 50000, "-"))
+
+
+def test_the_default_hostname_comes_from_the_first_mac(tmp_path: Path) -> None:
+    from kiln.machined.platform.metal.runner import default_hostname
+
+    (tmp_path / "class/net/eth0").mkdir(parents=True)
+    (tmp_path / "class/net/eth0/address").write_text("52:54:00:12:34:56\n")
+    assert default_hostname(["missing", "eth0"], tmp_path) == "kiln-123456"
+    assert default_hostname([], tmp_path) == "kiln"

@@ -9,7 +9,9 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import traceback
+from pathlib import Path
 
 from kiln.machined.api.tls import MAINTENANCE_DIR
 from kiln.machined.events import EventType
@@ -24,8 +26,21 @@ FAILURE_PAUSE = 10.0
 
 
 def prepare() -> None:
-    """What must be in place before the node is made: the kernel filesystems."""
+    """What must be in place before the node is made: the kernel filesystems, a hostname."""
     pid1.mount_kernel_filesystems()
+    if socket.gethostname() in ("", "(none)", "localhost"):
+        socket.sethostname(default_hostname(netif.ethernet_interfaces()))
+
+
+def default_hostname(interfaces: list[str], sys_root: Path = Path("/sys")) -> str:
+    """``kiln-`` and the last three bytes of the first interface's MAC (``kiln-123456``)."""
+    for name in interfaces:
+        try:
+            mac = (sys_root / "class" / "net" / name / "address").read_text().strip()
+        except OSError:
+            continue
+        return "kiln-" + mac.replace(":", "")[-6:]
+    return "kiln"
 
 
 def status(node: Node) -> console.Status:
