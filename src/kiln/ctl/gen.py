@@ -10,6 +10,7 @@ import click
 
 from kiln.ctl.errors import CliError
 from kiln.ctl.gen_schema import schema
+from kiln.ctl.image import image_key
 from kiln.ctl.outputs import check_new_files, write_new_files
 from kiln.machinery import kilnconfig
 from kiln.machinery.config import Patch, apply_patches, parse_patch
@@ -33,6 +34,7 @@ def gen() -> None:
 
 
 gen.add_command(schema)
+gen.add_command(image_key)
 
 
 @gen.command("secrets")

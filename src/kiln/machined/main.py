@@ -114,6 +114,10 @@ def run(args: argparse.Namespace) -> None:
         _error(f"--hub-join {args.hub_join}: no such file")
         sys.exit(EXIT_USAGE)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    if args.mode == Mode.METAL.value:  # PID 1: the kernel filesystems before anything else
+        from kiln.machined.platform.metal import runner
+
+        runner.prepare()
     early_records = logging.handlers.BufferingHandler(EARLY_LOG_RECORDS)
     logging.getLogger().addHandler(early_records)
     asyncio.run(_run(args, early_records))
@@ -153,10 +157,15 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
     for record in early_records.buffer:
         node.log.handle(record)
     early_records.close()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, node.request_shutdown)
     if stop.is_set():
         node.request_shutdown()
+    if node.options.mode is Mode.METAL:
+        from kiln.machined.platform.metal import runner
+
+        await runner.run(node)  # as PID 1: never returns but to power off or reboot
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, node.request_shutdown)
     # Everything imported so far lives as long as the process: keep it out of the collector's
     # generations, so that collections do not walk (and touch) it again and again.
     gc.freeze()

@@ -22,7 +22,7 @@ from kiln.machined.api.tls import maintenance_identity
 from kiln.machined.apply.store import ConfigStore
 from kiln.machined.controllers import HostSeams
 from kiln.machined.early import EarlyApi
-from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
+from kiln.machined.errors import MachinedError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import Action, NodeEnv
@@ -56,8 +56,6 @@ class Node:
         host_seams: HostSeams | None = None,
         early: EarlyApi | None = None,
     ) -> None:
-        if options.mode is not Mode.CONTAINER:
-            raise UnsupportedError(f"{options.mode} mode is not implemented yet (use container)")
         self.options = options
         self.events = EventBus()
         self.log = ServiceLogHandler(options.state_dir / "logs")
@@ -75,6 +73,7 @@ class Node:
         self.boot: Boot | None = None
         from_file = load_hub_join(options.hub_join) if options.hub_join is not None else None
         self.hub = NodeHub(self.env, lambda: self.boot, from_file)
+        self.last_action: Action | None = None
 
     def request_shutdown(self) -> None:
         """Shut down gracefully (SIGTERM): end the current boot, then return from :meth:`run`."""
@@ -108,9 +107,11 @@ class Node:
                 async with phase(Phase.LOAD_CONFIG, self.events):
                     config = self._load_config()
                 await self.hub.follow(config)
-                action = await self._serve(config)
+                action = self.last_action = await self._serve(config)
                 if action is Action.SHUTDOWN or self._shutdown:
                     return
+                if action is Action.REBOOT and self.options.mode is Mode.METAL:
+                    return  # the host reboots (kiln.machined.platform.metal.runner)
         finally:
             await self.hub.close()
 

@@ -1,0 +1,155 @@
+"""Kiln OS image figures: compressed size of kernel + initramfs + root, and boot time under
+QEMU against the same kernel booting a trivial init.
+
+Run with ``.venv/bin/python benchmarks/image_bench.py [RUNS]`` (about 3 minutes with a cached
+image, plus the build otherwise). It builds the image (``kilnctl image build``'s code, cached
+by its inputs) and, in the same run, a reference initramfs whose ``/init`` is a 200-byte static
+x86-64 program written here (it prints a marker on the console and powers the VM off). Both
+boot the same kernel with the same arguments, one after the other, ``RUNS`` times each (3 by
+default); the medians are printed as a Markdown table.
+
+- trivial init: QEMU start until the marker appears on the serial console;
+- Kiln: QEMU start until the node's API answers TLS on the forwarded port 50000 (the same
+  check ``kiln.machined.testing.api_answers`` makes), with the times of ``kiln-init: started``
+  (the initramfs's init running) and ``API listening`` on the console beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kiln import process
+from kiln.image import build, cpio, qemu
+from kiln.image.initramfs import ZSTD_LEVEL
+from kiln.machined.testing import api_answers, free_port
+
+MARKER = "KILN-TRIVIAL-INIT-REACHED"
+TALOS_MB = 80  # Talos's published figure for its image (kernel + initramfs + root)
+HOST = "127.99.200.1"
+
+
+def trivial_init(message: bytes) -> bytes:
+    """A static ELF: write(1, message), reboot(POWER_OFF), then spin."""
+    base, header_size = 0x400000, 64 + 56
+    code_head = (
+        b"\xb8\x01\x00\x00\x00"  # mov eax, 1 (write)
+        b"\xbf\x01\x00\x00\x00"  # mov edi, 1
+        b"\x48\x8d\x35"  # lea rsi, [rip + message]
+    )
+    code_tail = (
+        b"\xba"
+        + struct.pack("<I", len(message))  # mov edx, len
+        + b"\x0f\x05"  # syscall
+        + b"\xb8\xa9\x00\x00\x00"  # mov eax, 169 (reboot)
+        + b"\xbf\xad\xde\xe1\xfe"  # mov edi, LINUX_REBOOT_MAGIC1
+        + b"\xbe\x69\x19\x12\x28"  # mov esi, LINUX_REBOOT_MAGIC2
+        + b"\xba\xdc\xfe\x21\x43"  # mov edx, LINUX_REBOOT_CMD_POWER_OFF
+        + b"\x0f\x05"  # syscall
+        + b"\xeb\xfe"  # jmp $
+    )
+    code = code_head + struct.pack("<i", len(code_tail)) + code_tail + message
+    size = header_size + len(code)
+    elf_header = (
+        b"\x7fELF\x02\x01\x01"
+        + b"\0" * 9
+        + struct.pack(
+            "<HHIQQQIHHHHHH", 2, 0x3E, 1, base + header_size, 64, 0, 0, 64, 56, 1, 0, 0, 0
+        )
+    )
+    program_header = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)
+    return elf_header + program_header + code
+
+
+async def trivial_initramfs(directory: Path) -> Path:
+    tree = directory / "trivial"
+    tree.mkdir()
+    init = tree / "init"
+    init.write_bytes(trivial_init(f"\n{MARKER}\n".encode()))
+    init.chmod(0o755)
+    (tree / "dev").mkdir()
+    console = cpio.Device("dev/console", stat.S_IFCHR | 0o600, 5, 1)
+    data = cpio.archive(tree, (console,))
+    done = await process.run(["zstd", "-q", f"-{ZSTD_LEVEL}", "-c"], input=data, timeout=60)
+    output = directory / "trivial.initramfs"
+    output.write_bytes(done.stdout)
+    return output
+
+
+async def boot_trivial(image: Path, initramfs: Path, cmdline: str, log: Path) -> float:
+    spec = qemu.VMSpec(image / build.KERNEL, initramfs, image / build.ROOTFS, cmdline, log)
+    vm = await qemu.VM.start(spec)
+    try:
+        return await vm.wait_for_console(MARKER, 300)
+    finally:
+        await vm.stop()
+
+
+async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float]:
+    port = free_port(HOST)
+    spec = qemu.VMSpec(
+        image / build.KERNEL,
+        image / build.INITRAMFS,
+        image / build.ROOTFS,
+        cmdline,
+        log,
+        forwards={f"{HOST}:{port}": 50000},
+    )
+    vm = await qemu.VM.start(spec)
+    try:
+        init = await vm.wait_for_console("kiln-init: started", 300)
+        listening = await vm.wait_for_console("API listening", 300)
+        for _ in range(6000):  # 5 minutes
+            if await api_answers(HOST, port):
+                break
+            await asyncio.sleep(0.05)
+        return init, listening, time.monotonic() - vm.started
+    finally:
+        await vm.stop()
+
+
+async def main(runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
+        work = Path(tmp)
+        started = time.monotonic()
+        result = await build.build(build.BuildOptions(output=work / "image"))
+        build_seconds = time.monotonic() - started
+        image, cmdline = result.output, str(result.manifest["cmdline"])
+        sizes = {name: a["size"] / 1e6 for name, a in result.manifest["artifacts"].items()}
+        initramfs = await trivial_initramfs(work)
+        accel = await asyncio.to_thread(qemu.accelerator)
+        trivial, kiln_init, listening, ready = [], [], [], []
+        for run in range(runs):
+            trivial.append(await boot_trivial(image, initramfs, cmdline, work / f"t{run}.log"))
+            a, b, c = await boot_kiln(image, cmdline, work / f"k{run}.log")
+            kiln_init.append(a)
+            listening.append(b)
+            ready.append(c)
+            print(
+                f"run {run + 1}: trivial {trivial[-1]:.1f}s, kiln API {ready[-1]:.1f}s",
+                file=sys.stderr,
+            )
+    total = sum(sizes.values())
+    med = statistics.median
+    how = "cached" if result.cached else "from the package cache"
+    print(f"build: {build_seconds:.0f}s ({how}); accelerator: {accel}\n")
+    print("| Measure | Value |")
+    print("|---|---:|")
+    for name in (build.KERNEL, build.INITRAMFS, build.ROOTFS):
+        print(f"| {name} (compressed) | {sizes[name]:.1f} MB |")
+    print(f"| **kernel + initramfs + root** | **{total:.1f} MB** (Talos: ~{TALOS_MB} MB) |")
+    print(f"| trivial init: QEMU start → marker (median of {runs}) | {med(trivial):.1f} s |")
+    print(f"| Kiln: QEMU start → initramfs init running | {med(kiln_init):.1f} s |")
+    print(f"| Kiln: QEMU start → API listening (console) | {med(listening):.1f} s |")
+    print(f"| **Kiln: QEMU start → API answers TLS** | **{med(ready):.1f} s** |")
+    print(f"| ratio API-ready / trivial init | {med(ready) / med(trivial):.2f}x (target ≤ 2x) |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))

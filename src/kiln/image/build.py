@@ -1,0 +1,178 @@
+"""``kilnctl image build``: from the package lock and this source tree to a signed image.
+
+Steps (each reported to a :class:`Steps` reporter): fetch and verify the locked packages,
+unpack them, install the locked Python dependencies, assemble and compress the root, assemble
+and pack the initramfs, copy the kernel, write and sign the manifest. Artifacts are cached
+under ``cache/images/<key>``, the key a hash of every input (package hashes, Python
+requirements, Kiln's sources, profile): a rebuild with the same inputs copies them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import kiln
+from kiln import __version__
+from kiln.image import apt, initramfs, manifest, pydeps, rootfs, squashfs, stage
+from kiln.image.errors import ImageError
+from kiln.image.initramfs import Profile
+from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
+
+KERNEL, INITRAMFS, ROOTFS = "vmlinuz", "initramfs", "rootfs.squashfs"
+ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)
+BASE_KERNEL_ARGS = ("random.trust_cpu=on", "console=ttyS0", "ro")
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kiln" / "image"
+
+
+def project_root() -> Path:
+    """The source checkout (for ``uv.lock``): two levels above the ``kiln`` package."""
+    return Path(kiln.__file__).resolve().parents[2]
+
+
+class Steps(Protocol):
+    def step(self, title: str) -> contextlib.AbstractContextManager[None]: ...
+
+
+class QuietSteps:
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        yield
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output: Path
+    profile: Profile = Profile.VM
+    kernel_args: tuple[str, ...] = ()
+    signing_key: Path | None = None
+    lock_path: Path = DEFAULT_LOCK
+    cache: Path = field(default_factory=default_cache)
+    project: Path = field(default_factory=project_root)
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: Path
+    manifest: dict[str, Any]
+    cached: bool
+
+
+def tree_hash(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        if "__pycache__" in path.parts or path.suffix == ".pyc" or not path.is_file():
+            continue
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_key(lock: PackageLock, requirements: str, profile: Profile) -> str:
+    digest = hashlib.sha256()
+    for part in (stage.lock_key(lock), requirements, tree_hash(kiln_source()), profile.value):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def kiln_source() -> Path:
+    return Path(kiln.__file__).resolve().parent
+
+
+async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResult:
+    steps = steps or QuietSteps()
+    key = options.signing_key and manifest.load_private_key(options.signing_key)
+    lock = load_lock(options.lock_path)
+    kernel = lock.kernel()
+    release = kernel.name.removeprefix("linux-image-")
+    with steps.step("Reading the locked Python requirements"):
+        requirements = await pydeps.export_requirements(options.project)
+    cache_dir = options.cache / "images" / input_key(lock, requirements, options.profile)
+    cached = options.use_cache and (cache_dir / ".complete").exists()
+    if not cached:
+        await _build_artifacts(options, lock, release, requirements, cache_dir, steps)
+    with steps.step(f"Writing the image to {options.output}"):
+        options.output.mkdir(parents=True, exist_ok=True)
+        for name in ARTIFACTS:
+            shutil.copyfile(cache_dir / name, options.output / name)
+        data = {
+            "name": "kiln-os",
+            "version": __version__,
+            "profile": options.profile.value,
+            "kernel": {"package": kernel.name, "version": kernel.version, "release": release},
+            "cmdline": " ".join((*BASE_KERNEL_ARGS, *options.kernel_args)),
+            "packages": {p.name: p.version for p in lock.packages},
+            "python_packages": _python_packages(requirements),
+            "source_date_epoch": squashfs.SOURCE_DATE_EPOCH,
+            "artifacts": manifest.describe(options.output, list(ARTIFACTS)),
+        }
+        (options.output / manifest.MANIFEST).write_bytes(manifest.encode(data))
+        (options.output / manifest.SIGNATURE).unlink(missing_ok=True)
+        if key:
+            manifest.sign(options.output, key)
+    return BuildResult(options.output, data, cached)
+
+
+async def _build_artifacts(
+    options: BuildOptions,
+    lock: PackageLock,
+    release: str,
+    requirements: str,
+    cache_dir: Path,
+    steps: Steps,
+) -> None:
+    with steps.step(f"Fetching {len(lock.packages)} locked Debian packages"):
+        debs = await apt.fetch(lock.packages, options.cache)
+    with steps.step("Unpacking the packages"):
+        staged = await stage.staging_tree(lock, debs, options.cache)
+    with steps.step("Installing Kiln's Python dependencies"):
+        site = await pydeps.install(requirements, options.cache)
+    await asyncio.to_thread(_fresh_directory, cache_dir)
+    with tempfile.TemporaryDirectory(dir=options.cache, prefix="build-") as tmp:
+        work = Path(tmp)
+        with steps.step("Assembling the root filesystem"):
+            await rootfs.assemble(staged, site, kiln_source(), work / "root")
+            rootfs.add_kernel_modules(staged, release, work / "root")
+        with steps.step("Compressing the root filesystem (squashfs, zstd)"):
+            await squashfs.make(work / "root", cache_dir / ROOTFS)
+        with steps.step("Building the initramfs"):
+            await initramfs.assemble(staged, release, options.profile, work / "initramfs")
+            await initramfs.pack(
+                work / "initramfs", cache_dir / INITRAMFS, squashfs.SOURCE_DATE_EPOCH
+            )
+        await asyncio.to_thread(_copy_kernel, staged, release, cache_dir / KERNEL)
+    await asyncio.to_thread((cache_dir / ".complete").write_text, "")
+
+
+def _fresh_directory(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
+def _copy_kernel(staged: Path, release: str, target: Path) -> None:
+    vmlinuz = staged / "boot" / f"vmlinuz-{release}"
+    if not vmlinuz.exists():
+        raise ImageError(f"the kernel package holds no {vmlinuz.name}")
+    shutil.copyfile(vmlinuz, target)
+
+
+def _python_packages(requirements: str) -> dict[str, str]:
+    found = {}
+    for line in requirements.splitlines():
+        spec = line.split(";")[0].strip().rstrip("\\").strip()
+        name, sep, version = spec.partition("==")
+        if sep:
+            found[name] = version
+    return found

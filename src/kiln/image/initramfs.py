@@ -1,0 +1,89 @@
+"""The initramfs: the init program (:mod:`kiln.image.initramfs_init`), the image's Python
+interpreter with the few standard modules it uses, and the kernel modules the boot needs,
+listed in load order. Written as a reproducible cpio, compressed with zstd."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import stat
+from enum import StrEnum
+from pathlib import Path
+
+from kiln import process
+from kiln.image import cpio, modules, pyruntime, rootfs
+
+INIT_SOURCE = Path(__file__).with_name("initramfs_init.py")
+STDLIB_FILES = (
+    "os.py",
+    "struct.py",
+    "types.py",
+    "encodings/__init__.py",
+    "encodings/aliases.py",
+    "encodings/utf_8.py",
+    "encodings/latin_1.py",
+    "encodings/ascii.py",
+    "ctypes/__init__.py",
+    "ctypes/_endian.py",
+)
+DEVICES = (
+    cpio.Device("dev/console", stat.S_IFCHR | 0o600, 5, 1),
+    cpio.Device("dev/null", stat.S_IFCHR | 0o666, 1, 3),
+)
+DIRECTORIES = ("dev", "proc", "sys", "newroot", "etc/kiln")
+ZSTD_LEVEL = 19
+
+
+class Profile(StrEnum):
+    """What the image boots on: the drivers its initramfs loads."""
+
+    VM = "vm"
+    METAL = "metal"
+
+    def boot_modules(self) -> tuple[str, ...]:
+        vm = ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "squashfs")
+        if self is Profile.VM:
+            return vm
+        return (*vm, "sd_mod", "ata_piix", "ata_generic", "ixgbevf")
+
+
+async def assemble(staged: Path, release: str, profile: Profile, tree: Path) -> list[str]:
+    """Build the initramfs tree at ``tree``; returns the modules it loads, in order."""
+    loaded = await asyncio.to_thread(lay_out, staged, release, profile, tree)
+    await pyruntime.compile_tree(tree, (pyruntime.STDLIB,))
+    return loaded
+
+
+def lay_out(staged: Path, release: str, profile: Profile, tree: Path) -> list[str]:
+    """Everything of :func:`assemble` but byte-compiling."""
+    rootfs.skeleton(tree)
+    for directory in DIRECTORIES:
+        (tree / directory).mkdir(parents=True, exist_ok=True)
+    python = tree / "usr/bin/python3.11"
+    shutil.copy2(staged / "usr/bin/python3.11", python)
+    for name in STDLIB_FILES:
+        stdlib_file = tree / pyruntime.STDLIB / name
+        stdlib_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(staged / pyruntime.STDLIB / name, stdlib_file)
+    ctypes_ext = next((staged / pyruntime.DYNLOAD).glob("_ctypes.cpython-*.so"))
+    (tree / pyruntime.DYNLOAD).mkdir(parents=True)
+    shutil.copy2(ctypes_ext, tree / pyruntime.DYNLOAD / ctypes_ext.name)
+    rootfs.add_libraries(staged, tree, [python, tree / pyruntime.DYNLOAD / ctypes_ext.name])
+    init = tree / "init"
+    shutil.copyfile(INIT_SOURCE, init)
+    init.chmod(0o755)
+    release_dir = staged / "lib/modules" / release
+    order = modules.load_order(profile.boot_modules(), modules.scan(release_dir))
+    for module in order:
+        module_file = tree / "usr/lib/modules" / release / module.path
+        module_file.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(release_dir / module.path, module_file)
+    (tree / "etc/kiln/modules").write_text("".join(f"{m.path}\n" for m in order))
+    return [m.name for m in order]
+
+
+async def pack(tree: Path, output: Path, mtime: int) -> None:
+    """The tree as a zstd-compressed newc cpio at ``output``."""
+    data = await asyncio.to_thread(cpio.archive, tree, DEVICES, mtime)
+    done = await process.run(["zstd", "-q", f"-{ZSTD_LEVEL}", "-T1", "-c"], input=data, timeout=600)
+    await asyncio.to_thread(output.write_bytes, done.stdout)

@@ -1,0 +1,171 @@
+#!/usr/bin/python3.11 -IS
+# ruff: noqa: PTH103, PTH106, PTH108, PTH110, PTH116, PTH118, PTH123, PTH208
+"""The initramfs's init: from the kernel to ``kiln-machined`` as PID 1 on the squashfs root.
+
+It runs on the initramfs's small Python (the image's own interpreter, a few standard modules,
+ctypes) and needs nothing else: no shell, no busybox. Steps:
+
+1. mount ``/dev`` (devtmpfs), ``/proc`` and ``/sys``;
+2. load the kernel modules listed in ``/etc/kiln/modules`` in that order (dependencies first,
+   worked out when the image was built) with ``finit_module``;
+3. find the root: the block device named by ``kiln.root=`` on the kernel command line, else
+   the first whole disk that starts with a squashfs superblock; mount it read-only;
+4. mount tmpfs on ``/run``, ``/tmp`` and ``/var`` of the new root, move ``/dev``, ``/proc`` and
+   ``/sys`` into it, free the initramfs, and switch to it (``MS_MOVE`` + ``chroot``);
+5. exec ``/usr/bin/kiln-machined --mode metal``.
+
+It uses ``os`` and ``open`` rather than pathlib: pathlib's imports are not in the initramfs.
+A failure is printed on the console and the machine powers off after a pause: PID 1 must not
+exit (that panics the kernel without saying why).
+"""
+
+import ctypes
+import os
+import sys
+import time
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_MOVE = 1, 2, 4, 8, 8192
+SYS_FINIT_MODULE = 313
+RB_POWER_OFF = 0x4321FEDC
+SQUASHFS_MAGIC = b"hsqs"
+NEW_ROOT = "/newroot"
+MODULES_LIST = "/etc/kiln/modules"
+ROOT_WAIT = 30.0
+MACHINED = ["/usr/bin/kiln-machined", "--mode", "metal", "--state", "/var/lib/kiln"]
+ENV = {"PATH": "/usr/sbin:/usr/bin", "LANG": "C.UTF-8", "HOME": "/var/lib/kiln"}
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def log(message: str) -> None:
+    sys.stdout.write(f"[{time.monotonic():9.3f}] kiln-init: {message}\n")
+    sys.stdout.flush()
+
+
+def check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
+    os.makedirs(target, exist_ok=True)
+    check(
+        libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {source} on {target}",
+    )
+
+
+def load_modules() -> None:
+    try:
+        with open(MODULES_LIST) as f:
+            paths = [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return
+    release = os.uname().release
+    for relative in paths:
+        path = f"/lib/modules/{release}/{relative}"
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if libc.syscall(SYS_FINIT_MODULE, fd, b"", 0) != 0:
+                err = ctypes.get_errno()
+                if err != 17:  # EEXIST: built in or already loaded
+                    raise OSError(err, f"finit_module {relative}: {os.strerror(err)}")
+        finally:
+            os.close(fd)
+    log(f"loaded {len(paths)} kernel modules")
+
+
+def kernel_args() -> dict[str, str]:
+    with open("/proc/cmdline") as f:
+        words = f.read().split()
+    return {key: value for key, _, value in (word.partition("=") for word in words)}
+
+
+def is_squashfs(device: str) -> bool:
+    try:
+        with open(device, "rb") as f:
+            return f.read(4) == SQUASHFS_MAGIC
+    except OSError:
+        return False
+
+
+def find_root(wanted: str) -> str:
+    deadline = time.monotonic() + ROOT_WAIT
+    while True:
+        if wanted:
+            if os.path.exists(wanted) and is_squashfs(wanted):
+                return wanted
+        else:
+            for name in sorted(os.listdir("/sys/class/block")):
+                if os.path.exists(f"/sys/class/block/{name}/partition"):
+                    continue
+                if is_squashfs(f"/dev/{name}"):
+                    return f"/dev/{name}"
+        if time.monotonic() > deadline:
+            raise OSError(f"no squashfs root found ({wanted or 'no kiln.root= given'})")
+        time.sleep(0.05)
+
+
+def free_initramfs(path: str, device: int) -> None:
+    """Remove the initramfs's files (their memory is otherwise lost), staying on it."""
+    for entry in os.scandir(path):
+        full = os.path.join(path, entry.name)
+        if full == NEW_ROOT:
+            continue
+        info = entry.stat(follow_symlinks=False)
+        if info.st_dev != device:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            free_initramfs(full, device)
+            os.rmdir(full)
+        else:
+            os.unlink(full)
+
+
+def switch_root() -> None:
+    device = os.stat("/").st_dev
+    for point in ("/dev", "/proc", "/sys"):
+        mount(point, NEW_ROOT + point, None, MS_MOVE)
+    free_initramfs("/", device)
+    os.chdir(NEW_ROOT)
+    mount(".", "/", None, MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def main() -> None:
+    mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755")
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    log("started")
+    load_modules()
+    args = kernel_args()
+    root = find_root(args.get("kiln.root", ""))
+    mount(root, NEW_ROOT, "squashfs", MS_RDONLY | MS_NODEV)
+    log(f"root {root} mounted read-only")
+    mount("tmpfs", NEW_ROOT + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    mount("tmpfs", NEW_ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    mount("tmpfs", NEW_ROOT + "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    os.makedirs(NEW_ROOT + "/var/lib/kiln", mode=0o700)
+    switch_root()
+    log("starting kiln-machined")
+    os.execve(MACHINED[0], MACHINED, ENV)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:  # noqa: BLE001 - PID 1 reports anything, then powers off
+        log(f"boot failed: {exc}")
+        time.sleep(10)
+        os.sync()
+        libc.reboot(RB_POWER_OFF)
+        while True:
+            time.sleep(3600)

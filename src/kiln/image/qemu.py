@@ -1,0 +1,131 @@
+"""Booting a built image in QEMU: kernel + initramfs with the root squashfs as a read-only
+virtio disk, user-mode networking with the API port forwarded to a host address, the serial
+console to a log file. KVM is used only where it really works (probed once), else TCG with
+``-cpu max`` (its RDRAND gives the guest entropy at once with ``random.trust_cpu=on``;
+``KILN_QEMU_CPU`` overrides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiln import process
+from kiln.image.errors import ImageError
+
+QEMU = "qemu-system-x86_64"
+KVM_PROBE_TIMEOUT = 8.0
+
+
+def available() -> str | None:
+    """Why QEMU cannot run here, or None when it can."""
+    if shutil.which(QEMU) is None:
+        return f"{QEMU} is not installed (apt-get install qemu-system-x86)"
+    return None
+
+
+@functools.cache
+def accelerator() -> str:
+    """``kvm`` if a KVM guest really boots here, else ``tcg``; ``KILN_QEMU_ACCEL`` overrides."""
+    forced = os.environ.get("KILN_QEMU_ACCEL")
+    if forced in ("kvm", "tcg"):
+        return forced
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    return "kvm" if asyncio.run(_kvm_boots()) else "tcg"
+
+
+async def _kvm_boots() -> bool:
+    """Run the firmware alone under KVM for a moment: it aborts or hangs where KVM is broken."""
+    argv = [QEMU, "-accel", "kvm", "-cpu", "host", "-nodefaults", "-display", "none"]
+    argv += ["-serial", "none", "-monitor", "none", "-m", "64", "-no-reboot", "-S"]
+    argv += ["-qmp", "stdio"]
+    try:
+        done = await process.run(
+            argv,
+            input=b'{"execute":"qmp_capabilities"}\n{"execute":"cont"}\n'
+            b'{"execute":"query-status"}\n{"execute":"quit"}\n',
+            timeout=KVM_PROBE_TIMEOUT,
+            check=False,
+        )
+    except process.ProcessError:
+        return False
+    return done.returncode == 0 and b'"running"' in done.stdout
+
+
+@dataclass
+class VMSpec:
+    kernel: Path
+    initramfs: Path
+    root: Path
+    cmdline: str
+    serial_log: Path
+    forwards: dict[str, int] = field(default_factory=dict)  # "HOST:PORT" -> guest port
+    memory_mb: int = 1024
+    cpus: int = 2
+    disks: tuple[Path, ...] = ()
+
+    def argv(self, accel: str) -> list[str]:
+        net = "user,id=net0" + "".join(
+            f",hostfwd=tcp:{host}-:{guest}" for host, guest in self.forwards.items()
+        )
+        cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
+        argv = [QEMU, "-accel", accel, "-cpu", cpu]
+        argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
+        argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
+        argv += ["-serial", f"file:{self.serial_log}"]
+        argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
+        argv += ["-append", self.cmdline]
+        argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
+        for disk in self.disks:
+            argv += ["-drive", f"file={disk},format=raw,if=virtio"]
+        argv += ["-netdev", net, "-device", "virtio-net-pci,netdev=net0"]
+        return argv
+
+
+class VM:
+    """A running QEMU guest; :meth:`stop` ends it."""
+
+    def __init__(self, spec: VMSpec, child: process.Child, started: float) -> None:
+        self.spec = spec
+        self.child = child
+        self.started = started
+
+    @classmethod
+    async def start(cls, spec: VMSpec, accel: str = "") -> VM:
+        argv = spec.argv(accel or await asyncio.to_thread(accelerator))
+        spec.serial_log.write_bytes(b"")
+        started = time.monotonic()
+        child = await process.spawn(argv, capture_output=False)
+        return cls(spec, child, started)
+
+    def console(self) -> str:
+        return self.spec.serial_log.read_text(errors="replace")
+
+    async def wait_for_console(self, marker: str, within: float) -> float:
+        """Seconds from the start of QEMU until ``marker`` appears on the serial console."""
+        deadline = time.monotonic() + within
+        while marker not in self.console():
+            if self.child.returncode is not None:
+                raise ImageError(f"QEMU exited before {marker!r} appeared: {self._tail()}")
+            if time.monotonic() > deadline:
+                raise ImageError(f"{marker!r} did not appear within {within:g}s: {self._tail()}")
+            await asyncio.sleep(0.05)
+        return time.monotonic() - self.started
+
+    async def wait_exit(self, within: float) -> int:
+        async with asyncio.timeout(within):
+            return await self.child.wait()
+
+    def _tail(self) -> str:
+        lines = self.console().strip().splitlines()
+        return " | ".join(lines[-8:]) or "(nothing on the console)"
+
+    async def stop(self) -> None:
+        if self.child.returncode is None:
+            await process.terminate(self.child, grace=5.0)

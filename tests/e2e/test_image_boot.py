@@ -1,0 +1,105 @@
+"""The built image boots in QEMU to maintenance mode with its API on port 50000, holds no shell,
+login or accounts, and its signed manifest refuses a tampered artifact."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+from image_vm import BootedVM, BuiltImage
+
+from kiln import process
+from kiln.image import build
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
+SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "csh", "busybox", "toybox"}
+LOGIN = {"sshd", "ssh", "getty", "agetty", "login", "su", "sudo", "passwd", "useradd", "nologin"}
+
+
+async def _kilnctl(*args: str) -> str:
+    done = await process.run([KILNCTL, *args], timeout=120)
+    return done.stdout.decode()
+
+
+async def test_the_node_answers_in_maintenance_mode(booted: BootedVM) -> None:
+    out = await _kilnctl("version", "--insecure", "-n", booted.endpoint)
+    assert "Maintenance: yes" in out
+    assert "Python: 3.11.2" in out  # Debian's interpreter inside the image, not the host's
+    assert "OS: Linux 6.1.0-" in out and "cloud-amd64" in out
+
+
+async def test_the_hardware_call_describes_the_vm(booted: BootedVM) -> None:
+    out = await _kilnctl("hardware", "--insecure", "-n", booted.endpoint)
+    assert "metal" in out and "eth0" in out and "/dev/vda" in out
+
+
+async def test_the_console_shows_the_address_stage_and_api_certificate(booted: BootedVM) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    _, writer = await asyncio.open_connection(booted.host, booted.port, ssl=context)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    digest = hashlib.sha256(der).hexdigest().upper()
+    fingerprint = ":".join(digest[i : i + 2] for i in range(0, 64, 2))
+    await booted.vm.wait_for_console("addresses:    10.0.2.15", 60)
+    screen = booted.vm.console()
+    assert "stage:        maintenance" in screen
+    assert f"API cert:     SHA-256 {fingerprint}" in screen
+    assert "login:" not in screen
+
+
+async def test_the_root_holds_no_shell_login_or_accounts(image: BuiltImage) -> None:
+    listing = await process.run(["unsquashfs", "-lls", str(image.directory / build.ROOTFS)])
+    paths = [
+        line.split()[-1] for line in listing.stdout.decode().splitlines() if "squashfs-root" in line
+    ]
+    entries = [p.split("squashfs-root", 1)[1] for p in paths if "squashfs-root/" in p]
+    names = {Path(entry.split(" -> ")[0]).name for entry in entries}
+    assert not names & SHELLS
+    programs = {Path(e).name for e in entries if e.startswith(("/usr/bin/", "/usr/sbin/"))}
+    assert not programs & LOGIN
+    assert "/usr/bin/kiln-machined" in entries and "/usr/bin/python3.11" in entries
+    assert not any(e.startswith(("/etc/shadow", "/home/", "/etc/sudoers")) for e in entries)
+    extract = await process.run(
+        ["unsquashfs", "-cat", str(image.directory / build.ROOTFS), "etc/passwd"]
+    )
+    accounts = [line.split(":")[0] for line in extract.stdout.decode().splitlines() if line]
+    assert accounts == ["root"]
+    assert extract.stdout.decode().strip().endswith(":/nonexistent")  # no login shell
+
+
+async def test_the_signed_image_verifies_and_a_tampered_copy_does_not(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    ok = await _kilnctl(
+        "image", "verify", str(image.directory), "--public-key", str(image.public_key)
+    )
+    assert ok.startswith("ok: Kiln OS")
+    copy = tmp_path / "image"
+    shutil.copytree(image.directory, copy)
+    with (copy / build.INITRAMFS).open("r+b") as f:
+        f.seek(100)
+        f.write(b"\0")
+    done = await process.run(
+        [KILNCTL, "image", "verify", str(copy), "--public-key", str(image.public_key)], check=False
+    )
+    assert done.returncode == 1
+    assert b"initramfs: SHA-256" in done.stderr and b"changed after signing" in done.stderr
+
+
+async def test_a_rebuild_without_the_cache_is_byte_identical(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    again = await build.build(build.BuildOptions(output=tmp_path / "again", use_cache=False))
+    assert not again.cached
+    for name in (build.ROOTFS, build.INITRAMFS, build.KERNEL):
+        assert again.manifest["artifacts"][name] == image.manifest["artifacts"][name], name
