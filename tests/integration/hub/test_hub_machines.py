@@ -110,10 +110,18 @@ async def test_calls_are_relayed_to_the_machine_api(fleet: Fleet) -> None:
     assert "maintenance mode" in (refused.value.details() or "")
 
 
-async def test_labels_select_machines(fleet: Fleet) -> None:
+async def test_labels_select_machines_and_watches_see_them(fleet: Fleet) -> None:
     uuid = fleet.uuids[NODE_HOSTS[1]]
     async with fleet.hub.client() as api:
+        watch = api.WatchMachines(hub_pb2.ListRequest(selector="rack=r1"))
+        bootstrapped = await watch.read()
+        assert bootstrapped.type == "bootstrapped" and not bootstrapped.resource
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, set={"rack": "r1"}))
+        async with asyncio.timeout(WAIT):
+            appeared = await watch.read()
+        watch.cancel()
+        assert appeared.type == "created"
+        assert json.loads(appeared.resource)["metadata"]["id"] == uuid
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             request = hub_pb2.LabelMachineRequest(id=uuid, set={"kiln.dev/stage": "x"})
             await api.LabelMachine(request)
@@ -129,10 +137,13 @@ async def test_bad_tokens_and_a_claimed_identity_are_refused(fleet: Fleet, tmp_p
     async with fleet.hub.client() as api:
         revoked = await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())
         await api.RevokeJoinToken(hub_pb2.RevokeRequest(id=revoked.id))
+        short = await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest(expires_seconds=1))
+    await asyncio.sleep(1.1)
     good = parse_join_token(fleet.token)
     fresh = "00000000-0000-4000-8000-000000000001"
     cases = [
         (parse_join_token(revoked.token), fresh, "is revoked"),
+        (parse_join_token(short.token), fresh, "expired"),
         (JoinToken(good.id, "wrong-secret", good.pin), fresh, "wrong secret"),
         (JoinToken(good.id, good.secret, "A" * 43), fresh, "not the hub the join token names"),
         # Another machine (another secret) presenting a known machine's UUID:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from kiln.hub.api.inventory_view import InventoryView
 from kiln.hub.api.relay import MachineRelay
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.join_tokens import JoinTokens
@@ -60,8 +61,10 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         machines: Machines,
         links: Links,
         relay: MachineRelay,
+        inventory: InventoryView,
         url: str,
     ) -> None:
+        self._inventory = inventory
         self._state = state
         self._keys = keys
         self._tokens = tokens

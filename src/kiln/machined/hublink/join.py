@@ -74,9 +74,9 @@ async def join(url: str, token: JoinToken, uuid: str, identity: HubIdentity) -> 
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
+            what = "the hub refused the join" if permanent else "the join did not complete"
             raise HubJoinError(
-                f"the hub refused the join: {err.details()} ({err.code().name})",
-                permanent=permanent,
+                f"{what}: {err.details()} ({err.code().name})", permanent=permanent
             ) from None
     joined = Joined(url, reply.certificate, reply.ca, server, reply.machine_port)
     identity.save(joined)

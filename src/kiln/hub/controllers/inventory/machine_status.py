@@ -49,8 +49,16 @@ def status_of(machine: MachineSpec) -> MachineStatusSpec:
     )
 
 
+#: A pass waits this long first, so that a burst of changes (machines connecting by the
+#: hundred) is one pass over the inventory, not one per machine.
+BATCH = 1.0
+
+
 class MachineStatusController(Controller):
     name = "inventory.MachineStatusController"
+
+    def __init__(self, batch: float = BATCH) -> None:
+        self._batch = batch
 
     def inputs(self) -> Sequence[Input]:
         return [Input.of(MachineSpec), Input.of(MachineLabelsSpec)]
