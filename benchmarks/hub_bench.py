@@ -39,6 +39,7 @@ NODE_HOST = "127.88.3.1"
 CALLS = 200
 RELAYS = 100
 IDLE_SECONDS = 10.0
+JOIN_BATCH = 20  # machines that start joining each second
 CONNECT_TIMEOUT = 900.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -69,8 +70,8 @@ async def simulate(url: str, token: str, first: int, count: int, root: Path, api
 
         link = HubLink(url, token, root / f"m{index}", source, api_address=(host, int(port)))
         links.append(asyncio.create_task(link.run(), name=f"sim {index}"))
-        if index % 50 == 0:
-            await asyncio.sleep(0.2)  # a burst of joins, not a stampede
+        if index % JOIN_BATCH == 0:
+            await asyncio.sleep(1.0)  # machines joining at a steady pace, not all at once
     await asyncio.gather(*links)
 
 

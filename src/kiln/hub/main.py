@@ -97,9 +97,14 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, server.request_stop)
         gc.freeze()
-        await server.run(lambda line: click.echo(line))
+        await server.run(_announce)
 
     asyncio.run(run())
+
+
+def _announce(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()  # the admin key must reach a log or a pipe at once
 
 
 for command in (apikey, jointoken, audit, get, label, machine, logs):

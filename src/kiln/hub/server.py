@@ -105,10 +105,10 @@ class HubServer:
                 options.data_dir / FILE_NAME,
                 ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
             )
-            await api.start()
-            await link_server.start()
             runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
             view_task = asyncio.create_task(inventory.run(), name="inventory view")
+            await api.start()
+            await link_server.start()
             if initial is not None:
                 announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
             announce(

@@ -174,9 +174,10 @@ async def test_machines_reconnect_after_the_hub_is_killed(fleet: Fleet) -> None:
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, set={"keep": "me"}))
     await fleet.hub.kill()
     await fleet.hub.start()
+    kept = await fleet.wait_selected("keep=me,kiln.dev/connected=true", 1)
+    assert [m["metadata"]["id"] for m in kept] == [uuid]
     machines = await fleet.wait_connected(len(NODE_HOSTS) - 1)
     assert {m["metadata"]["id"] for m in machines} == {fleet.uuids[host] for host in NODE_HOSTS[:2]}
-    assert [m["metadata"]["id"] for m in await fleet.machines("keep=me")] == [uuid]
     async with fleet.hub.client() as api:
         version = await api.MachineVersion(hub_pb2.MachineRequest(id=uuid))
     assert version.node == NODE_HOSTS[0]

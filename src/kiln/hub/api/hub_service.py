@@ -115,9 +115,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
     # Inventory ----------------------------------------------------------------------------------
 
     async def ListMachines(self, request: Any, context: Any) -> Any:
-        return _listing(
-            await self._state.list(Kind.of(MachineStatusSpec), request.selector or None)
-        )
+        return hub_pb2.ResourceList(resources=await self._inventory.list(request.selector))
 
     async def WatchMachines(self, request: Any, context: Any) -> AsyncIterator[hub_pb2.WatchEvent]:
         watch = self._state.watch_kind(Kind.of(MachineStatusSpec), request.selector or None)
