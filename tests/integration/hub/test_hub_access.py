@@ -179,3 +179,4 @@ async def test_cli_writes_a_hub_join_file(hub: HubProcess, tmp_path: Path) -> No
     listed = await asyncio.to_thread(kiln_hub, hub, "jointoken", "list", "-o", "json")
     assert token.id in {item["metadata"]["id"] for item in json.loads(listed.stdout)}
     assert token.secret not in listed.stdout
+    assert all(not item["spec"]["secretHash"] for item in json.loads(listed.stdout))

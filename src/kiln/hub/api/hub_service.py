@@ -85,7 +85,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         return hub_pb2.CreateApiKeyResponse(id=key_id, key=text)
 
     async def ListApiKeys(self, request: Any, context: Any) -> Any:
-        return _listing(await self._keys.list())
+        return _listing(_without_hashes(await self._keys.list()))
 
     async def RevokeApiKey(self, request: Any, context: Any) -> Any:
         await self._keys.revoke(request.id)
@@ -98,7 +98,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         return hub_pb2.CreateJoinTokenResponse(id=token.id, token=str(token), url=self._url)
 
     async def ListJoinTokens(self, request: Any, context: Any) -> Any:
-        return _listing(await self._tokens.list())
+        return _listing(_without_hashes(await self._tokens.list()))
 
     async def RevokeJoinToken(self, request: Any, context: Any) -> Any:
         await self._tokens.revoke(request.id)
@@ -203,6 +203,13 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
             lines = client.logs(request.service, tail=request.tail_lines, follow=request.follow)
             async for line in lines:
                 yield common_pb2.Data(bytes=line.encode())
+
+
+def _without_hashes(resources: list[Resource[Any]]) -> list[Resource[Any]]:
+    """Keys and tokens as clients see them: no hash of their secret."""
+    for resource in resources:
+        resource.spec = resource.spec.model_copy(update={"secret_hash": ""})
+    return resources
 
 
 def _check_label_key(key: str) -> None:
