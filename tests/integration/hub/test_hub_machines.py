@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,32 @@ async def test_labels_select_machines_and_watches_see_them(fleet: Fleet) -> None
     async with fleet.hub.client() as api:
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, remove=["rack"]))
     await fleet.wait_selected("rack=r1", 0)
+
+
+def kiln_hub(hub: HubProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "kiln.hub", "--config", str(hub.data_dir / "client.yaml")]
+    argv += ["--api-key", hub.admin_key, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_the_cli_lists_labels_and_calls_machines(fleet: Fleet) -> None:
+    uuid = fleet.uuids[NODE_HOSTS[0]]
+    labelled = await asyncio.to_thread(kiln_hub, fleet.hub, "label", uuid, "tier=edge")
+    assert labelled.returncode == 0, labelled.stderr
+    await fleet.wait_selected("tier=edge", 1)
+    table = await asyncio.to_thread(kiln_hub, fleet.hub, "get", "machines", "-l", "tier=edge")
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "HOSTNAME", "CONNECTED"]
+    assert row.split()[:3] == [uuid, NODE_HOSTS[0], "true"]
+    version = await asyncio.to_thread(kiln_hub, fleet.hub, "machine", "version", uuid)
+    assert version.returncode == 0, version.stderr
+    assert "maintenance: true" in version.stdout
+    refused = await asyncio.to_thread(kiln_hub, fleet.hub, "logs", uuid)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: the machine answered:")
+    assert "maintenance mode" in refused.stderr
+    await asyncio.to_thread(kiln_hub, fleet.hub, "label", uuid, "tier-")
 
 
 async def test_bad_tokens_and_a_claimed_identity_are_refused(fleet: Fleet, tmp_path: Path) -> None:
