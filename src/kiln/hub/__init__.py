@@ -31,6 +31,7 @@ it; each connection on that socket becomes a byte stream to the machine, which c
 to its own API port (kiln.machined.hublink.bridge). gRPC runs TLS end to end through it, so
 the machine's own authorization applies: the hub pins the self-signed certificate of a
 machine in maintenance mode, and presents a client certificate of the machine's cluster
-(MachineCredentials) to a configured one. An idle machine costs the hub one gRPC stream and
-a few objects: no thread, no task of its own, no socket beyond its connection.
+(MachineCredentials) to a configured one. An idle machine costs the hub its connection, one
+gRPC stream whose handler waits for the next message, and a few objects: no thread, no
+listening socket, no timer of its own (the machine sends the heartbeats).
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -86,6 +87,9 @@ def serve(
         url or f"https://{_dialable(listen)}",
     )
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    # One connection per machine: as many open files as the system lets this process have.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     server = HubServer(options)
 
     async def run() -> None:
@@ -93,9 +97,14 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, server.request_stop)
         gc.freeze()
-        await server.run(lambda line: click.echo(line))
+        await server.run(_announce)
 
     asyncio.run(run())
+
+
+def _announce(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()  # the admin key must reach a log or a pipe at once
 
 
 for command in (apikey, jointoken, audit, get, label, machine, logs):

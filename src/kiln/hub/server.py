@@ -18,6 +18,7 @@ import grpc
 from kiln.hub import pki
 from kiln.hub.api.access import AccessInterceptor
 from kiln.hub.api.hub_service import HubService
+from kiln.hub.api.inventory_view import InventoryView
 from kiln.hub.api.relay import MachineRelay
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.join_tokens import JoinTokens
@@ -74,6 +75,7 @@ class HubServer:
             await machines.mark_all_disconnected()
             initial = await keys.ensure_initial_admin()
             runtime = ControllerRuntime(state, hub_controllers())
+            inventory = InventoryView(state)
             relay = MachineRelay(state, links, Tunnels(options.data_dir / "run", links))
             identity = [(hub_pki.server_key.pem, server_pem)]
 
@@ -81,7 +83,10 @@ class HubServer:
                 interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS
             )
             hub_pb2_grpc.add_HubServiceServicer_to_server(
-                HubService(state, keys, tokens, audit, machines, links, relay, options.url), api
+                HubService(
+                    state, keys, tokens, audit, machines, links, relay, inventory, options.url
+                ),
+                api,
             )
             machine_port = _port(options.machine_listen)
             hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
@@ -100,9 +105,10 @@ class HubServer:
                 options.data_dir / FILE_NAME,
                 ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
             )
+            runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
+            view_task = asyncio.create_task(inventory.run(), name="inventory view")
             await api.start()
             await link_server.start()
-            runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
             if initial is not None:
                 announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
             announce(
@@ -114,7 +120,8 @@ class HubServer:
             await link_server.stop(STOP_GRACE)
             await api.stop(STOP_GRACE)
             await runtime.stop()
-            await asyncio.wait({runtime_task})
+            view_task.cancel()
+            await asyncio.wait({runtime_task, view_task})
         finally:
             await state.close()
 

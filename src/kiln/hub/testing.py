@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from kiln import process
+from kiln.daemons import DaemonProcess
+from kiln.errors import KilnError
 from kiln.hub.cli.connection import HubAccess, connect
 from kiln.hub.clientconfig import FILE_NAME, read_client_config
 from kiln.machinery.api import hub_pb2_grpc
@@ -35,20 +32,22 @@ POLL = 0.05
 _KEY = re.compile(r"initial admin API key[^:]*: (\S+)")
 
 
-class HubStartError(RuntimeError):
-    pass
+class HubStartError(KilnError):
+    """The hub exited or did not answer in time; the message ends with its output."""
 
 
-class HubProcess:
+class HubProcess(DaemonProcess):
+    """One ``kiln-hub serve`` process (see the module docstring)."""
+
+    start_error = HubStartError
+
     def __init__(self, data_dir: Path, *, host: str = "127.0.0.1") -> None:
+        super().__init__(data_dir.with_name(f"{data_dir.name}.out"))
         self.data_dir = data_dir
         self.host = host
         self.port = free_port(host)
         self.machine_port = free_port(host)
-        self.output_path = data_dir.with_name(f"{data_dir.name}.out")
         self.admin_key = ""
-        self._child: process.Child | None = None
-        self._copier: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -65,16 +64,8 @@ class HubProcess:
             "--listen", self.address, "--machine-listen", f"{self.host}:{self.machine_port}",
         ]  # fmt: skip
 
-    @property
-    def pid(self) -> int | None:
-        return self._child.pid if self._child is not None else None
-
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
-        child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
-        self._child = child
-        self._copier = asyncio.create_task(
-            process.copy_output(child, self.output_path), name="hub output"
-        )
+        child = await self.spawn(self.argv, "hub output")
         try:
             async with asyncio.timeout(timeout):
                 while not (
@@ -91,23 +82,6 @@ class HubProcess:
         if found is not None:
             self.admin_key = found.group(1)
 
-    async def stop(self, grace: float = 10.0) -> int:
-        if self._child is None:
-            return 0
-        code = await process.terminate(self._child, grace)
-        await self._finish()
-        return code
-
-    async def kill(self) -> int:
-        """SIGKILL: what ``kill -9`` does."""
-        if self._child is None:
-            return 0
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._child.pid, signal.SIGKILL)
-        code = await self._child.wait()
-        await self._finish()
-        return code
-
     def access(self, api_key: str | None = None) -> HubAccess:
         config = read_client_config(self.data_dir / FILE_NAME)
         key = self.admin_key if api_key is None else api_key
@@ -119,25 +93,3 @@ class HubProcess:
     ) -> AsyncIterator[hub_pb2_grpc.HubServiceAsyncStub]:
         async with connect(self.access(api_key)) as stub:
             yield stub
-
-    def output(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._child is not None and self._child.returncode is None:
-            await self.stop()
-
-    async def _finish(self) -> None:
-        await process.finish_copy(self._copier)

@@ -15,16 +15,13 @@ Public on purpose: integration tests of the node, the CLI and the hub all use it
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
 
-from kiln import process
+from kiln.daemons import DaemonProcess
 from kiln.errors import KilnError
 from kiln.machinery.probe import api_answers, free_port
 
@@ -36,8 +33,10 @@ class NodeStartError(KilnError):
     """The daemon exited or did not answer in time; the message ends with its output."""
 
 
-class NodeProcess:
+class NodeProcess(DaemonProcess):
     """One ``kiln-machined --mode container`` process (see the module docstring)."""
+
+    start_error = NodeStartError
 
     def __init__(
         self,
@@ -59,17 +58,11 @@ class NodeProcess:
         self.extra_services = tuple(extra_services)
         self.log_level = log_level
         self.hub_join = hub_join
-        self.output_path = state_dir.with_name(f"{state_dir.name}.out")
-        self._child: process.Child | None = None
-        self._copier: asyncio.Task[None] | None = None
+        super().__init__(state_dir.with_name(f"{state_dir.name}.out"))
 
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._child.pid if self._child is not None else None
 
     @property
     def argv(self) -> list[str]:
@@ -86,11 +79,7 @@ class NodeProcess:
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
         """Start the daemon and wait until its API answers; NodeStartError if it does not."""
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
-        child = await process.spawn(self.argv, env={"PYTHONUNBUFFERED": "1"})
-        self._child = child
-        self._copier = asyncio.create_task(
-            process.copy_output(child, self.output_path), name=f"node {self.endpoint}"
-        )
+        await self.spawn(self.argv, f"node {self.endpoint}")
         await self.wait_answering(timeout)
 
     async def wait_answering(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -107,56 +96,15 @@ class NodeProcess:
                 f"{self._output_tail()}"
             ) from None
 
-    async def stop(self, grace: float = 15.0) -> int:
-        """SIGTERM, up to ``grace`` seconds, then SIGKILL; the exit code."""
-        child = self._require()
-        code = await process.terminate(child, grace)
-        await self._finish()
-        return code
-
-    async def kill(self) -> int:
-        """SIGKILL the daemon only (its services live on, as after a crash); the exit code."""
-        child = self._require()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGKILL)
-        code = await child.wait()
-        await self._finish()
-        return code
-
-    async def wait(self) -> int:
-        """Wait for the daemon to exit by itself (after a shutdown); the exit code."""
-        code = await self._require().wait()
-        await self._finish()
-        return code
-
-    def output(self) -> str:
-        try:
-            return self.output_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._child is not None and self._child.returncode is None:
-            await self.stop()
+        await super().__aexit__(exc_type, exc, traceback)
         if self._child is not None:
             self._child.signal_group(signal.SIGKILL)  # services a killed daemon left behind
-
-    def _require(self) -> process.Child:
-        if self._child is None:
-            raise NodeStartError("the node was not started")
-        return self._child
-
-    async def _finish(self) -> None:
-        await process.finish_copy(self._copier)
 
     def _output_tail(self, lines: int = 30) -> str:
         tail = self.output().splitlines()[-lines:]

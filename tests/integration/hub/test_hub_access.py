@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -17,6 +18,7 @@ from kiln.hub.auth import permissions
 from kiln.hub.auth.roles import HubRole
 from kiln.hub.testing import HubProcess
 from kiln.machinery.api import hub_pb2, hub_pb2_grpc
+from kiln.machinery.hubjoin import certificate_pin, load_hub_join, parse_join_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -163,3 +165,18 @@ async def test_cli_audit_since_and_one_line_errors(hub: HubProcess) -> None:
     assert "UNAUTHENTICATED" in refused.stderr
     bad = await asyncio.to_thread(kiln_hub, hub, "audit", "--since", "yesterday")
     assert bad.returncode == 1 and "--since 'yesterday'" in bad.stderr
+
+
+async def test_cli_writes_a_hub_join_file(hub: HubProcess, tmp_path: Path) -> None:
+    path = tmp_path / "hubjoin.yaml"
+    made = await asyncio.to_thread(kiln_hub, hub, "jointoken", "create", "-o", str(path))
+    assert made.returncode == 0, made.stderr
+    document = load_hub_join(path)
+    assert document.url == hub.url
+    token = parse_join_token(document.join_token)
+    server = (hub.data_dir / "pki" / "server.crt").read_bytes()
+    assert token.pin == certificate_pin(server)
+    listed = await asyncio.to_thread(kiln_hub, hub, "jointoken", "list", "-o", "json")
+    assert token.id in {item["metadata"]["id"] for item in json.loads(listed.stdout)}
+    assert token.secret not in listed.stdout
+    assert all(not item["spec"]["secretHash"] for item in json.loads(listed.stdout))

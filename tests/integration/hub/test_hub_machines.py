@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -110,10 +112,18 @@ async def test_calls_are_relayed_to_the_machine_api(fleet: Fleet) -> None:
     assert "maintenance mode" in (refused.value.details() or "")
 
 
-async def test_labels_select_machines(fleet: Fleet) -> None:
+async def test_labels_select_machines_and_watches_see_them(fleet: Fleet) -> None:
     uuid = fleet.uuids[NODE_HOSTS[1]]
     async with fleet.hub.client() as api:
+        watch = api.WatchMachines(hub_pb2.ListRequest(selector="rack=r1"))
+        bootstrapped = await watch.read()
+        assert bootstrapped.type == "bootstrapped" and not bootstrapped.resource
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, set={"rack": "r1"}))
+        async with asyncio.timeout(WAIT):
+            appeared = await watch.read()
+        watch.cancel()
+        assert appeared.type == "created"
+        assert json.loads(appeared.resource)["metadata"]["id"] == uuid
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             request = hub_pb2.LabelMachineRequest(id=uuid, set={"kiln.dev/stage": "x"})
             await api.LabelMachine(request)
@@ -125,14 +135,43 @@ async def test_labels_select_machines(fleet: Fleet) -> None:
     await fleet.wait_selected("rack=r1", 0)
 
 
+def kiln_hub(hub: HubProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "kiln.hub", "--config", str(hub.data_dir / "client.yaml")]
+    argv += ["--api-key", hub.admin_key, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_the_cli_lists_labels_and_calls_machines(fleet: Fleet) -> None:
+    uuid = fleet.uuids[NODE_HOSTS[0]]
+    labelled = await asyncio.to_thread(kiln_hub, fleet.hub, "label", uuid, "tier=edge")
+    assert labelled.returncode == 0, labelled.stderr
+    await fleet.wait_selected("tier=edge", 1)
+    table = await asyncio.to_thread(kiln_hub, fleet.hub, "get", "machines", "-l", "tier=edge")
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()
+    assert header.split()[:3] == ["ID", "HOSTNAME", "CONNECTED"]
+    assert row.split()[:3] == [uuid, NODE_HOSTS[0], "true"]
+    version = await asyncio.to_thread(kiln_hub, fleet.hub, "machine", "version", uuid)
+    assert version.returncode == 0, version.stderr
+    assert "maintenance: true" in version.stdout
+    refused = await asyncio.to_thread(kiln_hub, fleet.hub, "logs", uuid)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: the machine answered:")
+    assert "maintenance mode" in refused.stderr
+    await asyncio.to_thread(kiln_hub, fleet.hub, "label", uuid, "tier-")
+
+
 async def test_bad_tokens_and_a_claimed_identity_are_refused(fleet: Fleet, tmp_path: Path) -> None:
     async with fleet.hub.client() as api:
         revoked = await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())
         await api.RevokeJoinToken(hub_pb2.RevokeRequest(id=revoked.id))
+        short = await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest(expires_seconds=1))
+    await asyncio.sleep(1.1)
     good = parse_join_token(fleet.token)
     fresh = "00000000-0000-4000-8000-000000000001"
     cases = [
         (parse_join_token(revoked.token), fresh, "is revoked"),
+        (parse_join_token(short.token), fresh, "expired"),
         (JoinToken(good.id, "wrong-secret", good.pin), fresh, "wrong secret"),
         (JoinToken(good.id, good.secret, "A" * 43), fresh, "not the hub the join token names"),
         # Another machine (another secret) presenting a known machine's UUID:
@@ -163,9 +202,10 @@ async def test_machines_reconnect_after_the_hub_is_killed(fleet: Fleet) -> None:
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, set={"keep": "me"}))
     await fleet.hub.kill()
     await fleet.hub.start()
+    kept = await fleet.wait_selected("keep=me,kiln.dev/connected=true", 1)
+    assert [m["metadata"]["id"] for m in kept] == [uuid]
     machines = await fleet.wait_connected(len(NODE_HOSTS) - 1)
     assert {m["metadata"]["id"] for m in machines} == {fleet.uuids[host] for host in NODE_HOSTS[:2]}
-    assert [m["metadata"]["id"] for m in await fleet.machines("keep=me")] == [uuid]
     async with fleet.hub.client() as api:
         version = await api.MachineVersion(hub_pb2.MachineRequest(id=uuid))
     assert version.node == NODE_HOSTS[0]

@@ -26,7 +26,7 @@ async def test_status_labels_are_system_labels_from_facts_plus_user_labels() -> 
     facts = MachineFacts(stage="maintenance", platform="container", cpus=4, memory=8 * 1024**3)
     machine = Resource.new(UUID, MachineSpec(secret_hash="h", connected=True, facts=facts))
     status = Pointer.of(MachineStatusSpec, UUID)
-    async with ControllerHarness(MachineStatusController()) as harness:
+    async with ControllerHarness(MachineStatusController(batch=0)) as harness:
         await harness.state.create(machine, owner="hub.MachineLink")
         found = await harness.wait_for(status, lambda r: r.spec.connected)
         assert found.metadata.labels == {

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from kiln.hub.api.inventory_view import InventoryView
 from kiln.hub.api.relay import MachineRelay
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.join_tokens import JoinTokens
@@ -60,8 +61,10 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         machines: Machines,
         links: Links,
         relay: MachineRelay,
+        inventory: InventoryView,
         url: str,
     ) -> None:
+        self._inventory = inventory
         self._state = state
         self._keys = keys
         self._tokens = tokens
@@ -82,7 +85,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         return hub_pb2.CreateApiKeyResponse(id=key_id, key=text)
 
     async def ListApiKeys(self, request: Any, context: Any) -> Any:
-        return _listing(await self._keys.list())
+        return _listing(_without_hashes(await self._keys.list()))
 
     async def RevokeApiKey(self, request: Any, context: Any) -> Any:
         await self._keys.revoke(request.id)
@@ -95,7 +98,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
         return hub_pb2.CreateJoinTokenResponse(id=token.id, token=str(token), url=self._url)
 
     async def ListJoinTokens(self, request: Any, context: Any) -> Any:
-        return _listing(await self._tokens.list())
+        return _listing(_without_hashes(await self._tokens.list()))
 
     async def RevokeJoinToken(self, request: Any, context: Any) -> Any:
         await self._tokens.revoke(request.id)
@@ -112,9 +115,7 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
     # Inventory ----------------------------------------------------------------------------------
 
     async def ListMachines(self, request: Any, context: Any) -> Any:
-        return _listing(
-            await self._state.list(Kind.of(MachineStatusSpec), request.selector or None)
-        )
+        return hub_pb2.ResourceList(resources=await self._inventory.list(request.selector))
 
     async def WatchMachines(self, request: Any, context: Any) -> AsyncIterator[hub_pb2.WatchEvent]:
         watch = self._state.watch_kind(Kind.of(MachineStatusSpec), request.selector or None)
@@ -202,6 +203,13 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
             lines = client.logs(request.service, tail=request.tail_lines, follow=request.follow)
             async for line in lines:
                 yield common_pb2.Data(bytes=line.encode())
+
+
+def _without_hashes(resources: list[Resource[Any]]) -> list[Resource[Any]]:
+    """Keys and tokens as clients see them: no hash of their secret."""
+    for resource in resources:
+        resource.spec = resource.spec.model_copy(update={"secret_hash": ""})
+    return resources
 
 
 def _check_label_key(key: str) -> None:

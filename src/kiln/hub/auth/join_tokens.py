@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from kiln.hub import clock
-from kiln.hub.auth import secrets
-from kiln.hub.errors import NotFoundError, UnauthenticatedError
+from kiln.hub.auth import credentials, secrets
+from kiln.hub.errors import UnauthenticatedError
 from kiln.hub.resources import JoinTokenSpec
 from kiln.machinery.hubjoin import JoinToken
-from kiln.resources import Kind, Pointer, Resource, State, cast_spec
-from kiln.resources import NotFoundError as ResourceNotFound
+from kiln.resources import Kind, Resource, State
+
+WHAT = "join token"
 
 
 class JoinTokens:
@@ -33,28 +34,12 @@ class JoinTokens:
         return await self._state.list(Kind.of(JoinTokenSpec))
 
     async def revoke(self, token_id: str) -> None:
-        try:
-            found = await self._state.get(Pointer.of(JoinTokenSpec, token_id))
-        except ResourceNotFound:
-            raise NotFoundError(f"no join token {token_id!r}") from None
-        token = cast_spec(found, JoinTokenSpec)
-        token.spec.revoked = True
-        await self._state.update(token)
+        await credentials.revoke(self._state, JoinTokenSpec, token_id, WHAT)
 
     async def check(self, credential: str) -> str:
         """The id of the valid token ``ID.SECRET`` names; UnauthenticatedError saying why not."""
         token_id, dot, secret = credential.partition(".")
         if not dot or not token_id or not secret:
             raise UnauthenticatedError("the join token is malformed")
-        try:
-            found = await self._state.get(Pointer.of(JoinTokenSpec, token_id))
-        except ResourceNotFound:
-            raise UnauthenticatedError(f"join token {token_id} is not known to this hub") from None
-        spec = cast_spec(found, JoinTokenSpec).spec
-        if not secrets.matches(secret, spec.secret_hash):
-            raise UnauthenticatedError(f"join token {token_id}: wrong secret")
-        if spec.revoked:
-            raise UnauthenticatedError(f"join token {token_id} is revoked")
-        if clock.expired(spec.expires):
-            raise UnauthenticatedError(f"join token {token_id} expired at {spec.expires}")
+        await credentials.verified(self._state, JoinTokenSpec, token_id, secret, WHAT)
         return token_id

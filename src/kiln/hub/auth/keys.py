@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.hub import clock
-from kiln.hub.auth import secrets
+from kiln.hub.auth import credentials, secrets
 from kiln.hub.auth.roles import HubRole
-from kiln.hub.errors import NotFoundError, UnauthenticatedError
+from kiln.hub.errors import UnauthenticatedError
 from kiln.hub.resources import ApiKeySpec
-from kiln.resources import Kind, Pointer, Resource, State, cast_spec
-from kiln.resources import NotFoundError as ResourceNotFound
+from kiln.resources import Kind, Resource, State
 
 INITIAL_ADMIN = "initial admin key"
+WHAT = "API key"
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,7 @@ class ApiKeys:
         return await self._state.list(Kind.of(ApiKeySpec))
 
     async def revoke(self, key_id: str) -> None:
-        try:
-            found = cast_spec(await self._state.get(Pointer.of(ApiKeySpec, key_id)), ApiKeySpec)
-        except ResourceNotFound:
-            raise NotFoundError(f"no API key {key_id!r}") from None
-        found.spec.revoked = True
-        await self._state.update(found)
+        await credentials.revoke(self._state, ApiKeySpec, key_id, WHAT)
 
     async def authenticate(self, text: str) -> Caller:
         """The caller a key's text names; UnauthenticatedError saying why not."""
@@ -73,15 +68,5 @@ class ApiKeys:
         if split is None:
             raise UnauthenticatedError("the API key is malformed (expected khk.ID.SECRET)")
         key_id, secret = split
-        try:
-            found = await self._state.get(Pointer.of(ApiKeySpec, key_id))
-        except ResourceNotFound:
-            raise UnauthenticatedError(f"API key {key_id} is not known to this hub") from None
-        spec = cast_spec(found, ApiKeySpec).spec
-        if not secrets.matches(secret, spec.secret_hash):
-            raise UnauthenticatedError(f"API key {key_id}: wrong secret")
-        if spec.revoked:
-            raise UnauthenticatedError(f"API key {key_id} is revoked")
-        if clock.expired(spec.expires):
-            raise UnauthenticatedError(f"API key {key_id} expired at {spec.expires}")
+        spec = await credentials.verified(self._state, ApiKeySpec, key_id, secret, WHAT)
         return Caller(key_id, HubRole(spec.role))

@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kiln.hub.cli import options
 from kiln.hub.cli.render import FORMATS, decode, render
-from kiln.machinery.api import hub_pb2
+from kiln.machinery.api import hub_pb2, hub_pb2_grpc
 from kiln.machinery.hubjoin import write_hub_join
 
 output_option = click.option("-o", "--output", type=click.Choice(FORMATS), default="table")
+if TYPE_CHECKING:  # the async stub type exists only for type checkers
+    Pick = Callable[[hub_pb2_grpc.HubServiceAsyncStub], Callable[..., Awaitable[Any]]]
+
+
+def add_list_and_revoke(group: click.Group, what: str, listing: Pick, revoking: Pick) -> None:
+    """The ``list`` and ``revoke ID`` commands of API keys and join tokens."""
+
+    @group.command("list", help=f"List the {what}s (without their secrets).")
+    @output_option
+    @click.pass_context
+    def list_command(ctx: click.Context, output: str) -> None:
+        reply = options.call_hub(ctx, listing, hub_pb2.ListRequest())
+        render(decode(list(reply.resources)), output)
+
+    @group.command("revoke", help=f"Refuse the {what} from now on.")
+    @click.argument("item_id", metavar="ID")
+    @click.pass_context
+    def revoke_command(ctx: click.Context, item_id: str) -> None:
+        options.call_hub(ctx, revoking, hub_pb2.RevokeRequest(id=item_id))
+        click.echo(f"{what} {item_id} revoked")
 
 
 @click.group("apikey")
@@ -32,22 +54,6 @@ def apikey_create(ctx: click.Context, role: str, expires: str | None, descriptio
 
     reply = options.call_hub(ctx, lambda hub: hub.CreateApiKey, request)
     click.echo(reply.key)
-
-
-@apikey.command("list")
-@output_option
-@click.pass_context
-def apikey_list(ctx: click.Context, output: str) -> None:
-    reply = options.call_hub(ctx, lambda hub: hub.ListApiKeys, hub_pb2.ListRequest())
-    render(decode(list(reply.resources)), output)
-
-
-@apikey.command("revoke")
-@click.argument("key_id")
-@click.pass_context
-def apikey_revoke(ctx: click.Context, key_id: str) -> None:
-    options.call_hub(ctx, lambda hub: hub.RevokeApiKey, hub_pb2.RevokeRequest(id=key_id))
-    click.echo(f"API key {key_id} revoked")
 
 
 @click.group("jointoken")
@@ -87,20 +93,10 @@ def jointoken_create(
     click.echo(f"join token {reply.id} written to {output}")
 
 
-@jointoken.command("list")
-@output_option
-@click.pass_context
-def jointoken_list(ctx: click.Context, output: str) -> None:
-    reply = options.call_hub(ctx, lambda hub: hub.ListJoinTokens, hub_pb2.ListRequest())
-    render(decode(list(reply.resources)), output)
-
-
-@jointoken.command("revoke")
-@click.argument("token_id")
-@click.pass_context
-def jointoken_revoke(ctx: click.Context, token_id: str) -> None:
-    options.call_hub(ctx, lambda hub: hub.RevokeJoinToken, hub_pb2.RevokeRequest(id=token_id))
-    click.echo(f"join token {token_id} revoked")
+add_list_and_revoke(apikey, "API key", lambda hub: hub.ListApiKeys, lambda hub: hub.RevokeApiKey)
+add_list_and_revoke(
+    jointoken, "join token", lambda hub: hub.ListJoinTokens, lambda hub: hub.RevokeJoinToken
+)
 
 
 @click.command("audit")

@@ -80,7 +80,7 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
         try:
             async with asyncio.timeout(self._silence):
                 message = await context.read()
-        except TimeoutError:
+        except (TimeoutError, grpc.aio.AbortError):  # silent too long, or cut off (revoked)
             return None
         return None if message is grpc.aio.EOF else message
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from kiln.hub.resources import namespaces
-from kiln.machinery.resources.spec import Spec
+from kiln.hub.resources.credential import CredentialSpec
 from kiln.resources import PrintColumn, definition
 
 
@@ -21,9 +19,5 @@ from kiln.resources import PrintColumn, definition
     ),
     description="An API key: its role, expiry and the hash of its secret.",
 )
-class ApiKeySpec(Spec):
+class ApiKeySpec(CredentialSpec):
     role: str
-    secret_hash: str
-    expires: datetime | None = None
-    revoked: bool = False
-    description: str = ""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from kiln.hub.resources import namespaces
-from kiln.machinery.resources.spec import Spec
+from kiln.hub.resources.credential import CredentialSpec
 from kiln.resources import PrintColumn, definition
 
 
@@ -20,8 +18,5 @@ from kiln.resources import PrintColumn, definition
     ),
     description="A join token: its expiry and the hash of its secret.",
 )
-class JoinTokenSpec(Spec):
-    secret_hash: str
-    expires: datetime | None = None
-    revoked: bool = False
-    description: str = ""
+class JoinTokenSpec(CredentialSpec):
+    pass

@@ -16,6 +16,9 @@ from kiln.machinery.hubjoin import JoinToken, certificate_pin
 from kiln.machinery.pinning import PinningError, fetch_certificate, trusting
 
 TIMEOUT = 15.0
+#: A join does real work on a busy hub (a certificate, durable writes): it is not abandoned
+#: early, or the machine would only ask again and add to the load.
+JOIN_TIMEOUT = 60.0
 
 
 class HubJoinError(MachinedError):
@@ -67,16 +70,16 @@ async def join(url: str, token: JoinToken, uuid: str, identity: HubIdentity) -> 
     ) as channel:
         stub = hublink_pb2_grpc.HubJoinServiceStub(channel)
         try:
-            reply = await stub.Join(request, timeout=TIMEOUT)
+            reply = await stub.Join(request, timeout=JOIN_TIMEOUT)
         except grpc.aio.AioRpcError as err:
             permanent = err.code() in (
                 grpc.StatusCode.UNAUTHENTICATED,
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
+            what = "the hub refused the join" if permanent else "the join did not complete"
             raise HubJoinError(
-                f"the hub refused the join: {err.details()} ({err.code().name})",
-                permanent=permanent,
+                f"{what}: {err.details()} ({err.code().name})", permanent=permanent
             ) from None
     joined = Joined(url, reply.certificate, reply.ca, server, reply.machine_port)
     identity.save(joined)

@@ -74,9 +74,10 @@ class HubLink:
                 failures += 1
                 logger.warning("hub %s: connection lost: %s", self.url, _describe(err))
             self.connected.clear()
-            await asyncio.sleep(self._backoff(failures))
+            await asyncio.sleep(self.delay_after(failures))
 
-    def _backoff(self, failures: int) -> float:
+    def delay_after(self, failures: int) -> float:
+        """How long to wait after ``failures`` failed attempts in a row: jittered, capped."""
         cap = min(self._max_backoff, FIRST_BACKOFF * 2 ** min(failures, 20))
         return random.uniform(cap / 2, cap)
 

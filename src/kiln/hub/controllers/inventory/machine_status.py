@@ -4,11 +4,12 @@ system one)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from kiln.hub.resources import MachineLabelsSpec, MachineSpec, MachineStatusSpec
 from kiln.hub.resources.machine_status import SYSTEM_PREFIX
-from kiln.resources import Controller, Input, Output, ReconcileContext, Resource
+from kiln.resources import Controller, Input, Output, Pointer, ReconcileContext, Resource
 
 GIB = 1024**3
 
@@ -49,8 +50,19 @@ def status_of(machine: MachineSpec) -> MachineStatusSpec:
     )
 
 
+#: A pass waits this long first, so that a burst of changes (machines connecting by the
+#: hundred) is one pass over the inventory, not one per machine.
+BATCH = 1.0
+
+
 class MachineStatusController(Controller):
     name = "inventory.MachineStatusController"
+
+    def __init__(self, batch: float = BATCH) -> None:
+        self._batch = batch
+        # What this controller (the only writer) last wrote, so that a pass need not read
+        # every status back; None until a pass has read them once.
+        self._written: dict[str, tuple[MachineStatusSpec, dict[str, str]]] | None = None
 
     def inputs(self) -> Sequence[Input]:
         return [Input.of(MachineSpec), Input.of(MachineLabelsSpec)]
@@ -59,8 +71,30 @@ class MachineStatusController(Controller):
         return [Output.of(MachineStatusSpec)]
 
     async def reconcile(self, ctx: ReconcileContext) -> None:
+        """One listing of the machines and of the labels, then writes only where a status
+        differs from what this controller last wrote: a change to one of thousands of
+        machines costs two listings, not thousands of reads."""
+        if self._batch and self._written is not None:  # the first pass goes at once
+            await asyncio.sleep(self._batch)  # changes meanwhile are taken by this pass
         user = {found.id: found.spec.labels for found in await ctx.reader.list(MachineLabelsSpec)}
-        for machine in await ctx.reader.list(MachineSpec):
+        written = self._written
+        self._written = None  # unknown again until this pass completes
+        if written is None:
+            written = {
+                found.id: (found.spec, dict(found.metadata.labels))
+                for found in await ctx.reader.list(MachineStatusSpec)
+            }
+        machines = await ctx.reader.list(MachineSpec)
+        for machine in machines:
             labels = {**user.get(machine.id, {}), **system_labels(machine.spec)}
-            await ctx.modify(Resource.new(machine.id, status_of(machine.spec), labels=labels))
-        await ctx.cleanup_outputs(MachineStatusSpec)
+            spec = status_of(machine.spec)
+            if written.get(machine.id) == (spec, labels):
+                continue
+            await ctx.modify(Resource.new(machine.id, spec, labels=labels))
+            written[machine.id] = (spec, labels)
+        for gone in written.keys() - {machine.id for machine in machines}:
+            ptr = Pointer.of(MachineStatusSpec, gone)
+            if await ctx.teardown(ptr):
+                await ctx.destroy(ptr)
+            del written[gone]
+        self._written = written

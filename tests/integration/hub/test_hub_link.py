@@ -1,0 +1,67 @@
+"""A machine's link notices a hub that stopped answering (a network cut: the connection stays
+open, nothing comes through) by its heartbeats, and comes back once the hub answers again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from hub_helpers import until
+
+from kiln.hub.testing import HubProcess
+from kiln.machined.hublink import HubLink
+from kiln.machinery.api import hub_pb2
+from kiln.machinery.api import hublink_pb2 as pb
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+UUID = "00000000-0000-4000-8000-0000000000c1"
+HEARTBEAT = 0.3
+
+
+async def facts() -> tuple[str, pb.Facts]:
+    return UUID, pb.Facts(hostname="cut-test", stage="maintenance", maintenance=True)
+
+
+async def connected(hub: HubProcess) -> bool:
+    async with hub.client() as api:
+        reply = await api.ListMachines(hub_pb2.ListRequest(selector="kiln.dev/connected=true"))
+    return UUID in {json.loads(text)["metadata"]["id"] for text in reply.resources}
+
+
+async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path: Path) -> None:
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+    link = HubLink(
+        hub.url,
+        token,
+        tmp_path / "link",
+        facts,
+        api_address=("127.0.0.1", 9),
+        max_backoff=1.0,
+        heartbeat=HEARTBEAT,
+    )
+    running = asyncio.create_task(link.run())
+    try:
+        async with asyncio.timeout(30):
+            await link.connected.wait()
+        assert hub.pid is not None
+        os.kill(hub.pid, signal.SIGSTOP)  # the hub hears nothing and says nothing
+        try:
+
+            async def lost() -> bool:
+                return not link.connected.is_set()
+
+            await until(lost, within=10)
+        finally:
+            os.kill(hub.pid, signal.SIGCONT)
+        async with asyncio.timeout(30):
+            await link.connected.wait()
+        await until(lambda: connected(hub))
+    finally:
+        running.cancel()
+        await asyncio.wait({running})
