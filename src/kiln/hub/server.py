@@ -67,7 +67,7 @@ class HubServer:
         ensure_private_dir(options.data_dir)
         hub_pki = pki.load_or_create(options.data_dir)
         server_pem = hub_pki.server_certificate.pem
-        state = open_state(options.database)
+        state = await open_state(options.database)
         try:
             keys, audit, machines = ApiKeys(state), AuditLog(state), Machines(state)
             tokens = JoinTokens(state, certificate_pin(server_pem))

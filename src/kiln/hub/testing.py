@@ -41,9 +41,12 @@ class HubProcess(DaemonProcess):
 
     start_error = HubStartError
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, data_dir: Path, *, host: str = "127.0.0.1", database: str | None = None
+    ) -> None:
         super().__init__(data_dir.with_name(f"{data_dir.name}.out"))
         self.data_dir = data_dir
+        self.database = database  # a URL; None: SQLite in the data directory
         self.host = host
         self.port = free_port(host)
         self.machine_port = free_port(host)
@@ -59,9 +62,11 @@ class HubProcess(DaemonProcess):
 
     @property
     def argv(self) -> list[str]:
+        database = [] if self.database is None else ["--database", self.database]
         return [
             sys.executable, "-m", "kiln.hub", "serve", "--data", str(self.data_dir),
             "--listen", self.address, "--machine-listen", f"{self.host}:{self.machine_port}",
+            *database,
         ]  # fmt: skip
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109

@@ -57,6 +57,7 @@ class PostgresServer:
         self.durable = durable  # False: no fsync (fast; a crash of the machine loses data)
         self.port = 0
         self._home: Path | None = None  # where the data lives when the server runs as postgres
+        self._databases = 0
         self._child: process.Child | None = None
 
     @property
@@ -135,6 +136,11 @@ class PostgresServer:
                     continue
                 writer.close()
                 return
+
+    async def new_database(self, prefix: str = "kiln") -> str:
+        """Create a database no one else uses (``PREFIX_N``); its DSN."""
+        self._databases += 1
+        return await self.create_database(f"{prefix}_{self._databases}")
 
     async def create_database(self, name: str) -> str:
         """Create database ``name`` (letters, digits, underscores); its DSN."""

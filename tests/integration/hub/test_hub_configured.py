@@ -33,7 +33,10 @@ WAIT = 45.0
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeProcess]:
+async def node(
+    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[NodeProcess]:
+    """A node in maintenance mode, a fresh one for each hub (each database)."""
     root = tmp_path_factory.mktemp("configured")
     async with NodeProcess(root / "node", host=HOST, extra_services=[TICKER]) as started:
         yield started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from kiln.hub.resources import (
     MachineStatusSpec,
 )
 from kiln.hub.store import open_state
-from kiln.resources import Pointer, Resource
+from kiln.resources import Pointer, Resource, StorageError
 from kiln.resources.testing import ControllerHarness
 
 UUID = "00000000-0000-4000-8000-00000000000a"
@@ -45,14 +46,16 @@ async def test_status_labels_are_system_labels_from_facts_plus_user_labels() -> 
         await harness.wait_kind(status.kind, lambda found: UUID not in found)
 
 
-def test_only_sqlite_databases_are_served(tmp_path: object) -> None:
+async def test_database_urls_name_sqlite_or_postgresql() -> None:
     for url, reason in (
-        ("postgresql://db/hub", "not built yet"),
         ("sqlite://relative.db", "ABSOLUTE"),
         ("mysql://db", "unknown database"),
     ):
         with pytest.raises(InvalidRequestError, match=reason):
-            open_state(url)
+            await open_state(url)
+    unreachable = re.escape("cannot connect to postgresql://hub@127.0.0.1:1/h")  # no password
+    with pytest.raises(StorageError, match=unreachable):
+        await open_state("postgresql://hub:secret@127.0.0.1:1/h")
 
 
 def test_durations_and_times_of_the_client_flags() -> None:

@@ -5,7 +5,6 @@ that matches its events."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 from collections.abc import AsyncIterator
 
@@ -21,12 +20,11 @@ from kiln.resources.postgres import PostgresState
 pytestmark = pytest.mark.integration
 
 THINGS = Kind.of(ThingSpec)
-_databases = itertools.count(1)
 
 
 @pytest_asyncio.fixture
 async def replicas(postgres: PostgresServer) -> AsyncIterator[tuple[PostgresState, PostgresState]]:
-    dsn = await postgres.create_database(f"shared_{next(_databases)}")
+    dsn = await postgres.new_database("shared")
     first, second = await asyncio.gather(
         PostgresState.connect(dsn, registry()), PostgresState.connect(dsn, registry())
     )
