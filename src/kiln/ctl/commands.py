@@ -28,6 +28,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.etcd", "etcd"),
     ("kiln.ctl.cluster", "cluster"),
     ("kiln.ctl.health", "health"),
+    ("kiln.ctl.kubeconfig_cmd", "kubeconfig_command"),
 )
 
 

@@ -40,7 +40,7 @@ from kiln.machinery.config.model import ArtifactSource, KubernetesArtifacts
 OFFICIAL_BASE = "https://dl.k8s.io/release"
 CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE_BINARIES = ("kubelet", "kube-proxy")
-FETCH_TIMEOUT = 60.0
+FETCH_TIMEOUT = 30.0
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
