@@ -99,6 +99,12 @@ async def test_control_plane_comes_up_and_kubectl_works(
         for name in CONTROL_PLANE:
             assert name in table
 
+        health = ["health", "--kubernetes", "-n", node.endpoint, "--wait-timeout", "30s"]
+        assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
+        assert (
+            f"{node.endpoint}: kubernetes control plane: apiserver ready" in capsys.readouterr().out
+        )
+
         kubeconfig = tmp_path / "kubeconfig"
         assert await kilnctl(cluster, node, tmp_path, "kubeconfig", "-o", str(kubeconfig)) == 0
         assert await kubectl(kubeconfig, "get", "--raw", "/readyz") == "ok"
@@ -149,3 +155,6 @@ async def test_control_plane_comes_up_and_kubectl_works(
         )
         assert refused["kube-scheduler"].state != "running"
         assert not scheduler.exists()
+        health[-1] = "1s"
+        assert await kilnctl(cluster, node, tmp_path, *health) == 1
+        assert "kubernetes control plane: kube-scheduler" in capsys.readouterr().out
