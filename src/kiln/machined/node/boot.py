@@ -104,7 +104,7 @@ class Boot:
             if k8s_controlplane.runs_control_plane(config):
                 self._control_plane = k8s_controlplane.NodeControlPlane(
                     config,
-                    prepare,
+                    self._etcd.setup,
                     self.name,
                     self.env.options.state_dir,
                     self._supervisor,

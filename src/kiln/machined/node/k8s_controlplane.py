@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from kiln.machined.etcd import EtcdError
+from kiln.machined.errors import NodeStateError
 from kiln.machined.kubernetes import pki
 from kiln.machined.kubernetes.artifacts import (
     CONTROL_PLANE_BINARIES,
@@ -88,11 +88,12 @@ def resolve_binaries(config: MachineConfig, cache: ArtifactCache) -> Resolved:
         found = cache.fetch(location, version, arch, CONTROL_PLANE_BINARIES)
     except ArtifactVerificationError as refused:
         previous = cache.current()
-        kept = cache.recorded(previous, arch) if previous and previous != version else {}
+        if previous is None or previous == version:
+            raise
+        kept = cache.recorded(previous, arch)
         if not all(name in kept for name in CONTROL_PLANE_BINARIES):
             raise
         logger.error("Kubernetes %s refused: %s; staying on %s", version, refused, previous)
-        assert previous is not None
         return Resolved(previous, {name: cache.verify(kept[name]) for name in kept})
     cache.set_current(version)
     return Resolved(version, found)
@@ -112,7 +113,7 @@ class NodeControlPlane:
     def __init__(
         self,
         config: MachineConfig,
-        etcd: Callable[[], EtcdSetup],
+        etcd: Callable[[], Awaitable[EtcdSetup]],
         hostname: str,
         state_dir: Path,
         supervisor: Supervisor,
@@ -142,15 +143,15 @@ class NodeControlPlane:
         delay = RETRY_INITIAL
         while True:
             try:
+                setup = await self._etcd()
                 resolved = await asyncio.to_thread(resolve_binaries, self._config, self._cache)
-                inputs = await asyncio.to_thread(self._inputs, resolved)
+                inputs = await asyncio.to_thread(self._inputs, resolved, setup)
                 break
-            except (KubernetesError, EtcdError) as exc:
-                permanent = not isinstance(exc, ArtifactError) or isinstance(
-                    exc, ArtifactVerificationError
-                )
+            except (KubernetesError, NodeStateError) as exc:
+                fetching = isinstance(exc, ArtifactError)
+                permanent = not fetching or isinstance(exc, ArtifactVerificationError)
                 logger.error("the Kubernetes control plane cannot start: %s", exc)
-                await self._show_waiting(f"Kubernetes binaries ({exc})")
+                await self._show_waiting(f"Kubernetes binaries ({exc})" if fetching else str(exc))
                 if permanent:
                     return
             await asyncio.sleep(delay)
@@ -163,9 +164,8 @@ class NodeControlPlane:
             await self._supervisor.start(name)
         logger.info("Kubernetes %s control plane loaded", resolved.version)
 
-    def _inputs(self, resolved: Resolved) -> ControlPlaneInputs:
+    def _inputs(self, resolved: Resolved, setup: EtcdSetup) -> ControlPlaneInputs:
         document = self._config.machine_config
-        setup = self._etcd()
         address = setup.member.address
         endpoint = urlsplit(str(document.cluster.control_plane.endpoint)).hostname or address
         paths = write_control_plane_files(
@@ -175,7 +175,7 @@ class NodeControlPlane:
         try:
             write_config_files(document, config_dir)
         except OSError as exc:
-            raise ArtifactError(f"cannot write the Kubernetes config files: {exc}") from exc
+            raise KubernetesError(f"cannot write the Kubernetes config files: {exc}") from exc
         return ControlPlaneInputs(
             document,
             address,
