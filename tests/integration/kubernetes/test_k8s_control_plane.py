@@ -1,15 +1,23 @@
 """A real Kubernetes v1.20.2 control plane on a container-mode node: etcd bootstrapped,
 kube-apiserver ready, controller-manager and scheduler healthy and leading, secrets encrypted
-at rest, kubectl working with the kubeconfig kilnctl gets, a tampered binary refused."""
+at rest, node CIDRs allocated and kubelet CSRs signed, kubectl working with the kubeconfig
+kilnctl gets, a tampered binary refused."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import ipaddress
+import json
 import random
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from k8s_release import VERSION
 from machined_cluster import eventually
 from machined_etcd import TEST_EXTRA_ARGS, EtcdCluster, configure, etcd_client, kilnctl
@@ -70,11 +78,42 @@ def healthy(found: dict[str, machine_pb2.ServiceStatus], names: tuple[str, ...])
     )
 
 
-async def kubectl(kubeconfig: Path, *args: str) -> str:
+async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
     assert KUBECTL is not None
     argv = [KUBECTL, "--kubeconfig", str(kubeconfig), *args]
-    done = await process.run(argv, env={"HOME": str(kubeconfig.parent)}, timeout=60)
+    given = None if stdin is None else stdin.encode()
+    done = await process.run(argv, env={"HOME": str(kubeconfig.parent)}, timeout=60, input=given)
     return done.stdout.decode()
+
+
+def kubelet_csr(node: str) -> str:
+    """A CertificateSigningRequest for a kubelet's client certificate, as TLS bootstrap makes."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node}"),
+        ]
+    )
+    request = (
+        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    )
+    pem = request.public_bytes(serialization.Encoding.PEM)
+    return json.dumps(
+        {
+            "apiVersion": "certificates.k8s.io/v1",
+            "kind": "CertificateSigningRequest",
+            "metadata": {"name": f"node-{node}"},
+            "spec": {
+                "request": base64.b64encode(pem).decode(),
+                "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+                "usages": ["digital signature", "key encipherment", "client auth"],
+            },
+        }
+    )
+
+
+NODE = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"}})
 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (apt-get install kubectl)")
@@ -137,6 +176,26 @@ async def test_control_plane_comes_up_and_kubectl_works(
         await kubectl(kubeconfig, "create", "secret", "generic", "s1", "--from-literal=k=v")
         stored = await etcd_client(node).get("/registry/secrets/default/s1")
         assert stored is not None and stored.startswith(b"k8s:enc:secretbox:v1:key1:")
+
+        await kubectl(kubeconfig, "create", "-f", "-", stdin=NODE)  # the node IPAM gives it a CIDR
+        cidr = await eventually(
+            lambda: kubectl(kubeconfig, "get", "node", "w1", "-o", "jsonpath={.spec.podCIDR}"),
+            bool,
+            60,
+        )
+        assert ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network("10.244.0.0/16"))
+        await kubectl(kubeconfig, "create", "-f", "-", stdin=kubelet_csr("w1"))
+        await kubectl(kubeconfig, "certificate", "approve", "node-w1")
+        signed = await eventually(
+            lambda: kubectl(
+                kubeconfig, "get", "csr", "node-w1", "-o", "jsonpath={.status.certificate}"
+            ),
+            bool,
+            60,
+        )
+        issued = x509.load_pem_x509_certificate(base64.b64decode(signed))
+        issued.verify_directly_issued_by(cluster.bundle.kubernetes_ca.certificate.x509())
+        assert issued.subject.rfc4514_string() == "CN=system:node:w1,O=system:nodes"
 
         blob = (await services(cluster, node))["kube-scheduler"]
         assert blob.pid > 0
