@@ -29,6 +29,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.cluster", "cluster"),
     ("kiln.ctl.health", "health"),
     ("kiln.ctl.image", "image"),
+    ("kiln.ctl.kubeconfig_cmd", "kubeconfig_command"),
 )
 
 

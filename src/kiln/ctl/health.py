@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -35,16 +36,23 @@ from kiln.machinery.kilnconfig import Context
     metavar="HOST[:PORT]",
     help="The worker nodes [default: the nodes that are not control planes].",
 )
+@click.option(
+    "--kubernetes",
+    is_flag=True,
+    help="Check the Kubernetes control plane too: apiserver ready, other components healthy.",
+)
 @connect.node_options
 def health(
     wait_timeout: float,
     control_plane_nodes: tuple[str, ...],
     worker_nodes: tuple[str, ...],
+    kubernetes: bool,
     endpoints: tuple[str, ...],
     nodes: tuple[str, ...],
 ) -> None:
     """Check that every node runs and is ready with its services, and that etcd has one healthy
-    voting member per control plane. Exits 1 if a check still fails after --wait-timeout."""
+    voting member per control plane (with --kubernetes: that every control plane's Kubernetes
+    components are ready). Exits 1 if a check still fails after --wait-timeout."""
     options = global_options()
     context = _context()
     controlplanes = (
@@ -55,6 +63,7 @@ def health(
     )
     others = split_list(nodes) or options.nodes or tuple(context.nodes)
     targets = HealthTargets.of(controlplanes, split_list(worker_nodes) or others)
+    targets = dataclasses.replace(targets, kubernetes=kubernetes)
     if not targets.controlplanes:
         raise CliError("no control-plane nodes: give --control-plane-nodes or -e/--endpoints")
     out = render.console()

@@ -18,7 +18,7 @@ _HOSTNAME_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNOREC
 
 def check_host(value: str) -> str:
     """``value`` if it is an IP address or a DNS hostname; ValueError otherwise."""
-    if _is_ip(value) or _is_hostname(value):
+    if is_ip(value) or _is_hostname(value):
         return value
     raise ValueError(f"{value!r} is not a hostname or IP address")
 
@@ -34,11 +34,11 @@ def split_endpoint(value: str, default_port: int = API_PORT) -> tuple[str, int]:
     problem = ValueError(
         f"{value!r} is not an endpoint (expected HOST or HOST:PORT, IPv6 as [ADDR]:PORT)"
     )
-    if _is_ip(value):
+    if is_ip(value):
         return value, default_port
     if value.startswith("["):
         address, closed, rest = value[1:].partition("]")
-        if not closed or not _is_ip(address) or ":" not in address:
+        if not closed or not is_ip(address) or ":" not in address:
             raise problem
         if not rest:
             return address, default_port
@@ -46,7 +46,7 @@ def split_endpoint(value: str, default_port: int = API_PORT) -> tuple[str, int]:
             raise problem
         return address, _port(rest[1:], problem)
     host, colon, port = value.partition(":")
-    if not (_is_ip(host) or _is_hostname(host)):
+    if not (is_ip(host) or _is_hostname(host)):
         raise problem
     return host, _port(port, problem) if colon else default_port
 
@@ -57,7 +57,8 @@ def _port(text: str, problem: ValueError) -> int:
     return int(text)
 
 
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
+    """Whether ``value`` is an IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(value)
     except ValueError:

@@ -45,6 +45,7 @@ EXPECTED: dict[str, set[Role]] = {
     "MachineService/EtcdStatus": READ,
     "MachineService/EtcdSnapshot": {ADM, OPR, BAK},
     "MachineService/EtcdDefragment": {ADM, OPR},
+    "MachineService/Kubeconfig": {ADM},
     "ResourceService/Get": READ,
     "ResourceService/List": READ,
     "ResourceService/Watch": READ,

@@ -163,6 +163,14 @@ def test_section_rules_are_reported_at_the_section(controlplane: Doc) -> None:
     ]
 
 
+def test_an_artifact_location_must_fit_its_source(controlplane: Doc) -> None:
+    artifacts = {"source": "local", "path": "/srv/k8s", "url": "https://mirror.example.org/k8s"}
+    controlplane["cluster"]["kubernetes"] = {"artifacts": artifacts}
+    assert problems(controlplane) == [
+        f"{MC}: cluster.kubernetes.artifacts: 'url' is for source 'mirror', not 'local'",
+    ]
+
+
 def test_worker_with_ca_key_is_refused(worker: Doc, pki: dict[str, Doc]) -> None:
     worker["machine"]["ca"]["key"] = pki["machine"]["key"]
     worker["cluster"]["serviceAccount"] = pki["service_account"]

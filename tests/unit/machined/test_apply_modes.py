@@ -45,6 +45,11 @@ def test_identity_and_pki_changes_need_a_reboot() -> None:
     assert needing_reboot(["machine.cartoon"]) == []  # a prefix of a word is not a match
 
 
+def test_a_kubernetes_change_needs_a_reboot_until_it_is_applied_live() -> None:
+    paths = ["cluster.kubernetes.version", "cluster.kubernetes.artifacts.path"]
+    assert needing_reboot(paths) == paths
+
+
 @pytest.mark.parametrize(
     ("requested", "changed", "mode", "action"),
     [

@@ -70,6 +70,10 @@ class NodeControl(Protocol):
 
     async def hardware(self) -> MachineHardware: ...
 
+    async def kubeconfig(self) -> bytes:
+        """An admin kubeconfig for the node's cluster (control-plane nodes only)."""
+        ...
+
     @property
     def etcd(self) -> EtcdControl | None:
         """The node's etcd member; None on a node that runs none (a worker)."""

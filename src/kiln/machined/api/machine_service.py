@@ -216,6 +216,13 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
     ) -> common_pb2.EmptyResponse:
         return await self.etcd.defragment()
 
+    async def Kubeconfig(
+        self, request: machine_pb2.KubeconfigRequest, context: Context
+    ) -> machine_pb2.KubeconfigResponse:
+        kubeconfig = await self.node.kubeconfig()
+        answer = machine_pb2.Kubeconfig(metadata=self._metadata(), kubeconfig=kubeconfig)
+        return machine_pb2.KubeconfigResponse(messages=[answer])
+
 
 async def _iterate(events: list[MachineEvent]) -> AsyncIterator[MachineEvent]:
     for event in events:

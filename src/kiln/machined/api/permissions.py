@@ -63,6 +63,7 @@ PERMISSIONS: dict[str, Permission] = {
     MACHINE + "EtcdStatus":            Permission(READER),
     MACHINE + "EtcdSnapshot":          Permission(BACKUP),
     MACHINE + "EtcdDefragment":        Permission(OPERATOR),
+    MACHINE + "Kubeconfig":            Permission(ADMIN),
     RESOURCE + "Get":                  Permission(READER),
     RESOURCE + "List":                 Permission(READER),
     RESOURCE + "Watch":                Permission(READER),

@@ -36,6 +36,8 @@ REBOOT_REQUIRED: tuple[str, ...] = (
     "cluster.id",
     "cluster.secret",
     "cluster.controlPlane",
+    "cluster.kubernetes",  # the control plane is made at boot (upgrade-k8s will change it live)
+    "cluster.secretboxEncryptionSecret",
     "cluster.ca",
     "cluster.aggregatorCA",
     "cluster.serviceAccount",

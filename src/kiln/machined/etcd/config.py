@@ -13,7 +13,6 @@ set through ``extraArgs``.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from types import MappingProxyType
 
 from kiln.machined.etcd.certs import EtcdCertPaths
 from kiln.machined.etcd.errors import EtcdConfigError
+from kiln.machinery.endpoints import is_ip
 
 CLIENT_PORT = 2379
 PEER_PORT = 2380
@@ -136,7 +136,7 @@ class EtcdMemberConfig:
         if not NAME_PATTERN.fullmatch(self.name):
             problems.append(f"member name {self.name!r}: use 1-64 of A-Z, a-z, 0-9, '.', '_', '-'")
         for what, value in (("address", self.address), ("listen address", self.listen_address)):
-            if value is not None and not _is_ip(value):
+            if value is not None and not is_ip(value):
                 problems.append(f"{what} {value!r} is not an IP address")
         ports = (self.client_port, self.peer_port)
         if not all(0 < port < 65536 for port in ports) or len(set(ports)) != 2:
@@ -202,11 +202,3 @@ class EtcdMemberConfig:
         ]
         extra = [f"--{flag}={value}" for flag, value in sorted(self.extra_args.items())]
         return [os.fspath(etcd), *managed, *extra]
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

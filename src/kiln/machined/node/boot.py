@@ -21,7 +21,7 @@ from kiln.machined.controllers import node_controllers
 from kiln.machined.early import EarlyApi
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
-from kiln.machined.node import etcd_setup, logsink
+from kiln.machined.node import etcd_setup, k8s_controlplane, logsink
 from kiln.machined.node.applying import ConfigApplier
 from kiln.machined.node.certify import obtain_identity, trust_address
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
@@ -74,6 +74,7 @@ class Boot:
         self._tasks: list[asyncio.Task[Any]] = []
         self._servers = BootServers(self, env, early)
         self._etcd: NodeEtcd | None = None
+        self._control_plane: k8s_controlplane.NodeControlPlane | None = None
         self._uuid = ""
         self.failure: str | None = None  # why a task of this boot failed, ending it
 
@@ -100,6 +101,16 @@ class Boot:
             publisher = EtcdMemberPublisher(self._state)
             self._etcd = NodeEtcd(prepare, self._supervisor, self._spawn, publisher)
             await self._etcd.start()
+            if k8s_controlplane.runs_control_plane(config):
+                self._control_plane = k8s_controlplane.NodeControlPlane(
+                    config,
+                    self._etcd.setup,
+                    self.name,
+                    self.env.options.state_dir,
+                    self._supervisor,
+                    self._spawn,
+                )
+                await self._control_plane.start()
         if config is None:
             await self._servers.start_maintenance()
         elif issues_own_certificate(config):
@@ -134,6 +145,8 @@ class Boot:
                 await asyncio.wait({task})
         await self._servers.stop()
         await self.applier.close()
+        if self._control_plane is not None:
+            await self._control_plane.close()
         if self._etcd is not None:
             await self._etcd.close()
         await self._supervisor.close()
@@ -234,6 +247,14 @@ class Boot:
     @property
     def etcd(self) -> EtcdControl | None:
         return self._etcd
+
+    async def kubeconfig(self) -> bytes:
+        config = self.applier.running
+        if config is None or not k8s_controlplane.runs_control_plane(config):
+            raise NodeStateError(
+                "only a control-plane node holds the Kubernetes CA: ask one for a kubeconfig"
+            )
+        return await asyncio.to_thread(k8s_controlplane.admin_kubeconfig, config)
 
     def versions(self) -> host.Versions:
         return host.versions()

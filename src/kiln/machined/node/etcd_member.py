@@ -254,6 +254,12 @@ class NodeEtcd(etcd_calls.RunningMember):
     def members_changed(self) -> None:
         self._members_changed.set()
 
+    async def setup(self) -> EtcdSetup:
+        """The member's setup once prepared (the Kubernetes control plane uses its address and
+        client certificates); NodeStateError if etcd cannot run here."""
+        await self._prepared.wait()
+        return self._ready()
+
     # Plumbing -----------------------------------------------------------------------------------
 
     def _set_stage(self, stage: EtcdStage) -> None:

@@ -37,7 +37,7 @@ from kiln.machined.etcd import (
 )
 from kiln.machined.etcd.config import url
 from kiln.machined.node.options import NodeOptions
-from kiln.machined.services import Condition, RestartPolicy, ServiceSpec
+from kiln.machined.services import ServiceSpec
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.errors import SecretsError
@@ -136,10 +136,4 @@ def remove_leftovers(setup: EtcdSetup) -> None:
 
 def waiting_spec(what: str) -> ServiceSpec:
     """The etcd service while the member cannot start yet: waiting for ``what``."""
-
-    async def never() -> bool:
-        return False
-
-    return ServiceSpec(
-        SERVICE_NAME, ["etcd"], conditions=[Condition(what, never)], restart=RestartPolicy.ONCE
-    )
+    return ServiceSpec.waiting(SERVICE_NAME, what)

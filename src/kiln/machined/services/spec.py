@@ -114,3 +114,13 @@ class ServiceSpec:
         object.__setattr__(self, "depends_on", tuple(self.depends_on))
         object.__setattr__(self, "conditions", tuple(self.conditions))
         object.__setattr__(self, "restart", RestartPolicy(self.restart))
+
+    @classmethod
+    def waiting(cls, name: str, what: str) -> ServiceSpec:
+        """A placeholder for service ``name`` while it cannot be made yet: started, it waits
+        for ``what`` (shown in its status) and never runs."""
+
+        async def never() -> bool:
+            return False
+
+        return cls(name, [name], conditions=[Condition(what, never)], restart=RestartPolicy.ONCE)

@@ -981,3 +981,63 @@ class EtcdDefragmentRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EtcdDefragmentRequest: _TypeAlias = EtcdDefragmentRequest  # noqa: Y015
+
+@_typing.final
+class KubeconfigRequest(_message.Message):
+    """An admin kubeconfig for the node's cluster, issued from the Kubernetes CA (control planes)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KubeconfigRequest: _TypeAlias = KubeconfigRequest  # noqa: Y015
+
+@_typing.final
+class Kubeconfig(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    KUBECONFIG_FIELD_NUMBER: _builtins.int
+    kubeconfig: _builtins.bytes
+    @_builtins.property
+    def metadata(self) -> _common_pb2.Metadata: ...
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.Metadata | None = ...,
+        kubeconfig: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kubeconfig", b"kubeconfig", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Kubeconfig: _TypeAlias = Kubeconfig  # noqa: Y015
+
+@_typing.final
+class KubeconfigResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Kubeconfig]: ...
+    def __init__(
+        self,
+        *,
+        messages: _abc.Iterable[Global___Kubeconfig] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KubeconfigResponse: _TypeAlias = KubeconfigResponse  # noqa: Y015

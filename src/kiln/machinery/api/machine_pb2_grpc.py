@@ -140,6 +140,11 @@ class MachineServiceStub:
                 request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.EtcdDefragmentRequest.SerializeToString,
                 response_deserializer=kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.FromString,
                 _registered_method=True)
+        self.Kubeconfig = channel.unary_unary(
+                '/kiln.machine.v1alpha1.MachineService/Kubeconfig',
+                request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigResponse.FromString,
+                _registered_method=True)
 
 
 class MachineServiceServicer:
@@ -271,6 +276,12 @@ class MachineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Kubeconfig(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MachineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -378,6 +389,11 @@ def add_MachineServiceServicer_to_server(servicer, server):
                     servicer.EtcdDefragment,
                     request_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.EtcdDefragmentRequest.FromString,
                     response_serializer=kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.SerializeToString,
+            ),
+            'Kubeconfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kubeconfig,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -947,6 +963,33 @@ class MachineService:
             '/kiln.machine.v1alpha1.MachineService/EtcdDefragment',
             kiln_dot_machinery_dot_api_dot_machine__pb2.EtcdDefragmentRequest.SerializeToString,
             kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kubeconfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.machine.v1alpha1.MachineService/Kubeconfig',
+            kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_machine__pb2.KubeconfigResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,7 @@ class MachineServiceStub:
     EtcdStatus: _grpc.UnaryUnaryMultiCallable[_machine_pb2.EtcdStatusRequest, _machine_pb2.EtcdStatusResponse]
     EtcdSnapshot: _grpc.UnaryStreamMultiCallable[_machine_pb2.EtcdSnapshotRequest, _common_pb2.Data]
     EtcdDefragment: _grpc.UnaryUnaryMultiCallable[_machine_pb2.EtcdDefragmentRequest, _common_pb2.EmptyResponse]
+    Kubeconfig: _grpc.UnaryUnaryMultiCallable[_machine_pb2.KubeconfigRequest, _machine_pb2.KubeconfigResponse]
 
 @_typing.type_check_only
 class MachineServiceAsyncStub(MachineServiceStub):
@@ -78,6 +79,7 @@ class MachineServiceAsyncStub(MachineServiceStub):
     EtcdStatus: _aio.UnaryUnaryMultiCallable[_machine_pb2.EtcdStatusRequest, _machine_pb2.EtcdStatusResponse]  # type: ignore[assignment]
     EtcdSnapshot: _aio.UnaryStreamMultiCallable[_machine_pb2.EtcdSnapshotRequest, _common_pb2.Data]  # type: ignore[assignment]
     EtcdDefragment: _aio.UnaryUnaryMultiCallable[_machine_pb2.EtcdDefragmentRequest, _common_pb2.EmptyResponse]  # type: ignore[assignment]
+    Kubeconfig: _aio.UnaryUnaryMultiCallable[_machine_pb2.KubeconfigRequest, _machine_pb2.KubeconfigResponse]  # type: ignore[assignment]
 
 class MachineServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -226,5 +228,12 @@ class MachineServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _machine_pb2.EtcdDefragmentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.EmptyResponse, _abc.Awaitable[_common_pb2.EmptyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Kubeconfig(
+        self,
+        request: _machine_pb2.KubeconfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_machine_pb2.KubeconfigResponse, _abc.Awaitable[_machine_pb2.KubeconfigResponse]]: ...
 
 def add_MachineServiceServicer_to_server(servicer: MachineServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -162,6 +162,10 @@ class Client(EtcdCalls):
     async def reset(self, *, graceful: bool = True) -> None:
         await self._call(self.machine.Reset, machine_pb2.ResetRequest(graceful=graceful))
 
+    async def kubeconfig(self) -> list[machine_pb2.Kubeconfig]:
+        reply = await self._call(self.machine.Kubeconfig, machine_pb2.KubeconfigRequest())
+        return list(reply.messages)
+
     async def service_list(self) -> list[machine_pb2.ServiceList]:
         reply = await self._call(self.machine.ServiceList, machine_pb2.ServiceListRequest())
         return list(reply.messages)

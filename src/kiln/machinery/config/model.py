@@ -191,6 +191,10 @@ class KubernetesArtifacts(ConfigModel):
             raise ValueError("source 'mirror' needs 'url'")
         if self.source is ArtifactSource.LOCAL and self.path is None:
             raise ValueError("source 'local' needs 'path'")
+        if self.url is not None and self.source is not ArtifactSource.MIRROR:
+            raise ValueError(f"'url' is for source 'mirror', not {self.source.value!r}")
+        if self.path is not None and self.source is not ArtifactSource.LOCAL:
+            raise ValueError(f"'path' is for source 'local', not {self.source.value!r}")
         return self
 
 

@@ -1,4 +1,5 @@
-"""A cluster's health: every node's checks and the etcd checks, once or until they pass."""
+"""A cluster's health: every node's checks, the etcd checks and (asked for) the Kubernetes
+control plane's, once or until they pass."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 from kiln.machinery.health.checks import Check, node_checks
 from kiln.machinery.health.etcd import etcd_checks
+from kiln.machinery.health.kubernetes import kubernetes_checks
 from kiln.machinery.kilnconfig import Context
 
 ROUND_INTERVAL = 1.0
@@ -20,6 +22,7 @@ class HealthTargets:
 
     controlplanes: tuple[str, ...]
     workers: tuple[str, ...] = ()
+    kubernetes: bool = False  # check the Kubernetes control plane of every control plane too
 
     @classmethod
     def of(cls, controlplanes: Sequence[str], nodes: Sequence[str] = ()) -> HealthTargets:
@@ -40,7 +43,15 @@ async def check_cluster(context: Context, targets: HealthTargets) -> list[Check]
             for node, role in roles
         ]
         etcd = group.create_task(etcd_checks(context, targets.controlplanes), name="health etcd")
-    return [check for task in per_node for check in task.result()] + etcd.result()
+        kubernetes = group.create_task(_kubernetes(context, targets), name="health kubernetes")
+    checks = [check for task in per_node for check in task.result()] + etcd.result()
+    return checks + kubernetes.result()
+
+
+async def _kubernetes(context: Context, targets: HealthTargets) -> list[Check]:
+    if not targets.kubernetes:
+        return []
+    return await kubernetes_checks(context, targets.controlplanes)
 
 
 def failed(checks: Sequence[Check]) -> list[Check]:

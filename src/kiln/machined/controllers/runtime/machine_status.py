@@ -1,10 +1,11 @@
 """MachineStatusController: the machine's stage and readiness from the sequencer's stage, the
-config and the services."""
+config and the services (the Kubernetes control plane aside: the node serves without it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kiln.machinery.kubernetes.services import CONTROL_PLANE_SERVICES
 from kiln.machinery.resources import (
     MachineConfigSpec,
     MachineStageSpec,
@@ -56,6 +57,8 @@ def unmet_conditions(
     if not configured:
         unmet.append("no machine config")
     for service in services:
+        if service.id in CONTROL_PLANE_SERVICES:
+            continue  # the node serves without them: `kilnctl health` checks Kubernetes
         if service.spec.state in _NOT_YET:
             unmet.append(f"service {service.id} is {service.spec.state}")
         elif service.spec.running and service.spec.health == "unhealthy":

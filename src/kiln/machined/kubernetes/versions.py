@@ -1,0 +1,98 @@
+"""Which Kubernetes versions a node runs, and what differs between them: the one compatibility
+table of the node daemon.
+
+Every flag or setting that depends on the version lives here, keyed by minor release. Components
+ask :func:`compatibility` for the entry of the configured version; an unsupported version is a
+:class:`KubernetesVersionError` before anything is fetched or started.
+
+Supported: v1.32 to v1.36 (any patch), and v1.20 for the test suite (the only server build
+available offline, see ``scripts/build-kubernetes``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from kiln.machined.kubernetes.errors import KubernetesVersionError
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$")
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    """A parsed Kubernetes release version (``v1.36.0``; a pre-release suffix is kept in
+    ``text`` but does not order)."""
+
+    major: int
+    minor: int
+    patch: int
+    text: str = field(compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        match = _VERSION.fullmatch(text)
+        if not match:
+            raise KubernetesVersionError(f"{text!r} is not a Kubernetes version (e.g. v1.36.0)")
+        major, minor, patch = (int(part) for part in match.groups())
+        return cls(major, minor, patch, text if text.startswith("v") else f"v{text}")
+
+    @property
+    def minor_release(self) -> str:
+        return f"v{self.major}.{self.minor}"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _flags(**flags: str) -> Mapping[str, str]:
+    return MappingProxyType({name.replace("_", "-"): value for name, value in flags.items()})
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    """What one minor release needs beyond the flags every supported version shares.
+
+    ``*_flags`` are added to the components' command lines (the insecure ports of old releases
+    are closed: they would bind fixed ports on every address). ``admission_plugins`` are
+    enabled besides the defaults.
+    """
+
+    minor: str
+    apiserver_flags: Mapping[str, str] = field(default_factory=_flags)
+    controller_manager_flags: Mapping[str, str] = field(default_factory=_flags)
+    scheduler_flags: Mapping[str, str] = field(default_factory=_flags)
+    admission_plugins: tuple[str, ...] = ("NodeRestriction",)
+
+
+_LEGACY_INSECURE_PORTS = Compatibility(
+    "v1.20",
+    apiserver_flags=_flags(insecure_port="0"),
+    controller_manager_flags=_flags(port="0"),
+    scheduler_flags=_flags(port="0"),
+)
+
+TABLE: Mapping[str, Compatibility] = MappingProxyType(
+    {
+        "v1.20": _LEGACY_INSECURE_PORTS,
+        **{minor: Compatibility(minor) for minor in ("v1.32", "v1.33", "v1.34", "v1.35")},
+        "v1.36": Compatibility("v1.36"),
+    }
+)
+"""Every supported minor release and what it needs."""
+
+SUPPORTED = tuple(TABLE)
+
+
+def compatibility(version: str) -> Compatibility:
+    """The table's entry for ``version``; :class:`KubernetesVersionError` naming the supported
+    releases when there is none."""
+    parsed = Version.parse(version)
+    entry = TABLE.get(parsed.minor_release)
+    if entry is None or parsed.major != 1:
+        raise KubernetesVersionError(
+            f"Kubernetes {parsed} is not supported: use one of {', '.join(SUPPORTED)} (any patch)"
+        )
+    return entry
