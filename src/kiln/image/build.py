@@ -28,6 +28,7 @@ from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
 
 KERNEL, INITRAMFS, ROOTFS = "vmlinuz", "initramfs", "rootfs.squashfs"
+KEEP_BUILDS = 3  # finished artifact sets kept in the cache, newest first
 ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)
 BASE_KERNEL_ARGS = ("random.trust_cpu=on", "console=ttyS0", "ro")
 
@@ -103,6 +104,7 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
     cached = options.use_cache and (cache_dir / ".complete").exists()
     if not cached:
         await _build_artifacts(options, lock, release, requirements, cache_dir, steps)
+        await asyncio.to_thread(prune, options.cache / "images", KEEP_BUILDS)
     with steps.step(f"Writing the image to {options.output}"):
         options.output.mkdir(parents=True, exist_ok=True)
         for name in ARTIFACTS:
@@ -154,6 +156,25 @@ async def _build_artifacts(
             )
         await asyncio.to_thread(_copy_kernel, staged, release, cache_dir / KERNEL)
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")
+
+
+def prune(images: Path, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` newest artifact sets (and unfinished ones, if older than
+    the newest finished set: a build that was killed); returns what was removed."""
+    finished = sorted(
+        (d for d in images.iterdir() if (d / ".complete").exists()),
+        key=lambda d: (d / ".complete").stat().st_mtime,
+        reverse=True,
+    )
+    newest = (finished[0] / ".complete").stat().st_mtime if finished else 0.0
+    stale = finished[keep:] + [
+        d
+        for d in images.iterdir()
+        if d.is_dir() and not (d / ".complete").exists() and d.stat().st_mtime < newest
+    ]
+    for directory in stale:
+        shutil.rmtree(directory, ignore_errors=True)
+    return stale
 
 
 def _fresh_directory(path: Path) -> None:
