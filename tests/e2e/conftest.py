@@ -16,7 +16,7 @@ from image_vm import BootedVM, BuiltImage
 from kiln.image import build, manifest, qemu
 from kiln.machined.testing import api_answers, free_port
 
-TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd")
+TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy")
 API_WAIT = 180.0
 
 

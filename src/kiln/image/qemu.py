@@ -58,17 +58,26 @@ async def _kvm_boots() -> bool:
     return done.returncode == 0 and b'"running"' in done.stdout
 
 
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
 @dataclass
 class VMSpec:
-    kernel: Path
-    initramfs: Path
-    root: Path
+    """A VM booting either ``kernel`` + ``initramfs`` directly (the root squashfs as a
+    read-only disk) or, with ``uefi_vars`` (a fresh copy of OVMF's variables per VM), from
+    ``disks`` through the firmware."""
+
+    kernel: Path | None
+    initramfs: Path | None
+    root: Path | None
     cmdline: str
     serial_log: Path
     forwards: dict[str, int] = field(default_factory=dict)  # "HOST:PORT" -> guest port
     memory_mb: int = 1024
     cpus: int = 2
     disks: tuple[Path, ...] = ()
+    uefi_vars: Path | None = None
 
     def argv(self, accel: str) -> list[str]:
         net = "user,id=net0" + "".join(
@@ -79,9 +88,14 @@ class VMSpec:
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
         argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
         argv += ["-serial", f"file:{self.serial_log}"]
-        argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
-        argv += ["-append", self.cmdline]
-        argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
+        if self.uefi_vars is not None:
+            argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"]
+            argv += ["-drive", f"if=pflash,format=raw,file={self.uefi_vars}"]
+        if self.kernel is not None and self.initramfs is not None:
+            argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
+            argv += ["-append", self.cmdline]
+        if self.root is not None:
+            argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
         argv += ["-netdev", net, "-device", "virtio-net-pci,netdev=net0"]
