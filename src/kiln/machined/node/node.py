@@ -21,7 +21,7 @@ import logging
 from kiln.machined.api.tls import MAINTENANCE_DIR, maintenance_identity
 from kiln.machined.apply.store import ConfigStore
 from kiln.machined.controllers import HostSeams
-from kiln.machined.errors import MachinedError, NodeStateError
+from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import Action, NodeEnv
@@ -46,6 +46,8 @@ class Node:
     """The node daemon's sequencer (see the module docstring)."""
 
     def __init__(self, options: NodeOptions, *, host_seams: HostSeams | None = None) -> None:
+        if options.mode is Mode.CLOUD:
+            raise UnsupportedError("cloud mode is not implemented yet (use container or metal)")
         self.options = options
         self.events = EventBus()
         self.log = ServiceLogHandler(options.state_dir / "logs")

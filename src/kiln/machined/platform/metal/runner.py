@@ -8,12 +8,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import traceback
 from pathlib import Path
 
 from kiln.machined.api.tls import MAINTENANCE_DIR
+from kiln.machined.errors import UnsupportedError
 from kiln.machined.events import EventType
 from kiln.machined.node import Node
 from kiln.machined.node.env import Action
@@ -26,7 +28,14 @@ FAILURE_PAUSE = 10.0
 
 
 def prepare() -> None:
-    """What must be in place before the node is made: the kernel filesystems, a hostname."""
+    """What must be in place before the node is made: the kernel filesystems, a hostname.
+
+    Metal mode takes the machine over (mounts, DHCP on every interface, power): anywhere but
+    as PID 1 it is refused, so that a mistyped ``--mode`` cannot reconfigure a workstation."""
+    if os.getpid() != 1:
+        raise UnsupportedError(
+            "metal mode runs only as PID 1 of a Kiln OS machine (use --mode container here)"
+        )
     pid1.mount_kernel_filesystems()
     if socket.gethostname() in ("", "(none)", "localhost"):
         socket.sethostname(default_hostname(netif.ethernet_interfaces()))
