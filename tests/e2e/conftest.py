@@ -55,6 +55,7 @@ async def booted(
         cmdline=str(image.manifest["cmdline"]),
         serial_log=tmp_path_factory.mktemp("vm") / "console.log",
         forwards={f"{host}:{port}": 50000},
+        qmp=tmp_path_factory.mktemp("qmp") / "qmp.sock",
     )
     vm = await qemu.VM.start(spec)
     try:

@@ -103,3 +103,12 @@ async def test_a_rebuild_without_the_cache_is_byte_identical(
     assert not again.cached
     for name in (build.ROOTFS, build.INITRAMFS, build.KERNEL):
         assert again.manifest["artifacts"][name] == image.manifest["artifacts"][name], name
+
+
+async def test_ctrl_alt_del_shuts_the_node_down_and_powers_off(booted: BootedVM) -> None:
+    """Last in this module: the VM is gone afterwards."""
+    await booted.vm.send_keys("ctrl", "alt", "delete")
+    assert await booted.vm.wait_exit(120) == 0  # QEMU exits when the guest powers off
+    console = booted.vm.console()
+    assert "phase shutdown: done" in console
+    assert "powering off" in console

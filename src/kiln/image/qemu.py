@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import shutil
 import time
@@ -78,6 +79,7 @@ class VMSpec:
     cpus: int = 2
     disks: tuple[Path, ...] = ()
     uefi_vars: Path | None = None
+    qmp: Path | None = None  # a QMP control socket (keys, power)
 
     def argv(self, accel: str) -> list[str]:
         net = "user,id=net0" + "".join(
@@ -99,6 +101,8 @@ class VMSpec:
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
         argv += ["-netdev", net, "-device", "virtio-net-pci,netdev=net0"]
+        if self.qmp is not None:
+            argv += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         return argv
 
 
@@ -135,6 +139,30 @@ class VM:
     async def wait_exit(self, within: float) -> int:
         async with asyncio.timeout(within):
             return await self.child.wait()
+
+    async def send_keys(self, *keys: str) -> None:
+        """Press ``keys`` together (QEMU key codes: ``ctrl``, ``alt``, ``delete``) over QMP."""
+        if self.spec.qmp is None:
+            raise ImageError("the VM was started without a QMP socket")
+        reader, writer = await asyncio.open_unix_connection(str(self.spec.qmp))
+        try:
+            await reader.readline()  # the greeting
+            for command in (
+                {"execute": "qmp_capabilities"},
+                {
+                    "execute": "send-key",
+                    "arguments": {"keys": [{"type": "qcode", "data": k} for k in keys]},
+                },
+            ):
+                writer.write(json.dumps(command).encode() + b"\n")
+                await writer.drain()
+                answer = json.loads(await reader.readline())
+                while "event" in answer:  # events may come before the answer
+                    answer = json.loads(await reader.readline())
+                if "error" in answer:
+                    raise ImageError(f"QMP {command['execute']}: {answer['error']}")
+        finally:
+            writer.close()
 
     def _tail(self) -> str:
         lines = self.console().strip().splitlines()

@@ -1,6 +1,7 @@
 """Running the node as PID 1: kernel filesystems, orphan reaping, DHCP and the status screen
-around :meth:`Node.run`, then a real power-off or reboot. PID 1 never exits: a failure is
-logged and the machine reboots after :data:`FAILURE_PAUSE`."""
+around :meth:`Node.run`, then a real power-off or reboot. SIGTERM, SIGINT and Ctrl-Alt-Del
+(which the kernel turns into SIGINT for PID 1) shut the node down gracefully and power off.
+PID 1 never exits: a failure is logged and the machine reboots after :data:`FAILURE_PAUSE`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def prepare() -> None:
             "metal mode runs only as PID 1 of a Kiln OS machine (use --mode container here)"
         )
     pid1.mount_kernel_filesystems()
+    pid1.disable_ctrl_alt_del()
     if socket.gethostname() in ("", "(none)", "localhost"):
         socket.sethostname(default_hostname(netif.ethernet_interfaces()))
 
