@@ -3,19 +3,15 @@ it through systemd-boot into maintenance mode from slot A."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from image_vm import BuiltImage
+from image_vm import BuiltImage, forward_address, wait_for_api
 
 from kiln import process
 from kiln.image import build, qemu
-from kiln.machined.testing import api_answers, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -39,8 +35,7 @@ async def test_uefi_boots_the_disk_into_maintenance_mode(image: BuiltImage, tmp_
     await process.run(["cp", "--sparse=always", str(image.directory / build.DISK), str(disk)])
     variables = tmp_path / "OVMF_VARS.fd"
     shutil.copyfile(qemu.OVMF_VARS, variables)  # fresh per VM: stale entries fall into a shell
-    host = f"127.99.{random.randint(1, 254)}.{random.randint(1, 254)}"
-    port = free_port(host)
+    host, port = forward_address()
     spec = qemu.VMSpec(
         kernel=None,
         initramfs=None,
@@ -53,14 +48,8 @@ async def test_uefi_boots_the_disk_into_maintenance_mode(image: BuiltImage, tmp_
     )
     vm = await qemu.VM.start(spec)
     try:
-        deadline = time.monotonic() + API_WAIT
-        while not await api_answers(host, port):
-            if vm.child.returncode is not None or time.monotonic() > deadline:
-                pytest.fail(f"no API after {API_WAIT:g}s:\n{vm.console()[-3000:]}")
-            await asyncio.sleep(0.2)
-        print(
-            f"\nUEFI disk boot, QEMU start to API answering: {time.monotonic() - vm.started:.1f}s"
-        )
+        seconds = await wait_for_api(vm, host, port, API_WAIT)
+        print(f"\nUEFI disk boot, QEMU start to API answering: {seconds:.1f}s")
         done = await process.run([KILNCTL, "version", "--insecure", "-n", f"{host}:{port}"])
         assert "Maintenance: yes" in done.stdout.decode()
         console = vm.console()
