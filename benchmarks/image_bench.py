@@ -135,7 +135,7 @@ async def main(runs: int) -> None:
                 f"run {run + 1}: trivial {trivial[-1]:.1f}s, kiln API {ready[-1]:.1f}s",
                 file=sys.stderr,
             )
-    total = sum(sizes.values())
+    total = sum(sizes[name] for name in build.ARTIFACTS)  # not disk.raw: it holds them
     med = statistics.median
     how = "cached" if result.cached else "from the package cache"
     print(f"build: {build_seconds:.0f}s ({how}); accelerator: {accel}\n")

@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import shutil
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from image_vm import BootedVM, BuiltImage
+from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
 
 from kiln.image import build, manifest, qemu
-from kiln.machined.testing import api_answers, free_port
 
-TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd")
+TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy")
 API_WAIT = 180.0
 
 
@@ -46,8 +44,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
 async def booted(
     image: BuiltImage, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BootedVM]:
-    host = f"127.99.{random.randint(1, 254)}.{random.randint(1, 254)}"
-    port = free_port(host)
+    host, port = forward_address()
     spec = qemu.VMSpec(
         kernel=image.directory / build.KERNEL,
         initramfs=image.directory / build.INITRAMFS,
@@ -55,17 +52,11 @@ async def booted(
         cmdline=str(image.manifest["cmdline"]),
         serial_log=tmp_path_factory.mktemp("vm") / "console.log",
         forwards={f"{host}:{port}": 50000},
+        qmp=tmp_path_factory.mktemp("qmp") / "qmp.sock",
     )
     vm = await qemu.VM.start(spec)
     try:
-        deadline = time.monotonic() + API_WAIT
-        while not await api_answers(host, port):
-            if vm.child.returncode is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"the VM's API did not answer in {API_WAIT:g}s:\n{vm.console()[-3000:]}"
-                )
-            await asyncio.sleep(0.2)
-        seconds = time.monotonic() - vm.started
+        seconds = await wait_for_api(vm, host, port, API_WAIT)
         print(f"\nQEMU start to API answering: {seconds:.1f}s")
         yield BootedVM(vm, host, port, seconds)
     finally:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from kiln.image import qemu
+from kiln.machined.testing import api_answers, free_port
 
 
 @dataclass(frozen=True)
@@ -26,3 +32,20 @@ class BootedVM:
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+async def wait_for_api(vm: qemu.VM, host: str, port: int, within: float) -> float:
+    """Seconds from QEMU's start until the node's API answers TLS at ``host:port``; the test
+    fails with the console's tail if QEMU exits or ``within`` passes first."""
+    deadline = time.monotonic() + within
+    while not await api_answers(host, port):
+        if vm.child.returncode is not None or time.monotonic() > deadline:
+            pytest.fail(f"the VM's API did not answer in {within:g}s:\n{vm.console()[-3000:]}")
+        await asyncio.sleep(0.2)
+    return time.monotonic() - vm.started
+
+
+def forward_address() -> tuple[str, int]:
+    """A free host address and port in 127.99.0.0/16 for the VM's forwarded API port."""
+    host = f"127.99.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    return host, free_port(host)

@@ -58,16 +58,16 @@ async def test_the_console_shows_the_address_stage_and_api_certificate(booted: B
 
 
 async def test_the_root_holds_no_shell_login_or_accounts(image: BuiltImage) -> None:
-    listing = await process.run(["unsquashfs", "-lls", str(image.directory / build.ROOTFS)])
-    paths = [
-        line.split()[-1] for line in listing.stdout.decode().splitlines() if "squashfs-root" in line
-    ]
-    entries = [p.split("squashfs-root", 1)[1] for p in paths if "squashfs-root/" in p]
-    names = {Path(entry.split(" -> ")[0]).name for entry in entries}
+    listing = await process.run(["unsquashfs", "-l", str(image.directory / build.ROOTFS)])
+    lines = listing.stdout.decode().splitlines()
+    entries = [line.split("squashfs-root", 1)[1] for line in lines if "squashfs-root/" in line]
+    names = {Path(entry).name for entry in entries}
     assert not names & SHELLS
     programs = {Path(e).name for e in entries if e.startswith(("/usr/bin/", "/usr/sbin/"))}
     assert not programs & LOGIN
-    assert "/usr/bin/kiln-machined" in entries and "/usr/bin/python3.11" in entries
+    for program in ("kiln-machined", "python3.11", "containerd", "containerd-shim-runc-v2"):
+        assert f"/usr/bin/{program}" in entries
+    assert "/usr/sbin/runc" in entries and "/usr/sbin/mkfs.ext4" in entries
     assert not any(e.startswith(("/etc/shadow", "/home/", "/etc/sudoers")) for e in entries)
     extract = await process.run(
         ["unsquashfs", "-cat", str(image.directory / build.ROOTFS), "etc/passwd"]
@@ -103,3 +103,12 @@ async def test_a_rebuild_without_the_cache_is_byte_identical(
     assert not again.cached
     for name in (build.ROOTFS, build.INITRAMFS, build.KERNEL):
         assert again.manifest["artifacts"][name] == image.manifest["artifacts"][name], name
+
+
+async def test_ctrl_alt_del_shuts_the_node_down_and_powers_off(booted: BootedVM) -> None:
+    """Last in this module: the VM is gone afterwards."""
+    await booted.vm.send_keys("ctrl", "alt", "delete")
+    assert await booted.vm.wait_exit(120) == 0  # QEMU exits when the guest powers off
+    console = booted.vm.console()
+    assert "phase shutdown: done" in console
+    assert "powering off" in console

@@ -112,10 +112,10 @@ def build_command(
     )
     result = asyncio.run(build.build(options, RichSteps()))
     artifacts = result.manifest["artifacts"]
-    total = sum(a["size"] for a in artifacts.values())
+    total = sum(artifacts[name]["size"] for name in build.ARTIFACTS)
     for name, artifact in artifacts.items():
         click.echo(f"{name:16} {artifact['size'] / 1e6:7.1f} MB  sha256:{artifact['sha256']}")
-    click.echo(f"{'total':16} {total / 1e6:7.1f} MB", err=True)
+    click.echo(f"kernel + initramfs + root: {total / 1e6:.1f} MB", err=True)
     if signing_key is None:
         click.echo("warning: the image is not signed (--signing-key)", err=True)
     if result.cached:

@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 import kiln
 from kiln import __version__
-from kiln.image import apt, initramfs, manifest, pydeps, rootfs, squashfs, stage
+from kiln.image import apt, disk, initramfs, manifest, pydeps, rootfs, squashfs, stage
 from kiln.image.errors import ImageError
 from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
 
-KERNEL, INITRAMFS, ROOTFS = "vmlinuz", "initramfs", "rootfs.squashfs"
-ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)
+KERNEL, INITRAMFS, ROOTFS, DISK = "vmlinuz", "initramfs", "rootfs.squashfs", "disk.raw"
+KEEP_BUILDS = 3  # finished artifact sets kept in the cache, newest first
+ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)  # cached; the disk is made from them each time
 BASE_KERNEL_ARGS = ("random.trust_cpu=on", "console=ttyS0", "ro")
 
 
@@ -93,7 +96,7 @@ def kiln_source() -> Path:
 
 async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResult:
     steps = steps or QuietSteps()
-    key = options.signing_key and manifest.load_private_key(options.signing_key)
+    key = manifest.load_private_key(options.signing_key) if options.signing_key else None
     lock = load_lock(options.lock_path)
     kernel = lock.kernel()
     release = kernel.name.removeprefix("linux-image-")
@@ -103,25 +106,37 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
     cached = options.use_cache and (cache_dir / ".complete").exists()
     if not cached:
         await _build_artifacts(options, lock, release, requirements, cache_dir, steps)
+        await asyncio.to_thread(prune, options.cache / "images", KEEP_BUILDS)
+    cmdline = " ".join((*BASE_KERNEL_ARGS, *options.kernel_args))
     with steps.step(f"Writing the image to {options.output}"):
-        options.output.mkdir(parents=True, exist_ok=True)
-        for name in ARTIFACTS:
-            shutil.copyfile(cache_dir / name, options.output / name)
+        await asyncio.to_thread(_copy_artifacts, cache_dir, options.output)
+    with (
+        steps.step("Making the disk image (GPT, UEFI, systemd-boot)"),
+        tempfile.TemporaryDirectory(dir=options.cache, prefix="disk-") as tmp,
+    ):
+        await disk.make(
+            options.output / DISK,
+            cache_dir,
+            cmdline,
+            cache_dir.name,
+            squashfs.SOURCE_DATE_EPOCH,
+            Path(tmp),
+        )
+    with steps.step("Writing and signing the manifest"):
         data = {
             "name": "kiln-os",
             "version": __version__,
             "profile": options.profile.value,
             "kernel": {"package": kernel.name, "version": kernel.version, "release": release},
-            "cmdline": " ".join((*BASE_KERNEL_ARGS, *options.kernel_args)),
+            "cmdline": cmdline,
             "packages": {p.name: p.version for p in lock.packages},
             "python_packages": _python_packages(requirements),
             "source_date_epoch": squashfs.SOURCE_DATE_EPOCH,
-            "artifacts": manifest.describe(options.output, list(ARTIFACTS)),
+            "artifacts": await asyncio.to_thread(
+                manifest.describe, options.output, [*ARTIFACTS, DISK]
+            ),
         }
-        (options.output / manifest.MANIFEST).write_bytes(manifest.encode(data))
-        (options.output / manifest.SIGNATURE).unlink(missing_ok=True)
-        if key:
-            manifest.sign(options.output, key)
+        await asyncio.to_thread(_write_manifest, options.output, data, key)
     return BuildResult(options.output, data, cached)
 
 
@@ -153,7 +168,42 @@ async def _build_artifacts(
                 work / "initramfs", cache_dir / INITRAMFS, squashfs.SOURCE_DATE_EPOCH
             )
         await asyncio.to_thread(_copy_kernel, staged, release, cache_dir / KERNEL)
+        await asyncio.to_thread(
+            shutil.copyfile, staged / disk.SYSTEMD_BOOT, cache_dir / disk.LOADER
+        )
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")
+
+
+def prune(images: Path, keep: int) -> list[Path]:
+    """Remove all but the ``keep`` newest artifact sets (and unfinished ones, if older than
+    the newest finished set: a build that was killed); returns what was removed."""
+    finished = sorted(
+        (d for d in images.iterdir() if (d / ".complete").exists()),
+        key=lambda d: (d / ".complete").stat().st_mtime,
+        reverse=True,
+    )
+    newest = (finished[0] / ".complete").stat().st_mtime if finished else 0.0
+    stale = finished[keep:] + [
+        d
+        for d in images.iterdir()
+        if d.is_dir() and not (d / ".complete").exists() and d.stat().st_mtime < newest
+    ]
+    for directory in stale:
+        shutil.rmtree(directory, ignore_errors=True)
+    return stale
+
+
+def _copy_artifacts(cache_dir: Path, output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    for name in ARTIFACTS:
+        shutil.copyfile(cache_dir / name, output / name)
+
+
+def _write_manifest(output: Path, data: dict[str, Any], key: Ed25519PrivateKey | None) -> None:
+    (output / manifest.MANIFEST).write_bytes(manifest.encode(data))
+    (output / manifest.SIGNATURE).unlink(missing_ok=True)
+    if key:
+        manifest.sign(output, key)
 
 
 def _fresh_directory(path: Path) -> None:

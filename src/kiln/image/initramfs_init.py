@@ -8,8 +8,9 @@ ctypes) and needs nothing else: no shell, no busybox. Steps:
 1. mount ``/dev`` (devtmpfs), ``/proc`` and ``/sys``;
 2. load the kernel modules listed in ``/etc/kiln/modules`` in that order (dependencies first,
    worked out when the image was built) with ``finit_module``;
-3. find the root: the block device named by ``kiln.root=`` on the kernel command line, else
-   the first whole disk that starts with a squashfs superblock; mount it read-only;
+3. find the root: ``kiln.root=`` on the kernel command line names a device or, as
+   ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it, the first whole disk that starts
+   with a squashfs superblock; mount it read-only;
 4. mount tmpfs on ``/run``, ``/tmp`` and ``/var`` of the new root, move ``/dev``, ``/proc`` and
    ``/sys`` into it, free the initramfs, and switch to it (``MS_MOVE`` + ``chroot``);
 5. exec ``/usr/bin/kiln-machined --mode metal``.
@@ -96,10 +97,26 @@ def is_squashfs(device: str) -> bool:
         return False
 
 
+def partition_named(label: str) -> str:
+    """The device of the GPT partition named ``label`` (its PARTNAME), or ""."""
+    for name in sorted(os.listdir("/sys/class/block")):
+        try:
+            with open(f"/sys/class/block/{name}/uevent") as f:
+                if f"PARTNAME={label}\n" in f.read():
+                    return f"/dev/{name}"
+        except OSError:
+            continue
+    return ""
+
+
 def find_root(wanted: str) -> str:
     deadline = time.monotonic() + ROOT_WAIT
     while True:
-        if wanted:
+        if wanted.startswith("PARTLABEL="):
+            device = partition_named(wanted.removeprefix("PARTLABEL="))
+            if device and is_squashfs(device):
+                return device
+        elif wanted:
             if os.path.exists(wanted) and is_squashfs(wanted):
                 return wanted
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import os
 import shutil
 import time
@@ -58,17 +59,27 @@ async def _kvm_boots() -> bool:
     return done.returncode == 0 and b'"running"' in done.stdout
 
 
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
 @dataclass
 class VMSpec:
-    kernel: Path
-    initramfs: Path
-    root: Path
+    """A VM booting either ``kernel`` + ``initramfs`` directly (the root squashfs as a
+    read-only disk) or, with ``uefi_vars`` (a fresh copy of OVMF's variables per VM), from
+    ``disks`` through the firmware."""
+
+    kernel: Path | None
+    initramfs: Path | None
+    root: Path | None
     cmdline: str
     serial_log: Path
     forwards: dict[str, int] = field(default_factory=dict)  # "HOST:PORT" -> guest port
     memory_mb: int = 1024
     cpus: int = 2
     disks: tuple[Path, ...] = ()
+    uefi_vars: Path | None = None
+    qmp: Path | None = None  # a QMP control socket (keys, power)
 
     def argv(self, accel: str) -> list[str]:
         net = "user,id=net0" + "".join(
@@ -79,12 +90,19 @@ class VMSpec:
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
         argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
         argv += ["-serial", f"file:{self.serial_log}"]
-        argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
-        argv += ["-append", self.cmdline]
-        argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
+        if self.uefi_vars is not None:
+            argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"]
+            argv += ["-drive", f"if=pflash,format=raw,file={self.uefi_vars}"]
+        if self.kernel is not None and self.initramfs is not None:
+            argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
+            argv += ["-append", self.cmdline]
+        if self.root is not None:
+            argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
         argv += ["-netdev", net, "-device", "virtio-net-pci,netdev=net0"]
+        if self.qmp is not None:
+            argv += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         return argv
 
 
@@ -121,6 +139,30 @@ class VM:
     async def wait_exit(self, within: float) -> int:
         async with asyncio.timeout(within):
             return await self.child.wait()
+
+    async def send_keys(self, *keys: str) -> None:
+        """Press ``keys`` together (QEMU key codes: ``ctrl``, ``alt``, ``delete``) over QMP."""
+        if self.spec.qmp is None:
+            raise ImageError("the VM was started without a QMP socket")
+        reader, writer = await asyncio.open_unix_connection(str(self.spec.qmp))
+        try:
+            await reader.readline()  # the greeting
+            for command in (
+                {"execute": "qmp_capabilities"},
+                {
+                    "execute": "send-key",
+                    "arguments": {"keys": [{"type": "qcode", "data": k} for k in keys]},
+                },
+            ):
+                writer.write(json.dumps(command).encode() + b"\n")
+                await writer.drain()
+                answer = json.loads(await reader.readline())
+                while "event" in answer:  # events may come before the answer
+                    answer = json.loads(await reader.readline())
+                if "error" in answer:
+                    raise ImageError(f"QMP {command['execute']}: {answer['error']}")
+        finally:
+            writer.close()
 
     def _tail(self) -> str:
         lines = self.console().strip().splitlines()

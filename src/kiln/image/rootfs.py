@@ -26,6 +26,7 @@ PROGRAMS: tuple[tuple[str, str], ...] = (
     ("usr/bin/python3.11", "usr/bin/python3.11"),
     ("usr/bin/containerd", "usr/bin/containerd"),
     ("usr/bin/containerd-shim-runc-v2", "usr/bin/containerd-shim-runc-v2"),
+    ("usr/sbin/runc", "usr/sbin/runc"),
     ("usr/bin/runc", "usr/bin/runc"),
     ("usr/lib/cni/bridge", "usr/lib/cni/bridge"),
     ("usr/lib/cni/host-local", "usr/lib/cni/host-local"),
@@ -106,6 +107,45 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     machined.write_text(MACHINED_SCRIPT)
     machined.chmod(0o755)
     add_libraries(staged, root, _elf_files(root))
+    broken = dangling_links(root)
+    if broken:
+        raise ImageError(f"links in the image point nowhere: {', '.join(broken)}")
+
+
+def dangling_links(root: Path) -> list[str]:
+    """Symbolic links under ``root`` whose target (resolved inside ``root``) does not exist;
+    links into what is mounted at run time (``/run``, ``/var``, ...) are not checked."""
+    broken = []
+    runtime = tuple(f"/{point}/" for point in MOUNT_POINTS)
+    for path in sorted(root.rglob("*")):
+        if not path.is_symlink():
+            continue
+        target = path.readlink()
+        if str(target).startswith(runtime):
+            continue
+        resolved = root / str(target).lstrip("/") if target.is_absolute() else path.parent / target
+        if not _exists_inside(root, resolved):
+            broken.append("/" + str(path.relative_to(root)))
+    return broken
+
+
+def _exists_inside(root: Path, path: Path, depth: int = 0) -> bool:
+    """Whether ``path`` exists, following links as the image would see them (from ``root``)."""
+    if depth > 16:
+        return False
+    current = root
+    for part in path.relative_to(root).parts if path.is_relative_to(root) else path.parts:
+        current = current / part
+        if current.is_symlink():
+            target = current.readlink()
+            current = (
+                root / str(target).lstrip("/") if target.is_absolute() else current.parent / target
+            )
+            if not _exists_inside(root, current, depth + 1):
+                return False
+        elif not current.exists():
+            return False
+    return True
 
 
 def _copy(source: Path, target: Path) -> None:

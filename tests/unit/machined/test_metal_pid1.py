@@ -77,3 +77,19 @@ def test_the_default_hostname_comes_from_the_first_mac(tmp_path: Path) -> None:
     (tmp_path / "class/net/eth0/address").write_text("52:54:00:12:34:56\n")
     assert default_hostname(["missing", "eth0"], tmp_path) == "kiln-123456"
     assert default_hostname([], tmp_path) == "kiln"
+
+
+def test_metal_mode_is_refused_unless_pid_1(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    machined = str(Path(sys.executable).with_name("kiln-machined"))
+    done = subprocess.run(
+        [machined, "--mode", "metal", "--state", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "error: metal mode runs only as PID 1 of a Kiln OS machine" in done.stderr

@@ -22,7 +22,7 @@ from kiln.machined.api.tls import maintenance_identity
 from kiln.machined.apply.store import ConfigStore
 from kiln.machined.controllers import HostSeams
 from kiln.machined.early import EarlyApi
-from kiln.machined.errors import MachinedError, NodeStateError
+from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import Action, NodeEnv
@@ -56,6 +56,8 @@ class Node:
         host_seams: HostSeams | None = None,
         early: EarlyApi | None = None,
     ) -> None:
+        if options.mode is Mode.CLOUD:
+            raise UnsupportedError("cloud mode is not implemented yet (use container or metal)")
         self.options = options
         self.events = EventBus()
         self.log = ServiceLogHandler(options.state_dir / "logs")

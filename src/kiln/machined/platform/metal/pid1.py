@@ -19,7 +19,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME = 2, 4, 8, 1 << 21
-RB_AUTOBOOT, RB_POWER_OFF = 0x01234567, 0x4321FEDC
+RB_AUTOBOOT, RB_POWER_OFF, RB_DISABLE_CAD = 0x01234567, 0x4321FEDC, 0
 REAP_INTERVAL = 2.0
 
 
@@ -115,6 +115,13 @@ class Reaper:
         while True:
             self.scan()
             await asyncio.sleep(REAP_INTERVAL)
+
+
+def disable_ctrl_alt_del() -> None:
+    """Ctrl-Alt-Del sends SIGINT to PID 1 (a graceful shutdown) instead of resetting at once."""
+    if _libc.reboot(RB_DISABLE_CAD) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"reboot(2) CAD_OFF: {os.strerror(err)}")
 
 
 def power(reboot: bool) -> None:

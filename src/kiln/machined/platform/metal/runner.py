@@ -1,6 +1,7 @@
 """Running the node as PID 1: kernel filesystems, orphan reaping, DHCP and the status screen
-around :meth:`Node.run`, then a real power-off or reboot. PID 1 never exits: a failure is
-logged and the machine reboots after :data:`FAILURE_PAUSE`."""
+around :meth:`Node.run`, then a real power-off or reboot. SIGTERM, SIGINT and Ctrl-Alt-Del
+(which the kernel turns into SIGINT for PID 1) shut the node down gracefully and power off.
+PID 1 never exits: a failure is logged and the machine reboots after :data:`FAILURE_PAUSE`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import traceback
 from pathlib import Path
 
+from kiln.machined.errors import UnsupportedError
 from kiln.machined.events import EventType
 from kiln.machined.node import Node
 from kiln.machined.node.env import Action
@@ -26,8 +29,16 @@ FAILURE_PAUSE = 10.0
 
 
 def prepare() -> None:
-    """What must be in place before the node is made: the kernel filesystems, a hostname."""
+    """What must be in place before the node is made: the kernel filesystems, a hostname.
+
+    Metal mode takes the machine over (mounts, DHCP on every interface, power): anywhere but
+    as PID 1 it is refused, so that a mistyped ``--mode`` cannot reconfigure a workstation."""
+    if os.getpid() != 1:
+        raise UnsupportedError(
+            "metal mode runs only as PID 1 of a Kiln OS machine (use --mode container here)"
+        )
     pid1.mount_kernel_filesystems()
+    pid1.disable_ctrl_alt_del()
     if socket.gethostname() in ("", "(none)", "localhost"):
         socket.sethostname(default_hostname(netif.ethernet_interfaces()))
 

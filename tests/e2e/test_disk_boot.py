@@ -1,0 +1,59 @@
+"""The raw disk image: GPT with EFI, BOOT-A, BOOT-B, META, STATE, EPHEMERAL; UEFI firmware boots
+it through systemd-boot into maintenance mode from slot A."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from image_vm import BuiltImage, forward_address, wait_for_api
+
+from kiln import process
+from kiln.image import build, qemu
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
+API_WAIT = 240.0
+
+
+async def test_the_disk_has_the_partitions_an_installed_node_uses(image: BuiltImage) -> None:
+    done = await process.run(["sgdisk", "--print", str(image.directory / build.DISK)])
+    names = [
+        line.split()[-1] for line in done.stdout.decode().splitlines() if line[:4].strip().isdigit()
+    ]
+    assert names == ["EFI", "BOOT-A", "BOOT-B", "META", "STATE", "EPHEMERAL"]
+    assert "EF00" in done.stdout.decode()
+
+
+async def test_uefi_boots_the_disk_into_maintenance_mode(image: BuiltImage, tmp_path: Path) -> None:
+    if not qemu.OVMF_CODE.exists():
+        pytest.skip("needs UEFI firmware for QEMU (apt-get install ovmf)")
+    disk = tmp_path / "disk.raw"
+    await process.run(["cp", "--sparse=always", str(image.directory / build.DISK), str(disk)])
+    variables = tmp_path / "OVMF_VARS.fd"
+    shutil.copyfile(qemu.OVMF_VARS, variables)  # fresh per VM: stale entries fall into a shell
+    host, port = forward_address()
+    spec = qemu.VMSpec(
+        kernel=None,
+        initramfs=None,
+        root=None,
+        cmdline="",
+        serial_log=tmp_path / "console.log",
+        forwards={f"{host}:{port}": 50000},
+        disks=(disk,),
+        uefi_vars=variables,
+    )
+    vm = await qemu.VM.start(spec)
+    try:
+        seconds = await wait_for_api(vm, host, port, API_WAIT)
+        print(f"\nUEFI disk boot, QEMU start to API answering: {seconds:.1f}s")
+        done = await process.run([KILNCTL, "version", "--insecure", "-n", f"{host}:{port}"])
+        assert "Maintenance: yes" in done.stdout.decode()
+        console = vm.console()
+        assert "kiln.root=PARTLABEL=BOOT-A" in console  # the kernel's command line, logged
+        assert "kiln-init: root /dev/vda2 mounted read-only" in console
+    finally:
+        await vm.stop()
