@@ -101,6 +101,8 @@ async def test_kilnctl_get_lists_each_node_of_the_context(
     assert await asyncio.to_thread(run, [*args, "get", "machinestatus", "-o", "json"]) == 0
     out = capsys.readouterr().out
     assert out.count('"type": "MachineStatus"') == 3
+    for node in nodes.all:  # every answer labelled as the context names its node
+        assert f'"node": "{node}"' in out
 
     down = f"{nodes.fleet.address(9)}:{free_port()}"
     code = await asyncio.to_thread(run, [*args, "-n", f"{nodes.cp2.host},{down}", "get", "ms"])

@@ -236,8 +236,8 @@ class Client(EtcdCalls):
                 failures.append(ClientError(result.message, code=result.code, node=node))
             elif isinstance(result, BaseException):
                 raise result
-            else:
-                found.extend(result)
+            else:  # labelled as the caller named the node, as forwarded answers are
+                found.extend(replace(item, node=node) for item in result)
         if failures:
             raise NodeErrors(failures, found)
         return found
