@@ -64,6 +64,11 @@ def cli(hub: str | None, api_key: str | None, ca: Path | None, config: Path | No
 )
 @click.option("--url", help="The URL join tokens send machines to (default: https://LISTEN).")
 @click.option(
+    "--peer-address",
+    help="HOST:PORT other replicas on the same database reach this one's machine port at "
+    "(default: the machine listen address).",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 def serve(
@@ -72,6 +77,7 @@ def serve(
     listen: str,
     machine_listen: str,
     url: str | None,
+    peer_address: str | None,
     log_level: str,
 ) -> None:
     """Run the hub."""
@@ -85,6 +91,7 @@ def serve(
         machine_listen,
         database or default_database(data_dir),
         url or f"https://{_dialable(listen)}",
+        peer_address or _dialable(machine_listen),
     )
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     # One connection per machine: as many open files as the system lets this process have.

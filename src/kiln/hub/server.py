@@ -1,8 +1,12 @@
 """The hub process: state, controllers, the API port and the machine port.
 
-On first start it makes the hub CA and server certificate (:mod:`~kiln.hub.pki`) and an
-initial admin API key, which it prints once (only its hash is kept), and writes
+On first start on a database it makes the hub CA and server certificate (:mod:`~kiln.hub.pki`)
+and an initial admin API key, which it prints once (only its hash is kept), and writes
 ``DATA/client.yaml`` (address and pinned certificate, no key) for the admin's client.
+
+Several processes may serve one database (replicas, :mod:`kiln.hub.replicas`): each serves the
+API and holds the links of the machines that dial it; the one holding the leader lock runs the
+controllers; a call to a machine whose link another replica holds goes through that replica.
 """
 
 from __future__ import annotations
@@ -31,11 +35,16 @@ from kiln.hub.links.join import JoinService
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
 from kiln.hub.links.tunnel import Tunnels
+from kiln.hub.replicas.leader import leader_lock
+from kiln.hub.replicas.leadership import Replica
+from kiln.hub.replicas.peers import PeerChannels, PeerService
+from kiln.hub.replicas.registry import ReplicaRecord, replica_id
+from kiln.hub.replicas.routing import Routes
 from kiln.hub.store import open_state
 from kiln.machinery.api import hub_pb2_grpc, hublink_pb2_grpc
 from kiln.machinery.hubjoin import certificate_pin
 from kiln.machinery.privatefile import ensure_private_dir
-from kiln.resources import ControllerRuntime
+from kiln.resources import State
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ class HubOptions:
     machine_listen: str
     database: str
     url: str  # what join tokens tell machines to dial
+    peer_address: str  # where other replicas reach this one's machine port
 
 
 class HubServer:
@@ -65,65 +75,75 @@ class HubServer:
     async def run(self, announce: Callable[[str], None]) -> None:
         options = self.options
         ensure_private_dir(options.data_dir)
-        hub_pki = pki.load_or_create(options.data_dir)
-        server_pem = hub_pki.server_certificate.pem
         state = await open_state(options.database)
         try:
-            keys, audit, machines = ApiKeys(state), AuditLog(state), Machines(state)
-            tokens = JoinTokens(state, certificate_pin(server_pem))
-            links = Links()
-            await machines.mark_all_disconnected()
-            initial = await keys.ensure_initial_admin()
-            runtime = ControllerRuntime(state, hub_controllers())
-            inventory = InventoryView(state)
-            relay = MachineRelay(state, links, Tunnels(options.data_dir / "run", links))
-            identity = [(hub_pki.server_key.pem, server_pem)]
-
-            api = grpc.aio.server(
-                interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS
-            )
-            hub_pb2_grpc.add_HubServiceServicer_to_server(
-                HubService(
-                    state, keys, tokens, audit, machines, links, relay, inventory, options.url
-                ),
-                api,
-            )
-            machine_port = _port(options.machine_listen)
-            hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
-                JoinService(tokens, machines, hub_pki.ca, machine_port), api
-            )
-            _listen(api, options.listen, grpc.ssl_server_credentials(identity))
-            link_server = grpc.aio.server(options=MACHINE_OPTIONS)
-            hublink_pb2_grpc.add_HubLinkServiceServicer_to_server(
-                LinkService(machines, links), link_server
-            )
-            machine_credentials = grpc.ssl_server_credentials(
-                identity, root_certificates=hub_pki.ca.certificate.pem, require_client_auth=True
-            )
-            _listen(link_server, options.machine_listen, machine_credentials)
-            write_client_config(
-                options.data_dir / FILE_NAME,
-                ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
-            )
-            runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
-            view_task = asyncio.create_task(inventory.run(), name="inventory view")
-            await api.start()
-            await link_server.start()
-            if initial is not None:
-                announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
-            announce(
-                f"hub serving its API on {options.listen} and machines on "
-                f"{options.machine_listen}; client config {options.data_dir / FILE_NAME}"
-            )
-            await self._stopping.wait()
-            logger.info("stopping")
-            await link_server.stop(STOP_GRACE)
-            await api.stop(STOP_GRACE)
-            await runtime.stop()
-            view_task.cancel()
-            await asyncio.wait({runtime_task, view_task})
+            await self._serve(state, announce)
         finally:
             await state.close()
+
+    async def _serve(self, state: State, announce: Callable[[str], None]) -> None:
+        options = self.options
+        hub_pki = await pki.load_or_create(options.data_dir, state)
+        server_pem = hub_pki.server_certificate.pem
+        keys, audit, machines = ApiKeys(state), AuditLog(state), Machines(state)
+        tokens = JoinTokens(state, certificate_pin(server_pem))
+        links = Links()
+        record = ReplicaRecord(
+            state, replica_id(options.data_dir), _dialable(options.listen), options.peer_address
+        )
+        await machines.release(lambda replica: replica in (record.id, ""))
+        initial = await keys.ensure_initial_admin()
+        peers = PeerChannels(hub_pki.ca, server_pem, record.id)
+        routes = Routes(state, links, record.id, peers)
+        inventory = InventoryView(state)
+        relay = MachineRelay(state, Tunnels(options.data_dir / "run", routes.endpoint))
+        identity = [(hub_pki.server_key.pem, server_pem)]
+
+        api = grpc.aio.server(interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS)
+        hub_pb2_grpc.add_HubServiceServicer_to_server(
+            HubService(state, keys, tokens, audit, machines, links, relay, inventory, options.url),
+            api,
+        )
+        machine_port = _port(options.machine_listen)
+        hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
+            JoinService(tokens, machines, hub_pki.ca, machine_port), api
+        )
+        _listen(api, options.listen, grpc.ssl_server_credentials(identity))
+        link_server = grpc.aio.server(options=MACHINE_OPTIONS)
+        hublink_pb2_grpc.add_HubLinkServiceServicer_to_server(
+            LinkService(machines, links, record.id), link_server
+        )
+        hublink_pb2_grpc.add_HubPeerServiceServicer_to_server(PeerService(links), link_server)
+        machine_credentials = grpc.ssl_server_credentials(
+            identity, root_certificates=hub_pki.ca.certificate.pem, require_client_auth=True
+        )
+        _listen(link_server, options.machine_listen, machine_credentials)
+        write_client_config(
+            options.data_dir / FILE_NAME,
+            ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
+        )
+        replica = Replica(state, record, leader_lock(options.database), links, hub_controllers)
+        replica_task = asyncio.create_task(replica.run(), name="replica")
+        view_task = asyncio.create_task(inventory.run(), name="inventory view")
+        await api.start()
+        await link_server.start()
+        if initial is not None:
+            announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
+        announce(
+            f"hub replica {record.id} serving its API on {options.listen} and machines on "
+            f"{options.machine_listen}; client config {options.data_dir / FILE_NAME}"
+        )
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({stopping, replica_task}, return_when=asyncio.FIRST_COMPLETED)
+        logger.info("stopping")
+        await link_server.stop(STOP_GRACE)
+        await api.stop(STOP_GRACE)
+        for task in (replica_task, view_task, stopping):
+            task.cancel()
+        await asyncio.wait({replica_task, view_task, stopping})
+        await peers.close()
+        if not replica_task.cancelled() and replica_task.exception() is not None:
+            raise replica_task.exception()  # type: ignore[misc]
 
 
 def _port(address: str) -> int:

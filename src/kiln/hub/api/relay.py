@@ -14,9 +14,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from kiln.hub.errors import MachineUnavailableError
-from kiln.hub.links.registry import Links
 from kiln.hub.links.tunnel import Tunnels
-from kiln.hub.resources import MachineCredentialsSpec
+from kiln.hub.resources import MachineCredentialsSpec, MachineSpec
 from kiln.machinery.client import Client, Dial, MutualTLS, Target, credentials
 from kiln.machinery.pinning import ChannelSecurity, trusting
 from kiln.resources import NotFoundError, Pointer, State, cast_spec
@@ -25,9 +24,8 @@ RELAY_TIMEOUT = 30.0
 
 
 class MachineRelay:
-    def __init__(self, state: State, links: Links, tunnels: Tunnels) -> None:
+    def __init__(self, state: State, tunnels: Tunnels) -> None:
         self._state = state
-        self._links = links
         self._tunnels = tunnels
 
     @contextlib.asynccontextmanager
@@ -40,9 +38,13 @@ class MachineRelay:
                 yield client
 
     async def _security(self, uuid: str) -> ChannelSecurity:
-        link = self._links.get(uuid)
-        if link.facts.maintenance and link.facts.api_certificate:
-            return trusting(link.facts.api_certificate)
+        try:
+            machine = cast_spec(await self._state.get(Pointer.of(MachineSpec, uuid)), MachineSpec)
+        except NotFoundError:
+            raise MachineUnavailableError(f"no machine {uuid!r} has joined this hub") from None
+        facts = machine.spec.facts
+        if facts.maintenance and facts.api_certificate:
+            return trusting(facts.api_certificate.encode())
         try:
             found = await self._state.get(Pointer.of(MachineCredentialsSpec, uuid))
         except NotFoundError:

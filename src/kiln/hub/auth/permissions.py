@@ -2,8 +2,8 @@
 anything (those calls go to the audit log, refused ones too).
 
 A method missing from the table is denied to everyone (a test checks that every method of the
-hub's services is listed). Join and Connect take no API key: a join token and a machine
-certificate authorize them (``MACHINE``).
+hub's services is listed). Join, Connect and Tunnel take no API key: a join token, a machine
+certificate and a replica certificate authorize them (``MACHINE``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from kiln.hub.auth.roles import HubRole
 HUB = "/kiln.hub.v1alpha1.HubService/"
 JOIN = "/kiln.hublink.v1alpha1.HubJoinService/"
 LINK = "/kiln.hublink.v1alpha1.HubLinkService/"
+PEER = "/kiln.hublink.v1alpha1.HubPeerService/"
 
 ADMIN = frozenset({HubRole.ADMIN})
 OPERATOR = frozenset({HubRole.ADMIN, HubRole.OPERATOR})
@@ -48,6 +49,7 @@ PERMISSIONS: dict[str, Permission] = {
     HUB + "MachineLogs":     Permission(READER),
     JOIN + "Join":           Permission(MACHINE, mutating=True),
     LINK + "Connect":        Permission(MACHINE),
+    PEER + "Tunnel":         Permission(MACHINE),
 }
 # fmt: on
 

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from kiln.hub import clock
 from kiln.hub.auth import secrets
-from kiln.hub.links.machines import Machines, disconnected
+from kiln.hub.links.machines import Machines, disconnected_from
 from kiln.hub.links.registry import Links, MachineLink
 from kiln.hub.resources import DiskFact, MachineFacts, MachineSpec
 from kiln.machinery.api import hublink_pb2 as pb
@@ -32,8 +32,11 @@ SILENCE = 100.0
 
 
 class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
-    def __init__(self, machines: Machines, links: Links, silence: float = SILENCE) -> None:
+    def __init__(
+        self, machines: Machines, links: Links, replica: str, silence: float = SILENCE
+    ) -> None:
         self._machines = machines
+        self._replica = replica
         self._links = links
         self._silence = silence
 
@@ -62,7 +65,7 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
         previous = self._links.add(link)
         if previous is not None and previous.task is not None:
             previous.task.cancel()
-        await self._machines.change(uuid, _connected(first.hello.facts))
+        await self._machines.change(uuid, _connected(first.hello.facts, self._replica))
         logger.info("machine %s connected (%d connected)", uuid, len(self._links))
         try:
             while (message := await self._read(context)) is not None:
@@ -73,7 +76,7 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
         finally:
             link.drop()
             if self._links.remove(link):
-                await asyncio.shield(self._machines.change(uuid, disconnected))
+                await asyncio.shield(self._machines.change(uuid, disconnected_from(self._replica)))
                 logger.info("machine %s disconnected", uuid)
 
     async def _read(self, context: Any) -> pb.MachineMessage | None:
@@ -92,7 +95,7 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
             await link.send(pb.HubMessage(heartbeat=pb.Heartbeat()))
         elif kind == "facts":
             link.facts = message.facts
-            await self._machines.change(link.uuid, _connected(message.facts))
+            await self._machines.change(link.uuid, _connected(message.facts, self._replica))
 
 
 def _peer(context: Any) -> tuple[str, str]:
@@ -122,9 +125,10 @@ def facts_of(facts: pb.Facts) -> MachineFacts:
     )
 
 
-def _connected(facts: pb.Facts) -> Any:
+def _connected(facts: pb.Facts, replica: str) -> Any:
     def change(spec: MachineSpec) -> None:
         spec.connected = True
+        spec.replica = replica
         spec.last_seen = clock.now()
         spec.facts = facts_of(facts)
 

@@ -52,16 +52,30 @@ class Machines:
         await self.require(uuid)
         await self.put(uuid, change, MachineSpec(secret_hash=""))
 
-    async def mark_all_disconnected(self) -> None:
-        """At start: no machine is connected to a hub that just started."""
+    async def release(self, replicas: Callable[[str], bool]) -> None:
+        """Mark disconnected every connected machine whose link was held by a replica for
+        which ``replicas`` says yes (at start: this replica's own, from before it restarted;
+        on the leader: those of replicas gone silent)."""
         for found in await self._state.list(Kind.of(MachineSpec)):
-            if cast_spec(found, MachineSpec).spec.connected:
-                await self.change(found.id, disconnected)
+            spec = cast_spec(found, MachineSpec).spec
+            if spec.connected and replicas(spec.replica):
+                await self.change(found.id, disconnected_from(spec.replica))
+
+    async def release_orphans(self, live: set[str]) -> None:
+        await self.release(lambda replica: replica not in live)
 
     async def list(self) -> list[Resource[Any]]:
         return await self._state.list(Kind.of(MachineSpec))
 
 
-def disconnected(spec: MachineSpec) -> None:
-    spec.connected = False
-    spec.last_seen = clock.now()
+def disconnected_from(replica: str) -> Callable[[MachineSpec], None]:
+    """The change for a link held by ``replica`` ending: nothing if the machine has since
+    connected to another replica."""
+
+    def change(spec: MachineSpec) -> None:
+        if spec.replica == replica:
+            spec.connected = False
+            spec.replica = ""
+            spec.last_seen = clock.now()
+
+    return change

@@ -87,6 +87,9 @@ class Links:
             return True
         return False
 
+    def find(self, uuid: str) -> MachineLink | None:
+        return self._links.get(uuid)
+
     def get(self, uuid: str) -> MachineLink:
         link = self._links.get(uuid)
         if link is None:

@@ -13,27 +13,43 @@ import asyncio
 import contextlib
 import itertools
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
-from kiln.hub.links.registry import Links, MachineLink
+from kiln.hub.links.registry import Sink
 
 CHUNK = 64 * 1024
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 
 
+class Endpoint(Protocol):
+    """Where a tunnel connection's bytes go: a machine's link held here, or the replica
+    holding it (:mod:`kiln.hub.replicas.peers`)."""
+
+    async def open(self, sink: Sink) -> int: ...
+
+    async def data(self, conn_id: int, data: bytes) -> None: ...
+
+    async def close(self, conn_id: int) -> None: ...
+
+
+#: The endpoint of a machine by UUID; MachineUnavailableError when it has none.
+Resolve = Callable[[str], Awaitable[Endpoint]]
+
+
 class Tunnels:
-    def __init__(self, run_dir: Path, links: Links) -> None:
+    def __init__(self, run_dir: Path, resolve: Resolve) -> None:
         if len(str(run_dir)) > MAX_SOCKET_PATH - 16:
             run_dir = Path(tempfile.mkdtemp(prefix="kiln-hub-"))
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.run_dir = run_dir
-        self._links = links
+        self._resolve = resolve
         self._ids = itertools.count(1)
 
     @contextlib.asynccontextmanager
     async def dial(self, uuid: str) -> AsyncIterator[str]:
-        link = self._links.get(uuid)
+        link = await self._resolve(uuid)
         path = self.run_dir / f"t{next(self._ids)}.sock"
         path.unlink(missing_ok=True)
 
@@ -49,7 +65,7 @@ class Tunnels:
 
 
 async def _bridge(
-    link: MachineLink, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    link: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """Pump one local connection through the machine's stream until either side ends."""
     incoming: asyncio.Queue[bytes | None] = asyncio.Queue()

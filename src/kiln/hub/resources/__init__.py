@@ -1,6 +1,7 @@
 """The hub's resource types, one module per type, and the registry that knows them all.
 
-Namespaces: ``auth`` (API keys, join tokens), ``audit`` (one entry per mutating call) and
+Namespaces: ``auth`` (API keys, join tokens), ``audit`` (one entry per mutating call),
+``hub`` (the shared PKI, the running replicas) and
 ``inventory`` (machines: what they told the hub, their user labels, and the status a
 controller derives from both).
 """
@@ -11,16 +12,20 @@ from pydantic import BaseModel
 
 from kiln.hub.resources.api_key import ApiKeySpec
 from kiln.hub.resources.audit import AuditEntrySpec
+from kiln.hub.resources.hub_pki import HubPkiSpec
 from kiln.hub.resources.join_token import JoinTokenSpec
 from kiln.hub.resources.machine import DiskFact, MachineFacts, MachineSpec
 from kiln.hub.resources.machine_credentials import MachineCredentialsSpec
 from kiln.hub.resources.machine_labels import MachineLabelsSpec
 from kiln.hub.resources.machine_status import MachineStatusSpec
+from kiln.hub.resources.replica import HubReplicaSpec
 from kiln.resources import Registry
 
 HUB_SPECS: tuple[type[BaseModel], ...] = (
     ApiKeySpec,
     AuditEntrySpec,
+    HubPkiSpec,
+    HubReplicaSpec,
     JoinTokenSpec,
     MachineCredentialsSpec,
     MachineLabelsSpec,
@@ -38,6 +43,8 @@ __all__ = [
     "ApiKeySpec",
     "AuditEntrySpec",
     "DiskFact",
+    "HubPkiSpec",
+    "HubReplicaSpec",
     "JoinTokenSpec",
     "MachineCredentialsSpec",
     "MachineFacts",

@@ -53,5 +53,6 @@ class MachineSpec(Spec):
     joined_with: str = ""  # the join token's id
     revoked: bool = False
     connected: bool = False
+    replica: str = ""  # the hub replica holding its link while connected
     last_seen: datetime | None = None
     facts: MachineFacts = Field(default_factory=MachineFacts)

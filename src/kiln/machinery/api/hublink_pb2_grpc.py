@@ -167,3 +167,81 @@ class HubLinkService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class HubPeerServiceStub:
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Tunnel = channel.stream_stream(
+                '/kiln.hublink.v1alpha1.HubPeerService/Tunnel',
+                request_serializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.FromString,
+                _registered_method=True)
+
+
+class HubPeerServiceServicer:
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    def Tunnel(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_HubPeerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Tunnel': grpc.stream_stream_rpc_method_handler(
+                    servicer.Tunnel,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'kiln.hublink.v1alpha1.HubPeerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('kiln.hublink.v1alpha1.HubPeerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class HubPeerService:
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    @staticmethod
+    def Tunnel(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/kiln.hublink.v1alpha1.HubPeerService/Tunnel',
+            kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_hublink__pb2.PeerFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -73,3 +73,37 @@ class HubLinkServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_hublink_pb2.HubMessage], _abc.AsyncIterator[_hublink_pb2.HubMessage]]: ...
 
 def add_HubLinkServiceServicer_to_server(servicer: HubLinkServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class HubPeerServiceStub:
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> HubPeerServiceAsyncStub: ...
+    Tunnel: _grpc.StreamStreamMultiCallable[_hublink_pb2.PeerFrame, _hublink_pb2.PeerFrame]
+
+@_typing.type_check_only
+class HubPeerServiceAsyncStub(HubPeerServiceStub):
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Tunnel: _aio.StreamStreamMultiCallable[_hublink_pb2.PeerFrame, _hublink_pb2.PeerFrame]  # type: ignore[assignment]
+
+class HubPeerServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    hub CA): a byte stream to the API of a machine whose link the called replica holds.
+    """
+
+    @_abc_1.abstractmethod
+    def Tunnel(
+        self,
+        request_iterator: _MaybeAsyncIterator[_hublink_pb2.PeerFrame],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_hublink_pb2.PeerFrame], _abc.AsyncIterator[_hublink_pb2.PeerFrame]]: ...
+
+def add_HubPeerServiceServicer_to_server(servicer: HubPeerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
