@@ -21,6 +21,7 @@ from kiln.hub.errors import InvalidRequestError, NotFoundError
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
 from kiln.hub.resources import (
+    HubReplicaSpec,
     MachineCredentialsSpec,
     MachineLabelsSpec,
     MachineSpec,
@@ -116,6 +117,9 @@ class HubService(hub_pb2_grpc.HubServiceServicer):
 
     async def ListMachines(self, request: Any, context: Any) -> Any:
         return hub_pb2.ResourceList(resources=await self._inventory.list(request.selector))
+
+    async def ListReplicas(self, request: Any, context: Any) -> Any:
+        return _listing(await self._state.list(Kind.of(HubReplicaSpec), request.selector or None))
 
     async def WatchMachines(self, request: Any, context: Any) -> AsyncIterator[hub_pb2.WatchEvent]:
         watch = self._state.watch_kind(Kind.of(MachineStatusSpec), request.selector or None)

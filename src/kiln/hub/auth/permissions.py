@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, Permission] = {
     HUB + "ListAudit":       Permission(ADMIN),
     HUB + "ListMachines":    Permission(ANY_ROLE),
     HUB + "WatchMachines":   Permission(ANY_ROLE),
+    HUB + "ListReplicas":    Permission(READER),
     HUB + "LabelMachine":    Permission(OPERATOR, mutating=True),
     HUB + "RevokeMachine":   Permission(ADMIN, mutating=True),
     HUB + "SetMachineCredentials": Permission(ADMIN, mutating=True),

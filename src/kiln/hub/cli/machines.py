@@ -1,4 +1,4 @@
-"""``kiln-hub get machines``, ``label``, ``machine version|revoke`` and ``logs``."""
+"""``kiln-hub get machines|replicas``, ``label``, ``machine version|revoke`` and ``logs``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ def get_machines(ctx: click.Context, selector: str, output: str, watch: bool) ->
                 resource = from_dict(registry, json.loads(event.resource))
                 render([resource], output, header=header, event=event.type)
                 header = False
+
+    options.run(work())
+
+
+@get.command("replicas")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def get_replicas(ctx: click.Context, output: str) -> None:
+    """The hub processes serving this hub's database, and which one leads."""
+
+    async def work() -> None:
+        async with connect(options.access(ctx)) as hub:
+            reply = await call(hub.ListReplicas, hub_pb2.ListRequest())
+            render(decode(list(reply.resources)), output)
 
     options.run(work())
 

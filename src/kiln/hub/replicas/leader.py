@@ -3,7 +3,9 @@
 - On PostgreSQL, the leader holds a session-level advisory lock on a connection of its own.
   The server releases it when that session ends (the process died, the network is gone), so
   another replica takes over. The leader checks its session every :data:`CHECK_EVERY`
-  seconds and steps down the moment the check fails or the lock is no longer its own.
+  seconds and steps down the moment the check fails or the lock is no longer its own. If the
+  server ends the session while the leader cannot reach it, the two may overlap for at most
+  one check (about :data:`CHECK_EVERY` + :data:`CHECK_TIMEOUT` seconds).
 - On SQLite (one host), the leader holds an exclusive ``flock`` on ``PATH.leader`` next to
   the database file; the kernel drops it when the process dies.
 """
@@ -26,6 +28,13 @@ logger = logging.getLogger(__name__)
 LEADER_LOCK = 0x6B696C6E_0010  # advisory lock key ("kiln" + n), apart from the State's own
 CHECK_EVERY = 1.0
 CHECK_TIMEOUT = 3.0
+#: The server notices a leader that vanished without closing its connection (a network cut)
+#: within about idle + interval * count seconds, and releases the lock.
+KEEPALIVE = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "3",
+}
 
 
 class LeaderLock(Protocol):
@@ -56,7 +65,9 @@ class PostgresLeaderLock:
         while True:
             try:
                 if self._db is None or self._db.is_closed():
-                    self._db = await asyncpg.connect(self._dsn, timeout=CHECK_TIMEOUT)
+                    self._db = await asyncpg.connect(
+                        self._dsn, timeout=CHECK_TIMEOUT, server_settings=KEEPALIVE
+                    )
                 if await self._db.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
                     return
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:

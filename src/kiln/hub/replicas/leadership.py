@@ -16,7 +16,7 @@ from typing import Any
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
 from kiln.hub.replicas.leader import LeaderLock
-from kiln.hub.replicas.registry import HEARTBEAT_EVERY, ReplicaRecord, sweep
+from kiln.hub.replicas.registry import HEARTBEAT_EVERY, ReplicaRecord, demote_others, sweep
 from kiln.hub.resources import MachineSpec
 from kiln.resources import Controller, ControllerRuntime, EventType, Kind, State
 
@@ -69,6 +69,7 @@ class Replica:
             logger.info("replica %s leads: running the controllers", self._record.id)
             self._record.leader = True
             await self._record.beat()
+            await demote_others(self._state, self._record.id)
             runtime = ControllerRuntime(self._state, self._controllers())
             await _until_first(runtime.run(), self._lock.lost(), self._sweep(), stop=runtime.stop)
             self._record.leader = False

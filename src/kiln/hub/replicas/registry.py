@@ -101,6 +101,16 @@ async def live_replica(state: State, ident: str) -> HubReplicaSpec | None:
     return cast_spec(found, HubReplicaSpec).spec
 
 
+async def demote_others(state: State, own: str) -> None:
+    """Clear the leader mark of every other replica: the lock is this one's, so a mark left
+    by a replica that died leading is stale."""
+    for found in await state.list(Kind.of(HubReplicaSpec)):
+        if found.id != own and found.spec.leader:
+            found.spec.leader = False
+            with contextlib.suppress(VersionConflictError, NotFoundError):
+                await state.update(found, owner=OWNER)
+
+
 async def sweep(state: State, machines: Machines, own: str) -> list[str]:
     """Remove replicas silent longer than :data:`GRACE` and mark the machines they held
     disconnected; the removed replicas' ids."""

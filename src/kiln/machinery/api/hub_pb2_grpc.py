@@ -80,6 +80,11 @@ class HubServiceStub:
                 request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.SerializeToString,
                 response_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.WatchEvent.FromString,
                 _registered_method=True)
+        self.ListReplicas = channel.unary_unary(
+                '/kiln.hub.v1alpha1.HubService/ListReplicas',
+                request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ResourceList.FromString,
+                _registered_method=True)
         self.LabelMachine = channel.unary_unary(
                 '/kiln.hub.v1alpha1.HubService/LabelMachine',
                 request_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.LabelMachineRequest.SerializeToString,
@@ -164,6 +169,13 @@ class HubServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReplicas(self, request, context):
+        """The hub processes serving this hub's database; one of them leads (runs the controllers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LabelMachine(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -244,6 +256,11 @@ def add_HubServiceServicer_to_server(servicer, server):
                     servicer.WatchMachines,
                     request_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.FromString,
                     response_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.WatchEvent.SerializeToString,
+            ),
+            'ListReplicas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReplicas,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_hub__pb2.ResourceList.SerializeToString,
             ),
             'LabelMachine': grpc.unary_unary_rpc_method_handler(
                     servicer.LabelMachine,
@@ -514,6 +531,33 @@ class HubService:
             '/kiln.hub.v1alpha1.HubService/WatchMachines',
             kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.SerializeToString,
             kiln_dot_machinery_dot_api_dot_hub__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReplicas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.hub.v1alpha1.HubService/ListReplicas',
+            kiln_dot_machinery_dot_api_dot_hub__pb2.ListRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_hub__pb2.ResourceList.FromString,
             options,
             channel_credentials,
             insecure,

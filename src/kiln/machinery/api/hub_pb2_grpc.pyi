@@ -45,6 +45,8 @@ class HubServiceStub:
     ListAudit: _grpc.UnaryUnaryMultiCallable[_hub_pb2.ListAuditRequest, _hub_pb2.ResourceList]
     ListMachines: _grpc.UnaryUnaryMultiCallable[_hub_pb2.ListRequest, _hub_pb2.ResourceList]
     WatchMachines: _grpc.UnaryStreamMultiCallable[_hub_pb2.ListRequest, _hub_pb2.WatchEvent]
+    ListReplicas: _grpc.UnaryUnaryMultiCallable[_hub_pb2.ListRequest, _hub_pb2.ResourceList]
+    """The hub processes serving this hub's database; one of them leads (runs the controllers)."""
     LabelMachine: _grpc.UnaryUnaryMultiCallable[_hub_pb2.LabelMachineRequest, _hub_pb2.ResourceList]
     RevokeMachine: _grpc.UnaryUnaryMultiCallable[_hub_pb2.RevokeRequest, _hub_pb2.RevokeResponse]
     SetMachineCredentials: _grpc.UnaryUnaryMultiCallable[_hub_pb2.MachineCredentialsRequest, _hub_pb2.MachineCredentialsResponse]
@@ -67,6 +69,8 @@ class HubServiceAsyncStub(HubServiceStub):
     ListAudit: _aio.UnaryUnaryMultiCallable[_hub_pb2.ListAuditRequest, _hub_pb2.ResourceList]  # type: ignore[assignment]
     ListMachines: _aio.UnaryUnaryMultiCallable[_hub_pb2.ListRequest, _hub_pb2.ResourceList]  # type: ignore[assignment]
     WatchMachines: _aio.UnaryStreamMultiCallable[_hub_pb2.ListRequest, _hub_pb2.WatchEvent]  # type: ignore[assignment]
+    ListReplicas: _aio.UnaryUnaryMultiCallable[_hub_pb2.ListRequest, _hub_pb2.ResourceList]  # type: ignore[assignment]
+    """The hub processes serving this hub's database; one of them leads (runs the controllers)."""
     LabelMachine: _aio.UnaryUnaryMultiCallable[_hub_pb2.LabelMachineRequest, _hub_pb2.ResourceList]  # type: ignore[assignment]
     RevokeMachine: _aio.UnaryUnaryMultiCallable[_hub_pb2.RevokeRequest, _hub_pb2.RevokeResponse]  # type: ignore[assignment]
     SetMachineCredentials: _aio.UnaryUnaryMultiCallable[_hub_pb2.MachineCredentialsRequest, _hub_pb2.MachineCredentialsResponse]  # type: ignore[assignment]
@@ -140,6 +144,14 @@ class HubServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _hub_pb2.ListRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_hub_pb2.WatchEvent], _abc.AsyncIterator[_hub_pb2.WatchEvent]]: ...
+
+    @_abc_1.abstractmethod
+    def ListReplicas(
+        self,
+        request: _hub_pb2.ListRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hub_pb2.ResourceList, _abc.Awaitable[_hub_pb2.ResourceList]]:
+        """The hub processes serving this hub's database; one of them leads (runs the controllers)."""
 
     @_abc_1.abstractmethod
     def LabelMachine(
