@@ -26,7 +26,7 @@ import builtins
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import TypeVar
 
@@ -46,6 +46,7 @@ WRITE_LOCK = 0x6B696C6E_0001  # advisory lock keys ("kiln" + n)
 MIGRATE_LOCK = 0x6B696C6E_0002
 FEED_KEPT = 100_000  # events kept behind the newest
 PRUNE_EVERY = 1_000  # writes between two prunings
+REFOLLOW_EVERY = 1.0  # seconds between reads of the feed while the listener is lost
 T = TypeVar("T")
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -96,13 +97,15 @@ class PostgresState(Backend):
         listener: asyncpg.Connection,
         registry: Registry,
         *,
+        dsn: str = "",
         watch_capacity: int = DEFAULT_WATCH_CAPACITY,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         super().__init__(registry=registry, watch_capacity=watch_capacity, now=now)
         self.registry: Registry = registry
         self._pool = pool
-        self._listener = listener
+        self._listener: asyncpg.Connection | None = listener
+        self._dsn = dsn  # to connect the listener again after losing it
         self._feed_lock = asyncio.Lock()
         self._seen = 0  # the last revision published to this process's watchers
         self._follow: asyncio.Task[None] | None = None
@@ -129,38 +132,62 @@ class PostgresState(Backend):
         except BaseException:
             await pool.close()
             raise
-        state = cls(pool, listener, registry, watch_capacity=watch_capacity, now=now)
+        state = cls(pool, listener, registry, dsn=dsn, watch_capacity=watch_capacity, now=now)
         await state._start_following()
         return state
 
     async def _start_following(self) -> None:
+        assert self._listener is not None
         async with _translated("cannot follow the resource feed"):
             self._seen = await self._pool.fetchval("SELECT revision FROM resource_feed")
-            await self._listener.add_listener(CHANNEL, self._notified)
-        self._listener.add_termination_listener(self._listener_lost)
+            await self._listen(self._listener)
         self._follow = asyncio.create_task(self._follow_feed(), name="postgres resource feed")
         self._wake.set()  # what was committed while the listener was being set up
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
+    async def _listen(self, listener: asyncpg.Connection) -> None:
+        await listener.add_listener(CHANNEL, self._notified)
+        listener.add_termination_listener(self._listener_lost)
+
     def _listener_lost(self, *_: object) -> None:
         if not self._closed:
             logger.warning("lost the PostgreSQL connection that follows the resource feed")
-            self._hub.end_all(StorageError("lost the connection that follows the feed"))
+            self._listener = None
             self._wake.set()
 
     async def _follow_feed(self) -> None:
-        """Publish what other processes commit, whenever the database says there is more."""
+        """Publish what other processes commit, whenever the database says there is more.
+
+        Without a listener (its connection was lost) the feed is read every
+        :data:`REFOLLOW_EVERY` seconds while a new listener is being connected: the feed has
+        no gaps, so watches see every change, only later.
+        """
         while True:
-            await self._wake.wait()
+            if self._listener is None:
+                await self._relisten()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), REFOLLOW_EVERY)
+            else:
+                await self._wake.wait()
             self._wake.clear()
             try:
                 await self._drain()
             except StorageError as err:
                 logger.warning("cannot read the resource feed: %s", err)
                 self._hub.end_all(err)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(REFOLLOW_EVERY)
+
+    async def _relisten(self) -> None:
+        try:
+            listener = await asyncpg.connect(self._dsn, timeout=REFOLLOW_EVERY * 5)
+            await self._listen(listener)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logger.warning("cannot follow the resource feed yet: %s", exc)
+            return
+        self._listener = listener
+        logger.info("following the resource feed again")
 
     # Storage primitives ----------------------------------------------------------------------
 
@@ -277,7 +304,8 @@ class PostgresState(Backend):
             self._follow.cancel()
             await asyncio.gather(self._follow, return_exceptions=True)
         async with _translated("cannot close the database connections"):
-            await self._listener.close()
+            if self._listener is not None:
+                await self._listener.close()
             await self._pool.close()
 
     # The feed --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from resource_kinds import ThingSpec, registry, thing
@@ -101,3 +102,25 @@ async def test_a_database_that_cannot_be_reached_is_a_storage_error() -> None:
     refused = re.escape("cannot connect to postgresql://nobody@127.0.0.1:1/x")  # no password
     with pytest.raises(StorageError, match=refused):
         await PostgresState.connect("postgresql://nobody:secret@127.0.0.1:1/x", registry())
+
+
+async def test_a_watch_outlives_the_loss_of_the_connection_that_follows_the_feed(
+    replicas: tuple[PostgresState, PostgresState], postgres: PostgresServer
+) -> None:
+    first, second = replicas
+    async with second.watch_kind(THINGS) as watch:
+        await take(watch, 1)  # bootstrapped
+        await first.create(thing("before", 1))
+        admin = await asyncpg.connect(postgres.dsn)
+        try:  # every session listening for the feed ends: the server restarted, say
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        await first.create(thing("during", 1))
+        await asyncio.sleep(1.5)  # the followers connect again
+        await first.create(thing("after", 1))
+        seen = await take(watch, 3)
+    assert summary(seen) == [(C, "before", 1), (C, "during", 1), (C, "after", 1)]
