@@ -3,14 +3,15 @@
 How it fits together (first slice: identity, joining, the tunnel, the inventory)::
 
     kiln-hub serve --data DIR
-      ├── state: DIR/hub.db through the resource runtime (kiln.hub.store; SQLite today, any
-      │   State backend tomorrow) + controllers (kiln.hub.controllers)
+      ├── state: DIR/hub.db or PostgreSQL through the resource runtime (kiln.hub.store),
+      │   holding the hub CA too; controllers (kiln.hub.controllers) on the leader only
       ├── API port (TLS, self-signed server certificate that clients pin; API key per call,
       │   role table kiln.hub.auth.permissions, audit log of every mutating call)
       │     HubService (keys, tokens, audit, inventory, relayed machine calls)
       │     HubJoinService.Join (authorized by a join token)
       └── machine port (mutual TLS, client certificates from the hub CA)
             HubLinkService.Connect: one bidi stream per machine
+            HubPeerService.Tunnel: other replicas reaching the machines linked here
 
 Joining. A join token reads ``ID.SECRET.PIN``; the pin is the SHA-256 of the certificate the
 hub serves, so a machine that knows only a URL and a token (kernel arguments, or a
@@ -34,4 +35,10 @@ machine in maintenance mode, and presents a client certificate of the machine's 
 (MachineCredentials) to a configured one. An idle machine costs the hub its connection, one
 gRPC stream whose handler waits for the next message, and a few objects: no thread, no
 listening socket, no timer of its own (the machine sends the heartbeats).
+
+Replicas (kiln.hub.replicas). Processes on one database each write a HubReplica record with a
+heartbeat; the one holding the leader lock runs the controllers, clears stale leader marks and
+removes replicas silent too long, marking their machines disconnected. A Machine records the
+replica holding its link; a call from another replica opens a Tunnel stream to that replica,
+which splices it onto the machine's stream like one of its own tunnel connections.
 """
