@@ -32,6 +32,7 @@ REQUESTS: dict[str, Any] = {
     "RevokeJoinToken": hub_pb2.RevokeRequest(id="nosuchtoken"),
     "ListAudit": hub_pb2.ListAuditRequest(),
     "ListMachines": hub_pb2.ListRequest(),
+    "ListReplicas": hub_pb2.ListRequest(),
     "WatchMachines": hub_pb2.ListRequest(),
     "LabelMachine": hub_pb2.LabelMachineRequest(id="nosuchmachine", set={"a": "b"}),
     "RevokeMachine": hub_pb2.RevokeRequest(id="nosuchmachine"),

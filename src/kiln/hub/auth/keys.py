@@ -10,9 +10,12 @@ from kiln.hub.auth import credentials, secrets
 from kiln.hub.auth.roles import HubRole
 from kiln.hub.errors import UnauthenticatedError
 from kiln.hub.resources import ApiKeySpec
-from kiln.resources import Kind, Resource, State
+from kiln.resources import AlreadyExistsError, Kind, Resource, State
 
 INITIAL_ADMIN = "initial admin key"
+#: The initial admin key's id: fixed, so that replicas starting together on an empty
+#: database make one initial key between them (the others' creations fail).
+INITIAL_ADMIN_ID = "admin0"
 WHAT = "API key"
 
 
@@ -32,10 +35,10 @@ class ApiKeys:
         self._state = state
 
     async def create(
-        self, role: HubRole, expires_seconds: int = 0, description: str = ""
+        self, role: HubRole, expires_seconds: int = 0, description: str = "", key_id: str = ""
     ) -> tuple[str, str]:
         """A new key: its id and its text (the only time the secret is seen)."""
-        key_id, secret = secrets.new_id(), secrets.new_secret()
+        key_id, secret = key_id or secrets.new_id(), secrets.new_secret()
         spec = ApiKeySpec(
             role=role.value,
             secret_hash=secrets.digest(secret),
@@ -49,7 +52,12 @@ class ApiKeys:
         """On first start (no key at all): an admin key's text; None otherwise."""
         if await self._state.list(Kind.of(ApiKeySpec)):
             return None
-        _, text = await self.create(HubRole.ADMIN, description=INITIAL_ADMIN)
+        try:
+            _, text = await self.create(
+                HubRole.ADMIN, description=INITIAL_ADMIN, key_id=INITIAL_ADMIN_ID
+            )
+        except AlreadyExistsError:  # another replica made it a moment ago
+            return None
         return text
 
     async def list(self) -> list[Resource[Any]]:
