@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiln import process
-from kiln.image import build, cpio, qemu
+from kiln import process, qemu
+from kiln.image import build, cpio
 from kiln.image.initramfs import ZSTD_LEVEL
 from kiln.machined.testing import api_answers, free_port
 

@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
 
-from kiln.image import build, manifest, qemu
+from kiln import qemu
+from kiln.image import build, manifest
 
 TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy")
 API_WAIT = 180.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.image import qemu
+from kiln import qemu
 from kiln.machined.testing import api_answers, free_port
 
 

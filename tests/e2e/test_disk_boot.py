@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from image_vm import BuiltImage, forward_address, wait_for_api
 
-from kiln import process
-from kiln.image import build, qemu
+from kiln import process, qemu
+from kiln.image import build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

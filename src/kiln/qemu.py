@@ -1,8 +1,8 @@
 """Booting a built image in QEMU: kernel + initramfs with the root squashfs as a read-only
-virtio disk, user-mode networking with the API port forwarded to a host address, the serial
-console to a log file. KVM is used only where it really works (probed once), else TCG with
-``-cpu max`` (its RDRAND gives the guest entropy at once with ``random.trust_cpu=on``;
-``KILN_QEMU_CPU`` overrides).
+virtio disk (or a disk through UEFI), user-mode networking with ports forwarded to host
+addresses or a tap device (in a network namespace), the serial console to a log file. KVM
+is used only where it really works (probed once), else TCG with ``-cpu max`` (its RDRAND
+gives the guest entropy at once with ``random.trust_cpu=on``; ``KILN_QEMU_CPU`` overrides).
 """
 
 from __future__ import annotations
@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln import process
-from kiln.image.errors import ImageError
+from kiln.errors import KilnError
 
 QEMU = "qemu-system-x86_64"
+
+
+class QemuError(KilnError):
+    """A VM did not start, or did not reach what it was waited for."""
+
 KVM_PROBE_TIMEOUT = 8.0
 
 
@@ -80,11 +85,17 @@ class VMSpec:
     disks: tuple[Path, ...] = ()
     uefi_vars: Path | None = None
     qmp: Path | None = None  # a QMP control socket (keys, power)
+    tap: str | None = None  # a tap device instead of user-mode networking (no forwards)
+    mac: str | None = None
 
     def argv(self, accel: str) -> list[str]:
-        net = "user,id=net0" + "".join(
-            f",hostfwd=tcp:{host}-:{guest}" for host, guest in self.forwards.items()
-        )
+        if self.tap is not None:
+            net = f"tap,id=net0,ifname={self.tap},script=no,downscript=no"
+        else:
+            net = "user,id=net0" + "".join(
+                f",hostfwd=tcp:{host}-:{guest}" for host, guest in self.forwards.items()
+            )
+        nic = "virtio-net-pci,netdev=net0" + (f",mac={self.mac}" if self.mac else "")
         cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
         argv = [QEMU, "-accel", accel, "-cpu", cpu]
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
@@ -100,7 +111,7 @@ class VMSpec:
             argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
-        argv += ["-netdev", net, "-device", "virtio-net-pci,netdev=net0"]
+        argv += ["-netdev", net, "-device", nic]
         if self.qmp is not None:
             argv += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         return argv
@@ -130,9 +141,9 @@ class VM:
         deadline = time.monotonic() + within
         while marker not in self.console():
             if self.child.returncode is not None:
-                raise ImageError(f"QEMU exited before {marker!r} appeared: {self._tail()}")
+                raise QemuError(f"QEMU exited before {marker!r} appeared: {self._tail()}")
             if time.monotonic() > deadline:
-                raise ImageError(f"{marker!r} did not appear within {within:g}s: {self._tail()}")
+                raise QemuError(f"{marker!r} did not appear within {within:g}s: {self._tail()}")
             await asyncio.sleep(0.05)
         return time.monotonic() - self.started
 
@@ -143,7 +154,7 @@ class VM:
     async def send_keys(self, *keys: str) -> None:
         """Press ``keys`` together (QEMU key codes: ``ctrl``, ``alt``, ``delete``) over QMP."""
         if self.spec.qmp is None:
-            raise ImageError("the VM was started without a QMP socket")
+            raise QemuError("the VM was started without a QMP socket")
         reader, writer = await asyncio.open_unix_connection(str(self.spec.qmp))
         try:
             await reader.readline()  # the greeting
@@ -160,7 +171,7 @@ class VM:
                 while "event" in answer:  # events may come before the answer
                     answer = json.loads(await reader.readline())
                 if "error" in answer:
-                    raise ImageError(f"QMP {command['execute']}: {answer['error']}")
+                    raise QemuError(f"QMP {command['execute']}: {answer['error']}")
         finally:
             writer.close()
 
