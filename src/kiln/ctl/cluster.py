@@ -1,7 +1,9 @@
-"""``kilnctl cluster create|show|destroy``: local clusters of container-mode nodes."""
+"""``kilnctl cluster create|show|destroy``: local clusters of container-mode nodes or of VMs
+booted from a built image (``--provisioner qemu --image DIR``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -16,10 +18,13 @@ from kiln.provision import (
     ClusterRequest,
     ContainerProvisioner,
     Progress,
+    ProgressCallback,
     Status,
 )
+from kiln.provision.record import load_record
+from kiln.provision.request import VMImage, VMResources, cluster_dir
 
-PROVISIONERS = ("container",)
+PROVISIONERS = ("container", "qemu")
 MARKS = {Status.DONE: "[green]✓[/]", Status.FAILED: "[red]✗[/]", Status.WAITING: "[dim]…[/]"}
 
 _NAME = click.option("--name", required=True, help="The cluster's name.")
@@ -51,6 +56,25 @@ def cluster() -> None:
     metavar="@FILE|YAML",
     help="Patch every node's config (@file or inline YAML/JSON); repeat to apply several.",
 )
+@click.option(
+    "--image",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="qemu: the output directory of `kilnctl image build` to boot the VMs from.",
+)
+@click.option(
+    "--memory",
+    type=click.IntRange(512, 65536),
+    default=1024,
+    show_default=True,
+    help="qemu: MiB of memory per VM.",
+)
+@click.option(
+    "--cpus",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="qemu: virtual CPUs per VM.",
+)
 @_STATE
 def create(
     provisioner: str,
@@ -59,9 +83,19 @@ def create(
     workers: int,
     kubernetes_version: str | None,
     config_patches: tuple[str, ...],
+    image: Path | None,
+    memory: int,
+    cpus: int,
     state_root: Path | None,
 ) -> None:
     """Start a cluster of nodes on this machine, bootstrap it, add a kilnconfig context."""
+    vm_image = None
+    if provisioner == "qemu":
+        if image is None:
+            raise click.UsageError("--provisioner qemu needs --image DIR (kilnctl image build)")
+        vm_image = _vm_image(image)
+    elif image is not None:
+        raise click.UsageError("--image is for --provisioner qemu")
     request = ClusterRequest(
         name,
         controlplanes=controlplanes,
@@ -70,6 +104,8 @@ def create(
         config_patches=_patches(config_patches),
         state_root=state_root,
         kilnconfig=global_options().kilnconfig_path,
+        image=vm_image,
+        vm=VMResources(memory_mb=memory, cpus=cpus),
     )
     out = render.console()
     out.print(
@@ -78,7 +114,7 @@ def create(
     )
     state = f" --state {state_root}" if state_root is not None else ""
     try:
-        record = connect.run(ContainerProvisioner(ProgressLines()).create(request))
+        record = connect.run(_provisioner(provisioner, ProgressLines()).create(request))
     except KeyboardInterrupt:
         click.echo(
             f"the cluster's state stays in {request.state_dir}; "
@@ -96,7 +132,7 @@ def create(
 @_STATE
 def show(name: str, state_root: Path | None) -> None:
     """Show a cluster's nodes, addresses and whether their daemons run."""
-    view = connect.run(ContainerProvisioner(state_root=state_root).show(name))
+    view = connect.run(_existing(name, state_root).show(name))
     record = view.record
     render.console().print(
         f"cluster {name}: {'complete' if record.complete else 'incomplete (create did not finish)'}"
@@ -106,6 +142,8 @@ def show(name: str, state_root: Path | None) -> None:
     for node in view.nodes:
         if node.alive:
             daemon = "running" if node.listening else "running, API not listening"
+            if record.provisioner == "qemu":
+                daemon = "VM " + daemon
         else:
             daemon = "dead" if node.node.pid else "not started"
             if node.leftovers:
@@ -127,8 +165,7 @@ def show(name: str, state_root: Path | None) -> None:
 @_STATE
 def destroy(name: str, state_root: Path | None) -> None:
     """Stop a cluster's nodes and remove its state and kilnconfig context."""
-    provisioner = ContainerProvisioner(ProgressLines(), state_root=state_root)
-    done = connect.run(provisioner.destroy(name))
+    done = connect.run(_existing(name, state_root, ProgressLines()).destroy(name))
     out = render.console()
     out.print(escape(done.context))
     out.print(f"removed {escape(str(done.state_dir))}")
@@ -163,3 +200,57 @@ def _patches(arguments: tuple[str, ...]) -> list[Patch]:
         parse_patch(text, source=None if text.startswith("@") else f"--config-patch {number}")
         for number, text in enumerate(arguments, start=1)
     ]
+
+
+def _provisioner(
+    kind: str, progress: ProgressCallback | None = None, state_root: Path | None = None
+) -> ContainerProvisioner:
+    if kind == "qemu":
+        from kiln.provision.qemu.provisioner import QemuProvisioner  # loads the VM network code
+
+        return QemuProvisioner(progress or _quiet, state_root=state_root)
+    return ContainerProvisioner(progress or _quiet, state_root=state_root)
+
+
+def _existing(
+    name: str, state_root: Path | None, progress: ProgressCallback | None = None
+) -> ContainerProvisioner:
+    """The provisioner that made cluster ``name`` (the container one when it has no record:
+    its show and destroy say so)."""
+    directory = cluster_dir(name, state_root)
+    kind = load_record(directory).provisioner if (directory / "cluster.json").exists() else ""
+    return _provisioner(kind, progress, state_root)
+
+
+def _quiet(event: Progress) -> None:
+    """Progress nobody asked to see."""
+
+
+def _vm_image(directory: Path) -> VMImage:
+    """The VM image in an ``image build`` output directory; UsageError naming what is missing."""
+    from kiln.image import build, manifest  # the image builder only when an image is named
+
+    manifest_path = directory / manifest.MANIFEST
+    missing = [
+        name
+        for name in (build.KERNEL, build.INITRAMFS, build.ROOTFS, manifest.MANIFEST)
+        if not (directory / name).is_file()
+    ]
+    if missing:
+        raise click.UsageError(
+            f"--image {directory}: not an image build output (missing {', '.join(missing)})"
+        )
+    try:
+        described = json.loads(manifest_path.read_text())
+        cmdline = str(described["cmdline"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.UsageError(
+            f"--image {directory}: unreadable {manifest_path.name}: {exc}"
+        ) from None
+    return VMImage(
+        kernel=(directory / build.KERNEL).absolute(),
+        initramfs=(directory / build.INITRAMFS).absolute(),
+        root=(directory / build.ROOTFS).absolute(),
+        cmdline=cmdline,
+        version=str(described.get("version", "")),
+    )

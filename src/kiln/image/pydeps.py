@@ -16,8 +16,8 @@ from kiln.image.errors import ImageError
 
 PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_36"  # Debian 12's glibc 2.36
-# what only kilnctl uses (tables, colours): not installed on a node
-CLIENT_ONLY = frozenset({"rich", "pygments", "markdown-it-py", "mdurl"})
+# what only kilnctl uses (tables, colours, local VM networks): not installed on a node
+CLIENT_ONLY = frozenset({"rich", "pygments", "markdown-it-py", "mdurl", "pyroute2"})
 
 
 def uv_binary() -> str:

@@ -19,6 +19,9 @@ from kiln.machinery.kilnconfig import API_PORT
 from kiln.provision.errors import ProvisionError
 from kiln.provision.request import NodePlan
 
+#: A VM cluster's private network (inside its own network namespace, so every cluster can
+#: use the same one): the bridge is .1, node ``i`` (0-based, control planes first) is .(2+i).
+PRIVATE_SUBNET = ipaddress.IPv4Network("10.5.0.0/24")
 TRUST_PORT = 50001  # where control planes sign workers' API certificates
 PORTS = (API_PORT, TRUST_PORT, 2379, 2380, 6443)  # + etcd client and peer, Kubernetes API
 SUBNETS_TRIED = 256
@@ -76,3 +79,8 @@ def _next(network: ipaddress.IPv4Network) -> ipaddress.IPv4Network | None:
         if following.network_address.is_loopback:
             return following
     return None
+
+
+def private_address(index: int) -> str:
+    """The private address of a VM cluster's ``index``-th node (0-based)."""
+    return str(PRIVATE_SUBNET.network_address + 2 + index)

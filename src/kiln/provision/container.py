@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.provision import contexts, daemons
-from kiln.provision.creating import Creating, create_steps
+from kiln.provision.creating import CreateStep, Creating, create_steps
 from kiln.provision.errors import (
     ClusterExistsError,
     ClusterNotFoundError,
@@ -67,6 +67,8 @@ class Destroyed:
 class ContainerProvisioner:
     """Creates, shows and destroys container-mode clusters under ``state_root``."""
 
+    kind = "container"  # what its records say (ClusterRecord.provisioner)
+
     def __init__(
         self,
         progress: ProgressCallback = ignore_progress,
@@ -92,11 +94,10 @@ class ContainerProvisioner:
                 "destroy it first"
             )
         ensure_private_dir(directory)
-        record = ClusterRecord(name=request.name, state_dir=str(directory))
+        record = ClusterRecord(name=request.name, state_dir=str(directory), provisioner=self.kind)
         record.save()
-        steps = create_steps(self.startup_timeout, self.health_timeout)
         try:
-            await Runner(Creating(request, record), self.progress).run(steps)
+            await Runner(Creating(request, record), self.progress).run(self.steps())
         except StepError as err:
             hint = f"the cluster's state stays in {directory}; destroying the cluster removes it"
             raise StepError(err.step, err.message, node=err.node, hint=hint) from err
@@ -134,9 +135,16 @@ class ContainerProvisioner:
                 f"cluster {name}: the daemons of {', '.join(survivors)} survived SIGKILL; "
                 f"kept the state in {directory}"
             )
+        await self.teardown(record)
         context = contexts.remove_context(record)
         await asyncio.to_thread(shutil.rmtree, directory)
         return Destroyed(name, stopped, context, directory)
+
+    def steps(self) -> list[CreateStep]:
+        return create_steps(self.startup_timeout, self.health_timeout)
+
+    async def teardown(self, record: ClusterRecord) -> None:
+        """What remains once the nodes are stopped (nothing for container-mode nodes)."""
 
     async def _stop(self, record: ClusterRecord, node: NodeRecord) -> daemons.Stopped:
         self.progress(Progress(STOP_STEP, Status.RUNNING, node.name))

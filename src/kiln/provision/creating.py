@@ -53,8 +53,13 @@ async def allocate_addresses(c: Creating) -> str:
         taken = _addresses_of_other_clusters(c.record.directory.parent, c.record.name)
         found = addresses.allocate(c.request.nodes(), c.request.base_address, taken=taken)
         c.record.nodes = [
-            NodeRecord(name=plan.name, role=plan.role, address=found[plan.name])
-            for plan in c.request.nodes()
+            NodeRecord(
+                name=plan.name,
+                role=plan.role,
+                address=found[plan.name],
+                cluster_address=addresses.private_address(index) if c.request.image else None,
+            )
+            for index, plan in enumerate(c.request.nodes())
         ]
         c.record.save()
     return ", ".join(node.address for node in c.record.nodes)
@@ -68,14 +73,17 @@ async def generate(c: Creating) -> str:
         c.secrets = SecretsBundle.generate()
         write_private_file(path, c.secrets.to_yaml())
     first = c.controlplanes()[0]
-    endpoint = f"https://{first.address}:6443"
+    endpoint = f"https://{first.cluster_address or first.address}:6443"
     base = generate_configs(
         c.record.name, endpoint, c.secrets, kubernetes_version=c.request.kubernetes_version
     )
     for node in c.record.nodes:
         config = base.controlplane if node.role is NodeRole.CONTROLPLANE else base.worker
+        names: list[JSONValue] = [node.address]
+        if node.cluster_address:
+            names.append(node.cluster_address)
         own: dict[str, JSONValue] = {
-            "machine": {"network": {"hostname": node.name}, "certSANs": [node.address]}
+            "machine": {"network": {"hostname": node.name}, "certSANs": names}
         }
         patches = [*c.request.config_patches, StrategicPatch(f"node {node.name}", (own,))]
         c.configs[node.name] = apply_patches(config, patches)
@@ -86,7 +94,7 @@ async def generate(c: Creating) -> str:
         c.secrets.os_ca,
         Role.ADMIN,
         endpoints=[node.endpoint for node in c.controlplanes()],
-        nodes=[node.endpoint for node in c.record.nodes],
+        nodes=[node.peer_name for node in c.record.nodes],
     )
     return f"secrets and {len(c.configs)} machine configs in {c.record.directory}"
 
@@ -176,8 +184,18 @@ WAIT_HEALTHY = "wait for a healthy cluster"
 CreateStep = Step[Creating] | NodeStep[Creating, NodeRecord]
 
 
-def create_steps(startup_timeout: float = 30.0, health_timeout: float = 180.0) -> list[CreateStep]:
-    """The steps of a create, in order."""
+StartNode = Callable[[Creating, NodeRecord], Awaitable[str]]
+
+
+def create_steps(
+    startup_timeout: float = 30.0,
+    health_timeout: float = 180.0,
+    *,
+    start: tuple[str, StartNode] = (START, start_daemon),
+    before_start: Sequence[Step[Creating]] = (),
+) -> list[CreateStep]:
+    """The steps of a create, in order: the container provisioner's by default; another
+    provisioner names how it starts a node and what it prepares first."""
 
     def per_node(
         name: str,
@@ -190,7 +208,8 @@ def create_steps(startup_timeout: float = 30.0, health_timeout: float = 180.0) -
     return [
         Step(ALLOCATE, allocate_addresses),
         Step(GENERATE, generate),
-        per_node(START, _all, start_daemon),
+        *before_start,
+        per_node(start[0], _all, start[1]),
         per_node(WAIT_MAINTENANCE, _all, wait_maintenance),
         per_node(APPLY, Creating.controlplanes, apply_config),
         per_node(WAIT_RUNNING, Creating.controlplanes, wait_running),

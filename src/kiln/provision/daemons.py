@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln import pids, process
-from kiln.provision.record import ClusterRecord, NodeRecord
+from kiln.provision.record import ClusterRecord, NodeRecord, ProcessRecord
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ def state_dir(record: ClusterRecord, node: NodeRecord) -> Path:
 
 
 def log_path(record: ClusterRecord, node: NodeRecord) -> Path:
-    return record.node_dir(node) / "daemon.log"
+    name = "console.log" if record.provisioner == "qemu" else "daemon.log"
+    return record.node_dir(node) / name
 
 
 def daemon_argv(record: ClusterRecord, node: NodeRecord) -> list[str]:
@@ -42,6 +43,18 @@ def daemon_argv(record: ClusterRecord, node: NodeRecord) -> list[str]:
 def is_running(node: NodeRecord) -> bool:
     """Whether the recorded daemon still runs (and its pid was not reused by another program)."""
     return node.pid is not None and _is_ours(node.pid, node.argv, node.start_time)
+
+
+def alive(found: ProcessRecord) -> bool:
+    """Whether a recorded process still runs (and is the one recorded)."""
+    return found.pid is not None and _is_ours(found.pid, found.argv, found.start_time)
+
+
+def detach(argv: list[str], output: Path, recorded: list[str] | None = None) -> ProcessRecord:
+    """Start ``argv`` detached; its record, whose command line is ``recorded`` (what the
+    process shows once it has exec'd, when that differs from ``argv``) or ``argv``."""
+    pid = process.detach(argv, output=output, env={"PYTHONUNBUFFERED": "1"})
+    return ProcessRecord(pid=pid, argv=recorded or argv, start_time=pids.process_start_time(pid))
 
 
 def start(record: ClusterRecord, node: NodeRecord) -> None:

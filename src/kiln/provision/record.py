@@ -8,6 +8,8 @@ leaves a record that ``destroy`` can act on. Layout of a cluster's state directo
     <node>/config.yaml      the machine config applied to the node (0600)
     <node>/daemon.log       the node daemon's stdout and stderr
     <node>/state/           the node daemon's --state (its supervisor's pid records: pids/)
+    <node>/console.log      a VM's serial console (qemu provisioner; its process is QEMU)
+    network.log             the DHCP server and port forwarder of a VM cluster
 """
 
 from __future__ import annotations
@@ -28,14 +30,27 @@ RECORD_FILE = "cluster.json"
 SECRETS_FILE = "secrets.yaml"
 
 
+class ProcessRecord(BaseModel):
+    """A detached process a cluster started, found again by pid, command line and start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int | None = None
+    argv: list[str] = Field(default_factory=list)
+    start_time: int | None = None  # clock ticks after boot, to tell a reused pid apart
+
+
 class NodeRecord(BaseModel):
-    """One node: where its API listens and, once started, its daemon's process."""
+    """One node: where its API listens and, once started, its daemon's process (for a VM:
+    QEMU's). A VM's API is reached at ``address`` through the cluster's port forwarder; the
+    nodes reach each other at ``cluster_address`` on the cluster's private network."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     role: NodeRole
     address: str
+    cluster_address: str | None = None
     api_port: int = API_PORT
     pid: int | None = None
     argv: list[str] = Field(default_factory=list)
@@ -45,6 +60,11 @@ class NodeRecord(BaseModel):
     def endpoint(self) -> str:
         return self.address if self.api_port == API_PORT else f"{self.address}:{self.api_port}"
 
+    @property
+    def peer_name(self) -> str:
+        """How other nodes (and calls forwarded by an endpoint) name this one."""
+        return self.cluster_address or self.endpoint
+
 
 class ClusterRecord(BaseModel):
     """A cluster made by a provisioner. ``complete`` is set once create finished."""
@@ -52,7 +72,7 @@ class ClusterRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    provisioner: Literal["container"] = "container"
+    provisioner: Literal["container", "qemu"] = "container"
     state_dir: str
     created: datetime = Field(default_factory=lambda: datetime.now(UTC))
     complete: bool = False
@@ -61,6 +81,7 @@ class ClusterRecord(BaseModel):
     context: str | None = None  # the context's name in it
     previous_context: str | None = None  # the current context before ours, restored on destroy
     os_ca: str | None = None  # the context's CA (public): destroy removes only a context with it
+    network: list[ProcessRecord] = Field(default_factory=list)  # a VM cluster's DHCP, forwarder
 
     @property
     def directory(self) -> Path:

@@ -62,12 +62,30 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class VMImage:
+    """A built Kiln OS image to boot VMs from (the output directory of ``image build``)."""
+
+    kernel: Path
+    initramfs: Path
+    root: Path  # the root squashfs, attached read-only to every VM
+    cmdline: str
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class VMResources:
+    memory_mb: int = 1024
+    cpus: int = 1
+
+
+@dataclass(frozen=True)
 class ClusterRequest:
     """A local cluster to create (see :class:`~kiln.provision.ContainerProvisioner`).
 
     ``state_root`` holds one directory per cluster (default ``~/.kiln/clusters``);
     ``base_address`` is the first /24 of loopback addresses to try; ``kilnconfig`` is the file
-    that gets the cluster's context (None: none is written).
+    that gets the cluster's context (None: none is written). ``image`` makes the nodes VMs
+    booted from it (the QEMU provisioner); without it they are container-mode processes.
     """
 
     name: str
@@ -78,6 +96,8 @@ class ClusterRequest:
     state_root: Path | None = None
     base_address: ipaddress.IPv4Address = DEFAULT_BASE_ADDRESS
     kilnconfig: Path | None = None
+    image: VMImage | None = None
+    vm: VMResources = VMResources()
 
     def __post_init__(self) -> None:
         check_name(self.name)

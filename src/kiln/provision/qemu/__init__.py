@@ -1,0 +1,1 @@
+"""The QEMU provisioner: a local cluster of VMs booted from a built Kiln OS image."""
