@@ -118,6 +118,10 @@ def run(args: argparse.Namespace) -> None:
         from kiln.machined.platform.metal import runner
 
         runner.prepare()
+        if args.hub_join is None:  # the kernel's kiln.hub and kiln.join_token, if given
+            from kiln.machined.platform.metal.cmdline import hub_join_file
+
+            args.hub_join = hub_join_file()
     early_records = logging.handlers.BufferingHandler(EARLY_LOG_RECORDS)
     logging.getLogger().addHandler(early_records)
     asyncio.run(_run(args, early_records))
