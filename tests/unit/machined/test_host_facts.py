@@ -45,3 +45,21 @@ def test_hardware_from_sys(tmp_path: Path) -> None:
     assert found.disks == [host.Disk("/dev/vda", 2048 * 512, "disk model", "")]
     assert found.interfaces == ["eth0"]
     assert found.product_uuid == ""
+
+
+MOUNTINFO = """21 1 8:1 / / ro,relatime - squashfs /dev/vda ro
+22 21 0:21 / /proc rw - proc proc rw
+30 21 0:25 / /var rw,nosuid - tmpfs tmpfs rw
+31 30 8:3 / /var/lib/kiln rw - ext4 /dev/vdb5 rw
+32 21 0:26 / /run rw - tmpfs tmpfs rw
+"""
+
+
+def test_state_on_a_disk_survives_a_reboot_and_state_in_memory_does_not(tmp_path: Path) -> None:
+    (tmp_path / "self").mkdir()
+    (tmp_path / "self" / "mountinfo").write_text(MOUNTINFO)
+    assert host.filesystem_of(Path("/var/lib/kiln/state"), tmp_path) == "ext4"
+    assert host.survives_reboot(Path("/var/lib/kiln"), tmp_path)
+    assert not host.survives_reboot(Path("/var/lib/other"), tmp_path)
+    assert not host.survives_reboot(Path("/run/kiln"), tmp_path)
+    assert host.filesystem_of(Path("/varnish"), tmp_path) == "squashfs"

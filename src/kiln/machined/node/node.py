@@ -113,7 +113,12 @@ class Node:
                 if action is Action.SHUTDOWN or self._shutdown:
                     return
                 if action is Action.REBOOT and self.options.mode is Mode.METAL:
-                    return  # the host reboots (kiln.machined.platform.metal.runner)
+                    if host.survives_reboot(self.options.state_dir):
+                        return  # the host reboots (kiln.machined.platform.metal.runner)
+                    logger.info(
+                        "the state is in memory (no STATE partition): rebooting the node "
+                        "daemon, not the machine, so that the config is kept"
+                    )
         finally:
             await self.hub.close()
 

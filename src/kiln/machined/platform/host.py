@@ -84,6 +84,31 @@ def local_addresses(proc: Path = PROC) -> list[str]:
     return [str(a) for a in sorted(usable, key=lambda a: (a.version, a))]
 
 
+#: Filesystems whose content is gone after a reboot.
+VOLATILE_FILESYSTEMS = frozenset({"tmpfs", "ramfs", "rootfs"})
+
+
+def filesystem_of(path: Path, proc: Path = PROC) -> str:
+    """The type of the filesystem ``path`` is on (the mount with the longest matching mount
+    point in ``/proc/self/mountinfo``); "" if unknown."""
+    best, kind = "", ""
+    target = str(path.absolute())
+    for line in _lines(proc / "self" / "mountinfo"):
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        mount_point = fields[4].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, kind = mount_point, line.split(" - ", 1)[1].split()[0]
+    return kind
+
+
+def survives_reboot(path: Path, proc: Path = PROC) -> bool:
+    """Whether what is written under ``path`` is still there after the machine reboots."""
+    return filesystem_of(path, proc) not in VOLATILE_FILESYSTEMS
+
+
 def hardware(proc: Path = PROC, sys_root: Path = SYS) -> Hardware:
     return Hardware(
         cpus=os.cpu_count() or 0,
