@@ -1,9 +1,12 @@
-"""The port forwarder of a VM cluster: host loopback addresses to the VMs' private ones.
+"""The port forwarder of a VM cluster: host loopback addresses to the VMs' private ones, and
+back.
 
 ``python -m kiln.provision.qemu.forward NAMESPACE HOST:PORT=ADDRESS:PORT ...`` listens on each
 host address and, for every connection, opens one to the VM's address from inside the
 cluster's network namespace (a thread that entered it makes the sockets), then pumps bytes
-both ways. TLS runs end to end through it: it sees only bytes.
+both ways. ``back:ADDRESS:PORT=HOST:PORT`` is the other way round: it listens inside the
+namespace (on the bridge's address, say) and connects to a host address, which is how VMs
+reach a hub running on the host. TLS runs end to end through it: it sees only bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +34,23 @@ def split(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def forward(namespace: str, routes: dict[tuple[str, int], tuple[str, int]]) -> None:
+BACK = "back:"
+
+Address = tuple[str, int]
+
+
+def _listening_socket(address: Address) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def forward(
+    namespace: str, routes: dict[Address, Address], back: dict[Address, Address] | None = None
+) -> None:
     inside = ThreadPoolExecutor(1, "netns", initializer=netns.setns, initargs=(namespace,))
     loop = asyncio.get_running_loop()
 
@@ -59,10 +78,26 @@ async def forward(namespace: str, routes: dict[tuple[str, int], tuple[str, int]]
 
         return handle
 
+    def serve_back(target: Address) -> object:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    outer_reader, outer_writer = await asyncio.open_connection(*target)
+            except (OSError, TimeoutError) as exc:
+                logger.warning("cannot reach %s:%d: %s", *target, exc)
+                writer.close()
+                return
+            await _pump_both(reader, writer, outer_reader, outer_writer)
+
+        return handle
+
     servers = [
         await asyncio.start_server(serve(target), host, port)  # type: ignore[arg-type]
         for (host, port), target in routes.items()
     ]
+    for address, target in (back or {}).items():
+        sock = await loop.run_in_executor(inside, _listening_socket, address)
+        servers.append(await asyncio.start_server(serve_back(target), sock=sock))  # type: ignore[arg-type]
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
@@ -102,7 +137,7 @@ async def _pump_both(
 def main(argv: list[str]) -> int:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
     if len(argv) < 2:
-        sys.stderr.write("usage: forward NAMESPACE HOST:PORT=ADDRESS:PORT ...\n")
+        sys.stderr.write("usage: forward NAMESPACE [back:]HOST:PORT=ADDRESS:PORT ...\n")
         return 2
     try:
         routes = {
