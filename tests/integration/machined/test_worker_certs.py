@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 import pytest
 import pytest_asyncio
-from cryptography.x509 import ExtendedKeyUsage
+from cryptography.x509 import DNSName, ExtendedKeyUsage, SubjectAlternativeName
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fleet import Fleet, served_certificate, started
 from machined_cluster import eventually, machine_status, wait_running
@@ -18,15 +19,21 @@ from machined_cluster import eventually, machine_status, wait_running
 from kiln.machined.node.certify import signing_request
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import machine_pb2, machine_pb2_grpc, security_pb2, security_pb2_grpc
+from kiln.machinery.config import StrategicPatch, apply_patches
 from kiln.machinery.secrets import KeyAlgorithm, KeyPair
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
+WORKER_NAME = "worker.example.com"
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def fleet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fleet]:
-    """A control-plane node on .1 and a worker on .3 that joined through it."""
+    """A control-plane node on .1 and a worker on .3 that joined through it, with a name of
+    its own in its config's certSANs."""
     fleet = Fleet(tmp_path_factory.mktemp("workers"))
+    named = StrategicPatch("test", ({"machine": {"certSANs": [WORKER_NAME]}},))
+    fleet.configs = replace(fleet.configs, worker=apply_patches(fleet.configs.worker, [named]))
     controlplane, worker = fleet.node(1, "cp"), fleet.node(3, "worker")
     async with started(controlplane, worker):
         await fleet.join(controlplane)
@@ -53,6 +60,8 @@ async def test_the_worker_serves_a_certificate_from_the_os_ca(fleet: Fleet) -> N
     usages = served.extensions.get_extension_for_class(ExtendedKeyUsage).value
     assert list(usages) == [ExtendedKeyUsageOID.SERVER_AUTH]
     assert not served.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    names = served.extensions.get_extension_for_class(SubjectAlternativeName).value
+    assert WORKER_NAME in names.get_values_for_type(DNSName)  # the config's certSANs
     found = await machine_status(fleet, worker)
     assert found.resource.spec.ready and found.node == worker.host
     assert "signed by the control-plane node" in worker.output()

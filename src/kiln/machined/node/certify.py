@@ -77,7 +77,8 @@ async def request(config: MachineConfig, names: list[str], address: str) -> Serv
     except SecretsError as exc:
         raise CertificateRequestError(str(exc)) from None
     key = KeyPair.generate(KeyAlgorithm.ECDSA_P256)
-    ask = security_pb2.CertificateRequest(csr=signing_request(key, names), token=machine.token)
+    wanted = list(dict.fromkeys([*names, *(str(name) for name in machine.cert_sans)]))
+    ask = security_pb2.CertificateRequest(csr=signing_request(key, wanted), token=machine.token)
     async with grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(ca)) as channel:
         stub = security_pb2_grpc.SecurityServiceStub(channel)
         try:
