@@ -214,8 +214,8 @@ def create_steps(
         per_node(APPLY, Creating.controlplanes, apply_config),
         per_node(WAIT_RUNNING, Creating.controlplanes, wait_running),
         Step(CONTEXT, add_context),
-        Step(BOOTSTRAP, bootstrap, timeout=90.0),
+        Step(BOOTSTRAP, bootstrap, timeout=max(90.0, startup_timeout)),
         per_node(APPLY_WORKERS, Creating.workers, apply_config),
-        per_node(WAIT_WORKERS, Creating.workers, wait_running, timeout=60.0),
+        per_node(WAIT_WORKERS, Creating.workers, wait_running, timeout=max(60.0, startup_timeout)),
         Step(WAIT_HEALTHY, wait_healthy, timeout=health_timeout),
     ]
