@@ -28,7 +28,7 @@ PROVISIONERS = ("container", "qemu")
 MARKS = {Status.DONE: "[green]✓[/]", Status.FAILED: "[red]✗[/]", Status.WAITING: "[dim]…[/]"}
 
 _NAME = click.option("--name", required=True, help="The cluster's name.")
-_STATE = click.option(
+STATE_OPTION = click.option(
     "--state",
     "state_root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -75,7 +75,7 @@ def cluster() -> None:
     show_default=True,
     help="qemu: virtual CPUs per VM.",
 )
-@_STATE
+@STATE_OPTION
 def create(
     provisioner: str,
     name: str,
@@ -89,11 +89,11 @@ def create(
     state_root: Path | None,
 ) -> None:
     """Start a cluster of nodes on this machine, bootstrap it, add a kilnconfig context."""
-    vm_image = None
+    booted = None
     if provisioner == "qemu":
         if image is None:
             raise click.UsageError("--provisioner qemu needs --image DIR (kilnctl image build)")
-        vm_image = _vm_image(image)
+        booted = vm_image(image)
     elif image is not None:
         raise click.UsageError("--image is for --provisioner qemu")
     request = ClusterRequest(
@@ -104,7 +104,7 @@ def create(
         config_patches=_patches(config_patches),
         state_root=state_root,
         kilnconfig=global_options().kilnconfig_path,
-        image=vm_image,
+        image=booted,
         vm=VMResources(memory_mb=memory, cpus=cpus),
     )
     out = render.console()
@@ -114,7 +114,7 @@ def create(
     )
     state = f" --state {state_root}" if state_root is not None else ""
     try:
-        record = connect.run(_provisioner(provisioner, ProgressLines()).create(request))
+        record = connect.run(provisioner_for(provisioner, ProgressLines()).create(request))
     except KeyboardInterrupt:
         click.echo(
             f"the cluster's state stays in {request.state_dir}; "
@@ -122,17 +122,17 @@ def create(
             err=True,
         )
         raise
-    _nodes_table(record)
+    nodes_table(record)
     out.print(f"kilnconfig: context {record.context} in {escape(str(record.kilnconfig))}")
     out.print(f"destroy it with: kilnctl cluster destroy --name {name}{escape(state)}")
 
 
 @cluster.command("show")
 @_NAME
-@_STATE
+@STATE_OPTION
 def show(name: str, state_root: Path | None) -> None:
     """Show a cluster's nodes, addresses and whether their daemons run."""
-    view = connect.run(_existing(name, state_root).show(name))
+    view = connect.run(existing(name, state_root).show(name))
     record = view.record
     render.console().print(
         f"cluster {name}: {'complete' if record.complete else 'incomplete (create did not finish)'}"
@@ -162,10 +162,10 @@ def show(name: str, state_root: Path | None) -> None:
 
 @cluster.command("destroy")
 @_NAME
-@_STATE
+@STATE_OPTION
 def destroy(name: str, state_root: Path | None) -> None:
     """Stop a cluster's nodes and remove its state and kilnconfig context."""
-    done = connect.run(_existing(name, state_root, ProgressLines()).destroy(name))
+    done = connect.run(existing(name, state_root, ProgressLines()).destroy(name))
     out = render.console()
     out.print(escape(done.context))
     out.print(f"removed {escape(str(done.state_dir))}")
@@ -188,7 +188,7 @@ class ProgressLines:
         self.console.print(f"[{style}]{text}[/]" if style else text)
 
 
-def _nodes_table(record: ClusterRecord) -> None:
+def nodes_table(record: ClusterRecord) -> None:
     render.table(
         ["node", "role", "address", "pid"],
         [[n.name, n.role.value, n.address, str(n.pid or "-")] for n in record.nodes],
@@ -202,7 +202,7 @@ def _patches(arguments: tuple[str, ...]) -> list[Patch]:
     ]
 
 
-def _provisioner(
+def provisioner_for(
     kind: str, progress: ProgressCallback | None = None, state_root: Path | None = None
 ) -> ContainerProvisioner:
     if kind == "qemu":
@@ -212,21 +212,21 @@ def _provisioner(
     return ContainerProvisioner(progress or _quiet, state_root=state_root)
 
 
-def _existing(
+def existing(
     name: str, state_root: Path | None, progress: ProgressCallback | None = None
 ) -> ContainerProvisioner:
     """The provisioner that made cluster ``name`` (the container one when it has no record:
     its show and destroy say so)."""
     directory = cluster_dir(name, state_root)
     kind = load_record(directory).provisioner if (directory / "cluster.json").exists() else ""
-    return _provisioner(kind, progress, state_root)
+    return provisioner_for(kind, progress, state_root)
 
 
 def _quiet(event: Progress) -> None:
     """Progress nobody asked to see."""
 
 
-def _vm_image(directory: Path) -> VMImage:
+def vm_image(directory: Path) -> VMImage:
     """The VM image in an ``image build`` output directory; UsageError naming what is missing."""
     from kiln.image import build, manifest  # the image builder only when an image is named
 

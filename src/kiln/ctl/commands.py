@@ -27,6 +27,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.bootstrap", "bootstrap"),
     ("kiln.ctl.etcd", "etcd"),
     ("kiln.ctl.cluster", "cluster"),
+    ("kiln.ctl.machines", "machines"),
     ("kiln.ctl.health", "health"),
     ("kiln.ctl.image", "image"),
     ("kiln.ctl.kubeconfig_cmd", "kubeconfig_command"),

@@ -97,7 +97,7 @@ class ContainerProvisioner:
         record = ClusterRecord(name=request.name, state_dir=str(directory), provisioner=self.kind)
         record.save()
         try:
-            await Runner(Creating(request, record), self.progress).run(self.steps())
+            await Runner(Creating(request, record), self.progress).run(self.steps(request))
         except StepError as err:
             hint = f"the cluster's state stays in {directory}; destroying the cluster removes it"
             raise StepError(err.step, err.message, node=err.node, hint=hint) from err
@@ -140,7 +140,9 @@ class ContainerProvisioner:
         await asyncio.to_thread(shutil.rmtree, directory)
         return Destroyed(name, stopped, context, directory)
 
-    def steps(self) -> list[CreateStep]:
+    def steps(self, request: ClusterRequest) -> list[CreateStep]:
+        if request.pool:
+            raise ProvisionError("a pool of machines is made of VMs (the qemu provisioner)")
         return create_steps(self.startup_timeout, self.health_timeout)
 
     async def teardown(self, record: ClusterRecord) -> None:

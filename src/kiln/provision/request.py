@@ -23,6 +23,7 @@ _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 class NodeRole(StrEnum):
     CONTROLPLANE = "controlplane"
     WORKER = "worker"
+    MACHINE = "machine"  # left in maintenance mode, for a hub to configure
 
 
 def default_state_root(home: Path | None = None) -> Path:
@@ -73,6 +74,16 @@ class VMImage:
 
 
 @dataclass(frozen=True)
+class HubJoin:
+    """The hub a pool's machines join: its URL and join token, and its machine port (the
+    port the hub's Join answer sends machines to), which VMs reach through the host."""
+
+    url: str
+    token: str
+    machine_port: int = 8444
+
+
+@dataclass(frozen=True)
 class VMResources:
     memory_mb: int = 1024
     cpus: int = 1
@@ -98,14 +109,23 @@ class ClusterRequest:
     kilnconfig: Path | None = None
     image: VMImage | None = None
     vm: VMResources = VMResources()
+    machines: int = 0  # a pool: this many machines left in maintenance mode, nothing else
+    hub: HubJoin | None = None  # the hub the pool's machines join
+
+    @property
+    def pool(self) -> bool:
+        return self.machines > 0
 
     def __post_init__(self) -> None:
         check_name(self.name)
-        if not 1 <= self.controlplanes <= MAX_CONTROLPLANES:
+        if self.pool:
+            if not self.machines <= MAX_WORKERS:
+                raise ProvisionError(f"machines: {self.machines} is more than {MAX_WORKERS}")
+        elif not 1 <= self.controlplanes <= MAX_CONTROLPLANES:
             raise ProvisionError(
                 f"controlplanes: {self.controlplanes} is not between 1 and {MAX_CONTROLPLANES}"
             )
-        if not 0 <= self.workers <= MAX_WORKERS:
+        elif not 0 <= self.workers <= MAX_WORKERS:
             raise ProvisionError(f"workers: {self.workers} is not between 0 and {MAX_WORKERS}")
         if not self.base_address.is_loopback:
             raise ProvisionError(f"base address {self.base_address} is not a loopback address")
@@ -115,7 +135,12 @@ class ClusterRequest:
         return cluster_dir(self.name, self.state_root)
 
     def nodes(self) -> list[NodePlan]:
-        """Control planes first, then workers."""
+        """Control planes first, then workers (or a pool's machines)."""
+        if self.pool:
+            return [
+                NodePlan(f"{self.name}-machine-{i}", NodeRole.MACHINE, i)
+                for i in range(1, self.machines + 1)
+            ]
         plans = [
             NodePlan(f"{self.name}-controlplane-{i}", NodeRole.CONTROLPLANE, i)
             for i in range(1, self.controlplanes + 1)

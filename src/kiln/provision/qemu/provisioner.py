@@ -15,17 +15,20 @@ Destroy powers the VMs off, stops the network's processes and removes the namesp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kiln import pids
 from kiln.provision import daemons
 from kiln.provision.addresses import PRIVATE_SUBNET
 from kiln.provision.container import ContainerProvisioner
-from kiln.provision.creating import CreateStep, Creating, create_steps
+from kiln.provision.creating import ALLOCATE, WAIT_MAINTENANCE, CreateStep, Creating, create_steps
 from kiln.provision.errors import ProvisionError
-from kiln.provision.qemu import network, vms
+from kiln.provision.qemu import forward, network, vms
 from kiln.provision.record import ClusterRecord, NodeRecord, ProcessRecord
+from kiln.provision.request import ClusterRequest, HubJoin, VMImage
 from kiln.provision.steps import ProgressCallback, Step, ignore_progress
 
 NETWORK_LOG = "network.log"
@@ -55,13 +58,17 @@ class QemuProvisioner(ContainerProvisioner):
             health_timeout=health_timeout,
         )
 
-    def steps(self) -> list[CreateStep]:
-        return create_steps(
+    def steps(self, request: ClusterRequest) -> list[CreateStep]:
+        steps = create_steps(
             self.startup_timeout,
             self.health_timeout,
             start=(BOOT_STEP, boot),
             before_start=[Step(NETWORK_STEP, make_network)],
         )
+        if request.pool:  # machines left in maintenance mode: no configs, no bootstrap
+            keep = {ALLOCATE, NETWORK_STEP, BOOT_STEP, WAIT_MAINTENANCE}
+            return [step for step in steps if step.name in keep]
+        return steps
 
     async def teardown(self, record: ClusterRecord) -> None:
         await _stop_all(record.network)
@@ -78,20 +85,41 @@ async def make_network(c: Creating) -> str:
         dhcp = network.dhcp_argv(record.name, count, record.directory / "dhcp.leases")
         record.network = [
             daemons.detach(network.in_namespace(record.name, dhcp), log, recorded=dhcp),
-            daemons.detach(_forwarder_argv(record), log),
+            daemons.detach(_forwarder_argv(record, c.request.hub), log),
         ]
         record.save()
     return f"{network.namespace(record.name)}: {PRIVATE_SUBNET}, {count} taps, DHCP, forwarder"
 
 
-def _forwarder_argv(record: ClusterRecord) -> list[str]:
+def _forwarder_argv(record: ClusterRecord, hub: HubJoin | None) -> list[str]:
     routes = [
         f"{node.address}:{port}={node.cluster_address}:{port}"
         for node in record.nodes
         for port in FORWARDED_PORTS
     ]
+    if hub is not None:  # the VMs reach the hub on the host through the bridge's address
+        host, port = _hub_address(hub)
+        routes += [
+            f"{forward.BACK}{network.GATEWAY}:{each}={host}:{each}"
+            for each in (port, hub.machine_port)
+        ]
     module = "kiln.provision.qemu.forward"
     return [sys.executable, "-m", module, network.namespace(record.name), *routes]
+
+
+def _hub_address(hub: HubJoin) -> tuple[str, int]:
+    found = urlsplit(hub.url)
+    if found.scheme != "https" or not found.hostname:
+        raise ProvisionError(f"hub URL {hub.url!r}: expected https://HOST:PORT")
+    return found.hostname, found.port or 443
+
+
+def kernel_arguments(image: VMImage, hub: HubJoin | None) -> str:
+    """The image's command line, plus the hub to join as the VMs reach it."""
+    if hub is None:
+        return image.cmdline
+    _, port = _hub_address(hub)
+    return f"{image.cmdline} kiln.hub=https://{network.GATEWAY}:{port} kiln.join_token={hub.token}"
 
 
 async def _stop_all(found: list[ProcessRecord]) -> None:
@@ -106,6 +134,7 @@ async def boot(c: Creating, node: NodeRecord) -> str:
     image = c.request.image
     if image is None:
         raise ProvisionError("the QEMU provisioner needs an image to boot")
-    await vms.start(c.record, node, image, c.request.vm)
+    booted = dataclasses.replace(image, cmdline=kernel_arguments(image, c.request.hub))
+    await vms.start(c.record, node, booted, c.request.vm)
     c.record.save()
     return f"QEMU pid {node.pid}, console {daemons.log_path(c.record, node)}"
