@@ -25,6 +25,7 @@ QEMU = "qemu-system-x86_64"
 class QemuError(KilnError):
     """A VM did not start, or did not reach what it was waited for."""
 
+
 KVM_PROBE_TIMEOUT = 8.0
 
 

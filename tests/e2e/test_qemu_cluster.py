@@ -50,7 +50,7 @@ async def test_a_vm_cluster_from_create_to_destroy(image: BuiltImage, home: Path
     )
     output = created.stdout.decode() + created.stderr.decode()
     assert created.returncode == 0, output
-    assert "✓ wait for a healthy cluster: etcd: 1 voting members" in output
+    assert "✓ wait for a healthy cluster: etcd: 1 voting member: " in output
     record = load_record(home / ".kiln" / "clusters" / NAME)
     assert record.provisioner == "qemu" and record.complete
     assert [node.cluster_address for node in record.nodes] == ["10.5.0.2", "10.5.0.3"]
@@ -66,8 +66,14 @@ async def test_a_vm_cluster_from_create_to_destroy(image: BuiltImage, home: Path
     status = yaml.safe_load(got.stdout.decode())
     assert status["node"] == "10.5.0.3"  # the worker, through the control plane's forwarding
     assert status["spec"]["stage"] == "running"
-    health = await kilnctl(home, "health", "--wait-timeout", "60s", timeout=120)
+    health = await kilnctl(
+        home,
+        *["health", "--wait-timeout", "60s"],
+        *["--control-plane-nodes", "10.5.0.2", "--worker-nodes", "10.5.0.3"],
+        timeout=120,
+    )
     assert health.returncode == 0, health.stdout.decode() + health.stderr.decode()
+    assert "✓ 10.5.0.3: machine type: worker" in health.stdout.decode()
 
     destroyed = await kilnctl(home, "cluster", "destroy", "--name", NAME, timeout=120)
     assert destroyed.returncode == 0, destroyed.stderr.decode()

@@ -29,8 +29,14 @@ class Check:
 
 
 def connect(context: Context, node: str) -> client.Client:
-    """A client of ``node`` itself (its own endpoint), as the context's user."""
-    target = client.resolve(context, endpoints=[node], nodes=[node])
+    """A client of ``node`` as the context's user: its own endpoint when it is one of the
+    context's endpoints (or the context names none), else through the context's endpoints,
+    which forward to it (a node on a network only the control planes reach, such as a VM
+    cluster's)."""
+    direct = node in context.endpoints or not context.endpoints
+    target = client.resolve(
+        context, endpoints=[node] if direct else list(context.endpoints), nodes=[node]
+    )
     return client.Client(target, timeout=CALL_TIMEOUT)
 
 
