@@ -135,9 +135,9 @@ async def bootstrap(c: Creating) -> str:
 
 
 async def wait_healthy(c: Creating) -> str:
-    targets = HealthTargets(
-        tuple(node.endpoint for node in c.controlplanes()),
-        tuple(node.endpoint for node in c.workers()),
+    targets = HealthTargets(  # as the context names them (VMs: through the endpoints)
+        tuple(node.peer_name for node in c.controlplanes()),
+        tuple(node.peer_name for node in c.workers()),
     )
     checks = await check_cluster(c.context, targets)
     bad = failed(checks)
