@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from kiln.machinery.config.container import MachineConfig
 from kiln.machinery.config.model import API_VERSION, DEFAULT_KUBERNETES_VERSION, MachineType
+from kiln.machinery.config.patches import StrategicPatch
 from kiln.machinery.secrets.bundle import CertAndKeyPEM, SecretsBundle
 
 DEFAULT_INSTALL_DISK = "/dev/sda"
@@ -74,6 +75,15 @@ def generate_configs(
         source = f"generated {machine_type.value} config"
         configs[machine_type] = MachineConfig.from_documents([document], source)
     return GeneratedConfigs(configs[MachineType.CONTROLPLANE], configs[MachineType.WORKER])
+
+
+def node_patch(source: str, address: str, hostname: str | None = None) -> StrategicPatch:
+    """What makes a generated config one node's own: the address its API certificate names
+    (``certSANs``) and, if given, its hostname."""
+    machine: dict[str, Any] = {"certSANs": [address]}
+    if hostname:
+        machine["network"] = {"hostname": hostname}
+    return StrategicPatch(source, ({"machine": machine},))
 
 
 def _document(
