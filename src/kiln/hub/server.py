@@ -17,6 +17,7 @@ import grpc
 
 from kiln.hub import pki
 from kiln.hub.api.access import AccessInterceptor
+from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.api.hub_service import HubService
 from kiln.hub.api.inventory_view import InventoryView
 from kiln.hub.api.relay import MachineRelay
@@ -32,7 +33,7 @@ from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
 from kiln.hub.links.tunnel import Tunnels
 from kiln.hub.store import open_state
-from kiln.machinery.api import hub_pb2_grpc, hublink_pb2_grpc
+from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc, hublink_pb2_grpc
 from kiln.machinery.hubjoin import certificate_pin
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.resources import ControllerRuntime
@@ -74,9 +75,10 @@ class HubServer:
             links = Links()
             await machines.mark_all_disconnected()
             initial = await keys.ensure_initial_admin()
-            runtime = ControllerRuntime(state, hub_controllers())
             inventory = InventoryView(state)
             relay = MachineRelay(state, links, Tunnels(options.data_dir / "run", links))
+            runtime = ControllerRuntime(state, hub_controllers(relay.client))
+            clusters = ClusterService(state)
             identity = [(hub_pki.server_key.pem, server_pem)]
 
             api = grpc.aio.server(
@@ -88,6 +90,7 @@ class HubServer:
                 ),
                 api,
             )
+            hubcluster_pb2_grpc.add_ClusterServiceServicer_to_server(clusters, api)
             machine_port = _port(options.machine_listen)
             hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
                 JoinService(tokens, machines, hub_pki.ca, machine_port), api
@@ -107,6 +110,7 @@ class HubServer:
             )
             runtime_task = asyncio.create_task(runtime.run(), name="controller runtime")
             view_task = asyncio.create_task(inventory.run(), name="inventory view")
+            reaper_task = asyncio.create_task(clusters.run(), name="deleted clusters")
             await api.start()
             await link_server.start()
             if initial is not None:
@@ -121,7 +125,8 @@ class HubServer:
             await api.stop(STOP_GRACE)
             await runtime.stop()
             view_task.cancel()
-            await asyncio.wait({runtime_task, view_task})
+            reaper_task.cancel()
+            await asyncio.wait({runtime_task, view_task, reaper_task})
         finally:
             await state.close()
 

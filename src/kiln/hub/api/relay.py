@@ -4,8 +4,9 @@ The hub dials the machine's API through a tunnel socket (:mod:`~kiln.hub.links.t
 the ordinary machine API client, over TLS end to end. A machine in maintenance mode serves a
 self-signed certificate, which it reported with its facts; the hub trusts exactly that one.
 A configured machine accepts only clients with a certificate from its cluster's OS CA: the
-hub calls it with the MachineCredentials an admin gave it (cluster templates will make them),
-and refuses the call here when it has none.
+hub calls it with the MachineCredentials an admin gave it, else, for a machine of a cluster
+the hub made from a template, with the admin certificate of that cluster's ClusterSecrets;
+it refuses the call here when it has neither.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator
 from kiln.hub.errors import MachineUnavailableError
 from kiln.hub.links.registry import Links
 from kiln.hub.links.tunnel import Tunnels
-from kiln.hub.resources import MachineCredentialsSpec
+from kiln.hub.resources import ClusterMachineSpec, ClusterSecretsSpec, MachineCredentialsSpec
 from kiln.machinery.client import Client, Dial, MutualTLS, Target, credentials
 from kiln.machinery.pinning import ChannelSecurity, trusting
 from kiln.resources import NotFoundError, Pointer, State, cast_spec
@@ -43,17 +44,29 @@ class MachineRelay:
         link = self._links.get(uuid)
         if link.facts.maintenance and link.facts.api_certificate:
             return trusting(link.facts.api_certificate)
-        try:
-            found = await self._state.get(Pointer.of(MachineCredentialsSpec, uuid))
-        except NotFoundError:
+        spec = await self._credentials(uuid)
+        if spec is None:
             raise MachineUnavailableError(
                 f"machine {uuid} is configured: its API accepts only its cluster's "
                 "certificates; give the hub one with kiln-hub machine credentials"
-            ) from None
-        spec = cast_spec(found, MachineCredentialsSpec).spec
+            )
         tls = MutualTLS(spec.ca.encode(), spec.crt.encode(), spec.key.encode())
         secured = credentials.mutual(tls)
         # A unix socket has no host name: the machine's API certificate names localhost.
         return ChannelSecurity(
             secured.credentials, (("grpc.ssl_target_name_override", "localhost"),)
         )
+
+    async def _credentials(self, uuid: str) -> MachineCredentialsSpec | ClusterSecretsSpec | None:
+        try:
+            found = await self._state.get(Pointer.of(MachineCredentialsSpec, uuid))
+            return cast_spec(found, MachineCredentialsSpec).spec
+        except NotFoundError:
+            pass
+        try:
+            allocated = await self._state.get(Pointer.of(ClusterMachineSpec, uuid))
+            cluster = cast_spec(allocated, ClusterMachineSpec).spec.cluster
+            secrets = await self._state.get(Pointer.of(ClusterSecretsSpec, cluster))
+        except NotFoundError:
+            return None
+        return cast_spec(secrets, ClusterSecretsSpec).spec

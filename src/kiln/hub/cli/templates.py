@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.text import Text
 
+from kiln.hub.cli import options
+from kiln.hub.cli.cluster_status import render_status, split
+from kiln.hub.cli.cluster_wait import wait_cluster
+from kiln.hub.cli.connection import call, connect_clusters
+from kiln.hub.cli.render import FORMATS, decode, render
 from kiln.hub.errors import HubClientError
+from kiln.hub.templates.dump import dump_template
 from kiln.hub.templates.load import load_template
 from kiln.hub.templates.model import ClusterTemplate
+from kiln.machinery.api import hubcluster_pb2
 
 _FILE = click.option(
     "-f",
@@ -41,3 +50,123 @@ def validate(path: Path) -> None:
     found, _ = read_template(path)
     sets = ", ".join(f"{s.set_name} ({s.size})" for s in found.machine_sets())
     click.echo(f"{path}: cluster {found.cluster.name} is valid: {sets}")
+
+
+def _request(path: Path) -> hubcluster_pb2.SyncClusterRequest:
+    found, _ = read_template(path)
+    return hubcluster_pb2.SyncClusterRequest(id=found.cluster.name, template=dump_template(found))
+
+
+def _print_changes(changes: list[str]) -> None:
+    for line in changes:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+        Console(highlight=False, soft_wrap=True).print(Text(line, style=style or ""))
+
+
+@template.command("sync")
+@_FILE
+@click.pass_context
+def sync(ctx: click.Context, path: Path) -> None:
+    """Create the template's cluster, or change it to match the template."""
+    request = _request(path)
+
+    async def work() -> hubcluster_pb2.SyncClusterResponse:
+        async with connect_clusters(options.access(ctx)) as hub:
+            return await call(hub.SyncCluster, request)
+
+    reply = options.run(work())
+    _print_changes(list(reply.changes))
+    if reply.created:
+        click.echo(f"cluster {request.id} created: kiln-hub template status {request.id} --wait")
+    elif reply.changes:
+        click.echo(f"cluster {request.id} updated")
+    else:
+        click.echo(f"cluster {request.id} unchanged")
+
+
+@template.command("diff")
+@_FILE
+@click.pass_context
+def diff(ctx: click.Context, path: Path) -> None:
+    """What sync would change (a diff of the hub's template and this one); exit 0 either way."""
+    request = _request(path)
+
+    async def work() -> hubcluster_pb2.SyncClusterResponse:
+        async with connect_clusters(options.access(ctx)) as hub:
+            return await call(hub.DiffCluster, request)
+
+    reply = options.run(work())
+    if reply.created:
+        click.echo(f"cluster {request.id} does not exist: sync creates it")
+    _print_changes(list(reply.changes))
+    if not reply.changes:
+        click.echo(f"cluster {request.id}: no changes")
+
+
+@template.command("export")
+@click.argument("cluster")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export(ctx: click.Context, cluster: str, output: Path | None) -> None:
+    """The cluster's template as the hub keeps it (patches inline)."""
+
+    async def work() -> str:
+        async with connect_clusters(options.access(ctx)) as hub:
+            reply = await call(hub.ExportCluster, hubcluster_pb2.ClusterRequest(id=cluster))
+            return reply.template
+
+    text = options.run(work())
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise HubClientError(f"{output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+@template.command("delete")
+@click.argument("cluster")
+@click.option("--wait", "wait_for", is_flag=True, help="Until every machine is free again.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
+@click.pass_context
+def delete(ctx: click.Context, cluster: str, wait_for: bool, timeout: str) -> None:
+    """Release every machine of the cluster (reset, back to the free pool), then forget it."""
+    limit = options.seconds(timeout, "--timeout")
+
+    async def work() -> int:
+        async with connect_clusters(options.access(ctx)) as hub:
+            request = hubcluster_pb2.ClusterRequest(id=cluster)
+            reply = await call(hub.DeleteCluster, request)
+            if wait_for:
+                await wait_cluster(hub, cluster, limit, gone=True)
+            return reply.machines
+
+    machines = options.run(work())
+    state = "released and free" if wait_for else "being released"
+    click.echo(f"cluster {cluster} deleted; its {machines} machine(s) {state}")
+
+
+@template.command("status")
+@click.argument("cluster")
+@click.option("-w", "--wait", "wait_for", is_flag=True, help="Until the cluster is healthy.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def status(ctx: click.Context, cluster: str, wait_for: bool, timeout: str, output: str) -> None:
+    """The cluster's machines, their stages, etcd members and health."""
+    limit = options.seconds(timeout, "--timeout")
+
+    async def work() -> None:
+        async with connect_clusters(options.access(ctx)) as hub:
+            if wait_for:
+                await wait_cluster(hub, cluster, limit, gone=False)
+            reply = await call(hub.GetCluster, hubcluster_pb2.ClusterRequest(id=cluster))
+        resources = decode(list(reply.resources))
+        if output != "table":
+            render(resources, output)
+            return
+        Console(highlight=False, width=200).print(render_status(*split(resources)))
+
+    options.run(work())

@@ -2,7 +2,8 @@
 
 Namespaces: ``auth`` (API keys, join tokens), ``audit`` (one entry per mutating call) and
 ``inventory`` (machines: what they told the hub, their user labels, and the status a
-controller derives from both).
+controller derives from both) and ``clusters`` (clusters from templates, their secrets, the
+machines allocated to them and the status of both).
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from pydantic import BaseModel
 
 from kiln.hub.resources.api_key import ApiKeySpec
 from kiln.hub.resources.audit import AuditEntrySpec
+from kiln.hub.resources.cluster import ClusterSpec
+from kiln.hub.resources.cluster_machine import ClusterMachineSpec
+from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec
+from kiln.hub.resources.cluster_secrets import ClusterSecretsSpec
+from kiln.hub.resources.cluster_status import ClusterStatusSpec
 from kiln.hub.resources.join_token import JoinTokenSpec
 from kiln.hub.resources.machine import DiskFact, MachineFacts, MachineSpec
 from kiln.hub.resources.machine_credentials import MachineCredentialsSpec
@@ -21,6 +27,11 @@ from kiln.resources import Registry
 HUB_SPECS: tuple[type[BaseModel], ...] = (
     ApiKeySpec,
     AuditEntrySpec,
+    ClusterMachineSpec,
+    ClusterMachineStatusSpec,
+    ClusterSecretsSpec,
+    ClusterSpec,
+    ClusterStatusSpec,
     JoinTokenSpec,
     MachineCredentialsSpec,
     MachineLabelsSpec,
@@ -37,6 +48,11 @@ __all__ = [
     "HUB_SPECS",
     "ApiKeySpec",
     "AuditEntrySpec",
+    "ClusterMachineSpec",
+    "ClusterMachineStatusSpec",
+    "ClusterSecretsSpec",
+    "ClusterSpec",
+    "ClusterStatusSpec",
     "DiskFact",
     "JoinTokenSpec",
     "MachineCredentialsSpec",

@@ -3,3 +3,4 @@
 AUTH = "auth"
 AUDIT = "audit"
 INVENTORY = "inventory"
+CLUSTERS = "clusters"
