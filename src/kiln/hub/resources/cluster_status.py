@@ -21,6 +21,7 @@ class MachineSummary(Spec):
     phase: str = ""
     message: str = ""
     releasing: bool = False
+    bootstrap: bool = False  # etcd was bootstrapped here; its address is the endpoint
 
 
 class HealthCheck(Spec):

@@ -153,5 +153,6 @@ def _summary(
         phase=step.phase.value if step else MachinePhase.WAITING.value,
         message=step.message if step else "",
         releasing=cm.metadata.phase is Phase.TEARING_DOWN,
+        bootstrap=cm.spec.bootstrap,
         **extra,
     )

@@ -1,0 +1,265 @@
+"""Clusters from templates on a real hub with three real container-mode nodes that joined it
+through their outbound connection: a sync makes a one-control-plane cluster with a healthy
+etcd; scaling to three control planes adds etcd members; scaling down resets a machine back
+to maintenance mode and the free pool (same UUID); a delete frees every machine. An invalid
+template is refused with every problem and changes nothing; a reader cannot sync; mutating
+calls are audited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+from hub_helpers import code_of, until
+
+from kiln.hub.cli.connection import connect_clusters
+from kiln.hub.templates.load import load_template
+from kiln.hub.testing import HubProcess
+from kiln.machined.testing import NodeProcess
+from kiln.machinery.api import hub_pb2, hubcluster_pb2
+from kiln.machinery.hubjoin import hub_join_document
+from kiln.machinery.privatefile import write_private_file
+from kiln.machinery.probe import free_port
+from kiln.resources.pgserver import PostgresServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+HUB_HOST = "127.80.0.1"
+NODE_HOSTS = ("127.80.1.1", "127.80.1.2", "127.80.1.3")
+WAIT = "150s"
+TEMPLATE = """\
+kind: Cluster
+name: edge
+patches:
+  - name: labels
+    inline: {{machine: {{kubelet: {{nodeLabels: {{site: lab}}}}}}}}
+---
+kind: ControlPlane
+machineSelector: {{selector: "pool=templates", count: {count}}}
+updateStrategy: {{maxParallelism: 1}}
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HubProcess]:
+    """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
+    data = tmp_path_factory.mktemp("templates-hub") / "data"
+    database = None
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = await server.new_database("templates")
+    async with HubProcess(data, host=HUB_HOST, database=database) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def uuids(
+    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[list[str]]:
+    """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
+    selects; their UUIDs."""
+    root = tmp_path_factory.mktemp("templates-nodes")
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+    join_file = root / "hubjoin.yaml"
+    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
+    write_private_file(join_file, json.dumps(document))
+    trust_port = free_port(NODE_HOSTS[0])  # one per cluster, as for any cluster's nodes
+    nodes = [
+        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
+        for i, host in enumerate(NODE_HOSTS)
+    ]
+    try:
+        await asyncio.gather(*(node.start() for node in nodes))
+        found = await wait_machines(
+            hub, len(nodes), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
+        )
+        async with hub.client() as api:
+            for machine in found:
+                request = hub_pb2.LabelMachineRequest(
+                    id=machine["metadata"]["id"], set={"pool": "templates"}
+                )
+                await api.LabelMachine(request)
+        yield sorted(machine["metadata"]["id"] for machine in found)
+    finally:
+        await asyncio.gather(*(node.stop() for node in nodes if node.pid is not None))
+
+
+async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        nonlocal found
+        async with hub.client() as api:
+            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
+        found = [json.loads(text) for text in reply.resources]
+        return len(found) == count
+
+    await until(enough, within=60.0)
+    return found
+
+
+def kiln_hub(
+    hub: HubProcess, *args: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
+    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
+    argv = [sys.executable, "-m", "kiln.hub", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
+
+
+def template_file(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / f"edge-{count}.yaml"
+    path.write_text(TEMPLATE.format(count=count))
+    return path
+
+
+async def cluster(hub: HubProcess, name: str = "edge") -> tuple[dict[str, Any], dict[str, Any]]:
+    async with connect_clusters(hub.access()) as api:
+        reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
+    found = [json.loads(text) for text in reply.resources]
+    return found[0], found[1]["spec"]
+
+
+async def allocated(hub: HubProcess) -> set[str]:
+    _, status = await cluster(hub)
+    return {m["uuid"] for m in status["machines"] if not m["releasing"]}
+
+
+def sync_and_wait(hub: HubProcess, path: Path) -> str:
+    synced = kiln_hub(hub, "template", "sync", "-f", str(path))
+    assert synced.returncode == 0, synced.stderr
+    waited = kiln_hub(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
+    assert waited.returncode == 0, waited.stderr
+    return waited.stdout
+
+
+async def test_an_invalid_template_is_refused_with_every_problem(
+    hub: HubProcess, uuids: list[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "kind: Cluster\nname: Edge\n"
+        "patches: [{inline: [{op: remove, path: /machine/nothing}]}]\n---\n"
+        "kind: ControlPlane\nmachineSelector: {selector: 'pool in (', count: 1}\n---\n"
+        "kind: Workers\nmachines: [x, x]\n"
+    )
+    for command in ("validate", "sync"):
+        refused = kiln_hub(hub, "template", command, "-f", str(bad))
+        assert refused.returncode == 1
+        lines = refused.stderr.splitlines()
+        assert all(line.startswith(f"error: {bad}: document ") for line in lines), lines
+        assert any("document 1 (Cluster): name:" in line for line in lines)
+        assert any("document 2 (ControlPlane): machineSelector.selector:" in line for line in lines)
+        assert any(
+            "document 3 (Workers): machines: a machine is listed twice" in line for line in lines
+        )
+        assert len(lines) == 3, lines
+    # The hub checks what it is sent the same way (a client that skipped the checks).
+    async with connect_clusters(hub.access()) as api:
+        with pytest.raises(grpc.aio.AioRpcError) as sent:
+            request = hubcluster_pb2.SyncClusterRequest(template=bad.read_text())
+            await api.SyncCluster(request)
+        assert code_of(sent.value) is grpc.StatusCode.INVALID_ARGUMENT
+        assert len((sent.value.details() or "").splitlines()) == 3
+        assert not (await api.ListClusters(hub_pb2.ListRequest())).resources
+
+
+async def test_a_reader_cannot_sync_and_the_refusal_is_audited(
+    hub: HubProcess, uuids: list[str], tmp_path: Path
+) -> None:
+    async with hub.client() as api:
+        reader = (await api.CreateApiKey(hub_pb2.CreateApiKeyRequest(role="reader"))).key
+    refused = kiln_hub(hub, "template", "sync", "-f", str(template_file(tmp_path, 1)), key=reader)
+    assert refused.returncode == 1
+    assert "needs role operator" in refused.stderr and "PERMISSION_DENIED" in refused.stderr
+    diff = kiln_hub(hub, "template", "diff", "-f", str(template_file(tmp_path, 1)), key=reader)
+    assert diff.returncode == 0, diff.stderr
+    assert "does not exist: sync creates it" in diff.stdout and "+kind: Cluster" in diff.stdout
+    async with hub.client() as api:
+        entries = [
+            json.loads(e)["spec"]
+            for e in (await api.ListAudit(hub_pb2.ListAuditRequest())).resources
+        ]
+    syncs = [e for e in entries if e["method"].endswith("SyncCluster")]
+    assert [e["result"] for e in syncs] == ["INVALID_ARGUMENT", "PERMISSION_DENIED"]
+    assert "(reader)" in syncs[-1]["who"]
+
+
+async def test_a_synced_cluster_gets_a_healthy_etcd(
+    hub: HubProcess, uuids: list[str], tmp_path: Path
+) -> None:
+    output = sync_and_wait(hub, template_file(tmp_path, 1))
+    assert "cluster edge: running, healthy; 1/1 machines running" in output
+    _, status = await cluster(hub)
+    (machine,) = status["machines"]
+    assert machine["uuid"] in uuids and machine["stage"] == "running"
+    assert status["etcdMembers"] == [machine["hostname"]]
+    assert status["healthy"] and all(check["ok"] for check in status["checks"])
+
+
+async def test_more_control_planes_join_etcd(
+    hub: HubProcess, uuids: list[str], tmp_path: Path
+) -> None:
+    sync_and_wait(hub, template_file(tmp_path, 3))
+    _, status = await cluster(hub)
+    assert {m["uuid"] for m in status["machines"]} == set(uuids)
+    assert sorted(status["etcdMembers"]) == sorted(NODE_HOSTS)
+    exported = kiln_hub(hub, "template", "export", "edge")
+    assert exported.returncode == 0, exported.stderr
+    assert load_template(exported.stdout, "exported") == load_template(
+        TEMPLATE.format(count=3), "sent"
+    )
+
+
+async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
+    hub: HubProcess, uuids: list[str], tmp_path: Path
+) -> None:
+    before = await allocated(hub)
+    (bootstrap,) = [m["uuid"] for m in (await cluster(hub))[1]["machines"] if m["bootstrap"]]
+    sync_and_wait(hub, template_file(tmp_path, 2))
+
+    async def released() -> bool:
+        return len(await allocated(hub)) == 2 and len((await cluster(hub))[1]["machines"]) == 2
+
+    await until(released, within=60.0)
+    (freed,) = before - await allocated(hub)
+    assert freed != bootstrap  # etcd's first member and the cluster's endpoint stay
+    _, status = await cluster(hub)
+    assert len(status["etcdMembers"]) == 2 and status["healthy"]
+    free = await wait_machines(
+        hub, 1, "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true"
+    )
+    assert free[0]["metadata"]["id"] == freed  # the same machine, in maintenance mode again
+
+
+async def test_deleting_the_cluster_frees_every_machine(hub: HubProcess, uuids: list[str]) -> None:
+    deleted = kiln_hub(hub, "template", "delete", "edge", "--wait", "--timeout", WAIT)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "released and free" in deleted.stdout
+    free = await wait_machines(
+        hub, 3, "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true"
+    )
+    assert sorted(m["metadata"]["id"] for m in free) == uuids
+    async with connect_clusters(hub.access()) as api:
+        assert not (await api.ListClusters(hub_pb2.ListRequest())).resources
+    async with hub.client() as api:
+        entries = [
+            json.loads(e)["spec"]
+            for e in (await api.ListAudit(hub_pb2.ListAuditRequest())).resources
+        ]
+    done = [(re.split(r"[/.]", e["method"])[-1], e["target"], e["result"]) for e in entries]
+    assert ("DeleteCluster", "edge", "OK") in done
+    assert done.count(("SyncCluster", "edge", "OK")) == 3
