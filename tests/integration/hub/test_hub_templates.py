@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from hub_helpers import code_of, until
+from hub_helpers import BACKENDS, code_of, hub_process, until
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.templates.load import load_template
@@ -30,7 +30,6 @@ from kiln.machinery.api import hub_pb2, hubcluster_pb2
 from kiln.machinery.hubjoin import hub_join_document
 from kiln.machinery.privatefile import write_private_file
 from kiln.machinery.probe import free_port
-from kiln.resources.pgserver import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -50,17 +49,12 @@ updateStrategy: {{maxParallelism: 1}}
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
 async def hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[HubProcess]:
     """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
-    data = tmp_path_factory.mktemp("templates-hub") / "data"
-    database = None
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres")
-        database = await server.new_database("templates")
-    async with HubProcess(data, host=HUB_HOST, database=database) as started:
+    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
         yield started
 
 

@@ -52,15 +52,26 @@ def validate(path: Path) -> None:
     click.echo(f"{path}: cluster {found.cluster.name} is valid: {sets}")
 
 
-def _request(path: Path) -> hubcluster_pb2.SyncClusterRequest:
+def _sync_call(
+    ctx: click.Context, path: Path, dry_run: bool
+) -> tuple[str, hubcluster_pb2.SyncClusterResponse]:
+    """SyncCluster (or with ``dry_run`` DiffCluster) with the template at ``path``; the
+    cluster's name and the answer, whose changes are printed as a coloured diff."""
     found, _ = read_template(path)
-    return hubcluster_pb2.SyncClusterRequest(id=found.cluster.name, template=dump_template(found))
+    request = hubcluster_pb2.SyncClusterRequest(
+        id=found.cluster.name, template=dump_template(found)
+    )
 
+    async def work() -> hubcluster_pb2.SyncClusterResponse:
+        async with connect_clusters(options.access(ctx)) as hub:
+            return await call(hub.DiffCluster if dry_run else hub.SyncCluster, request)
 
-def _print_changes(changes: list[str]) -> None:
-    for line in changes:
-        style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-        Console(highlight=False, soft_wrap=True).print(Text(line, style=style or ""))
+    reply = options.run(work())
+    console = Console(highlight=False, soft_wrap=True)
+    for line in reply.changes:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+        console.print(Text(line, style=style))
+    return request.id, reply
 
 
 @template.command("sync")
@@ -68,20 +79,11 @@ def _print_changes(changes: list[str]) -> None:
 @click.pass_context
 def sync(ctx: click.Context, path: Path) -> None:
     """Create the template's cluster, or change it to match the template."""
-    request = _request(path)
-
-    async def work() -> hubcluster_pb2.SyncClusterResponse:
-        async with connect_clusters(options.access(ctx)) as hub:
-            return await call(hub.SyncCluster, request)
-
-    reply = options.run(work())
-    _print_changes(list(reply.changes))
+    name, reply = _sync_call(ctx, path, dry_run=False)
     if reply.created:
-        click.echo(f"cluster {request.id} created: kiln-hub template status {request.id} --wait")
-    elif reply.changes:
-        click.echo(f"cluster {request.id} updated")
+        click.echo(f"cluster {name} created: kiln-hub template status {name} --wait")
     else:
-        click.echo(f"cluster {request.id} unchanged")
+        click.echo(f"cluster {name} {'updated' if reply.changes else 'unchanged'}")
 
 
 @template.command("diff")
@@ -89,18 +91,11 @@ def sync(ctx: click.Context, path: Path) -> None:
 @click.pass_context
 def diff(ctx: click.Context, path: Path) -> None:
     """What sync would change (a diff of the hub's template and this one); exit 0 either way."""
-    request = _request(path)
-
-    async def work() -> hubcluster_pb2.SyncClusterResponse:
-        async with connect_clusters(options.access(ctx)) as hub:
-            return await call(hub.DiffCluster, request)
-
-    reply = options.run(work())
+    name, reply = _sync_call(ctx, path, dry_run=True)
     if reply.created:
-        click.echo(f"cluster {request.id} does not exist: sync creates it")
-    _print_changes(list(reply.changes))
-    if not reply.changes:
-        click.echo(f"cluster {request.id}: no changes")
+        click.echo(f"cluster {name} does not exist: sync creates it")
+    elif not reply.changes:
+        click.echo(f"cluster {name}: no changes")
 
 
 @template.command("export")
