@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from kiln.hub.controllers.clusters.machine_steps import MachineSteps, Outcome
+from kiln.hub.controllers.clusters.machine_steps import MachineSteps, Outcome, UpdateSlots
 from kiln.hub.resources import (
     ClusterMachineSpec,
     ClusterMachineStatusSpec,
@@ -56,6 +56,7 @@ class ClusterMachineStatusController(Controller):
         clusters = {c.id: c for c in await ctx.reader.list(ClusterSpec)}
         secrets = {s.id: s.spec for s in await ctx.reader.list(ClusterSecretsSpec)}
         statuses = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
+        slots = _slots(await ctx.reader.list(ClusterMachineSpec), clusters, statuses, machines)
         jobs: dict[str, asyncio.Task[Outcome]] = {}
         held: list[Resource[ClusterMachineSpec]] = []
         for cm in await ctx.reader.list(ClusterMachineSpec):
@@ -74,7 +75,12 @@ class ClusterMachineStatusController(Controller):
                 if self.name not in cm.metadata.finalizers:
                     await ctx.add_finalizer(cm.pointer)
                 loaded = SecretsBundle.from_yaml(bundle.bundle, f"cluster {cluster.id} secrets")
-                work = self._steps.converge(cm.spec, cm.id, machine, status, cluster.spec, loaded)
+                slot = slots.get((cm.spec.cluster, cm.spec.set_name))
+                if slot is None:
+                    continue  # its set left the template: it is about to be released
+                work = self._steps.converge(
+                    cm.spec, cm.id, machine, status, cluster.spec, loaded, slot
+                )
             held.append(cm)
             jobs[cm.id] = asyncio.create_task(
                 _bounded(work, status), name=f"cluster machine {cm.id}"
@@ -106,3 +112,27 @@ async def _bounded(work: Coroutine[Any, Any, Outcome], status: ClusterMachineSta
             update={"phase": MachinePhase.FAILED, "message": f"no answer in {STEP_TIMEOUT:g}s"}
         )
         return Outcome(failed)
+
+
+def _slots(
+    allocated: list[Resource[ClusterMachineSpec]],
+    clusters: dict[str, Resource[ClusterSpec]],
+    statuses: dict[str, ClusterMachineStatusSpec],
+    machines: dict[str, MachineStatusSpec],
+) -> dict[tuple[str, str], UpdateSlots]:
+    """Per (cluster, set): maxParallelism less the machines booting with a changed config."""
+    slots: dict[tuple[str, str], UpdateSlots] = {}
+    for cluster in clusters.values():
+        for machine_set in cluster.spec.template.machine_sets():
+            busy = 0
+            for cm in allocated:
+                status, machine = statuses.get(cm.id), machines.get(cm.id)
+                if cm.spec.cluster != cluster.id or cm.spec.set_name != machine_set.set_name:
+                    continue
+                if status is None or machine is None or machine.stage == "maintenance":
+                    continue
+                busy += status.phase is MachinePhase.CONFIGURING and bool(status.config_hash)
+            free = machine_set.update_strategy.max_parallelism - busy
+            key = (cluster.id, machine_set.set_name)
+            slots[key] = UpdateSlots(machine_set.set_name, free)
+    return slots

@@ -24,6 +24,21 @@ MAINTENANCE = "maintenance"
 RUNNING = "running"
 
 
+class UpdateSlots:
+    """How many more machines of one set may take a changed config now (the set's
+    ``updateStrategy.maxParallelism`` minus those still booting with one)."""
+
+    def __init__(self, set_name: str, free: int) -> None:
+        self.set_name = set_name
+        self.free = free
+
+    def take(self) -> bool:
+        if self.free <= 0:
+            return False
+        self.free -= 1
+        return True
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: ClusterMachineStatusSpec
@@ -47,8 +62,10 @@ class MachineSteps:
         status: ClusterMachineStatusSpec,
         cluster: ClusterSpec,
         secrets: SecretsBundle,
+        slots: UpdateSlots,
     ) -> Outcome:
-        """One step towards a machine running its config (and bootstrapped, if it is first)."""
+        """One step towards a machine running its config (and bootstrapped, if it is first);
+        a changed config waits for one of its set's ``slots``."""
         if machine is None or not machine.connected:
             why = "has not joined the hub" if machine is None else "is not connected"
             return _waiting(status, f"the machine {why}")
@@ -63,6 +80,9 @@ class MachineSteps:
                 return _waiting(status, "booting with its config", MachinePhase.CONFIGURING)
             return await self._apply(uuid, data, wanted, status, "sent its config")
         if status.config_hash != wanted:
+            if status.config_hash and not slots.take():
+                why = f"its new config waits: {slots.set_name} updates are at their maxParallelism"
+                return _waiting(status, why, MachinePhase.CONFIGURING)
             return await self._apply(uuid, data, wanted, status, "sent its new config")
         if machine.stage != RUNNING:
             return _waiting(status, f"stage {machine.stage}", MachinePhase.CONFIGURING)
