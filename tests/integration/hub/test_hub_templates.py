@@ -1,9 +1,9 @@
 """Clusters from templates on a real hub with three real container-mode nodes that joined it
 through their outbound connection: a sync makes a one-control-plane cluster with a healthy
-etcd; scaling to three control planes adds etcd members; scaling down resets a machine back
-to maintenance mode and the free pool (same UUID); a delete frees every machine. An invalid
-template is refused with every problem and changes nothing; a reader cannot sync; mutating
-calls are audited."""
+etcd; a second control plane joins etcd and a worker joins the cluster, even though the hub
+is killed halfway; a smaller control-plane set resets a machine back to maintenance mode and
+the free pool (same UUID); a delete frees every machine. An invalid template is refused with
+every problem and changes nothing; a reader cannot sync; mutating calls are audited."""
 
 from __future__ import annotations
 
@@ -44,8 +44,15 @@ patches:
     inline: {{machine: {{kubelet: {{nodeLabels: {{site: lab}}}}}}}}
 ---
 kind: ControlPlane
-machineSelector: {{selector: "pool=templates", count: {count}}}
-updateStrategy: {{maxParallelism: 1}}
+machineSelector: {{selector: "pool=templates", count: {planes}}}
+"""
+WORKERS = """---
+kind: Workers
+machineSelector: {selector: "pool=templates", count: 1}
+updateStrategy: {maxParallelism: 1}
+patches:
+  - name: tier
+    inline: {machine: {kubelet: {nodeLabels: {tier: worker}}}}
 """
 
 
@@ -114,9 +121,13 @@ def kiln_hub(
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
 
 
-def template_file(tmp_path: Path, count: int) -> Path:
-    path = tmp_path / f"edge-{count}.yaml"
-    path.write_text(TEMPLATE.format(count=count))
+def template_text(planes: int, workers: bool = False) -> str:
+    return TEMPLATE.format(planes=planes) + (WORKERS if workers else "")
+
+
+def template_file(tmp_path: Path, planes: int, workers: bool = False) -> Path:
+    path = tmp_path / f"edge-{planes}-{workers}.yaml"
+    path.write_text(template_text(planes, workers))
     return path
 
 
@@ -204,18 +215,26 @@ async def test_a_synced_cluster_gets_a_healthy_etcd(
     assert status["healthy"] and all(check["ok"] for check in status["checks"])
 
 
-async def test_more_control_planes_join_etcd(
+async def test_a_control_plane_joins_etcd_and_a_worker_joins_across_a_hub_restart(
     hub: HubProcess, uuids: list[str], tmp_path: Path
 ) -> None:
-    sync_and_wait(hub, template_file(tmp_path, 3))
+    synced = kiln_hub(hub, "template", "sync", "-f", str(template_file(tmp_path, 2, True)))
+    assert synced.returncode == 0, synced.stderr
+    await hub.kill()  # kill -9 while the new machines are being configured
+    await hub.start()
+    waited = kiln_hub(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
+    assert waited.returncode == 0, waited.stderr
     _, status = await cluster(hub)
     assert {m["uuid"] for m in status["machines"]} == set(uuids)
-    assert sorted(status["etcdMembers"]) == sorted(NODE_HOSTS)
+    types = sorted(m["machineType"] for m in status["machines"])
+    assert types == ["controlplane", "controlplane", "worker"]
+    planes = [m["hostname"] for m in status["machines"] if m["machineType"] == "controlplane"]
+    assert sorted(status["etcdMembers"]) == sorted(planes)
+    assert any(c["name"] == "machine type" and c["reason"] == "worker" for c in status["checks"])
     exported = kiln_hub(hub, "template", "export", "edge")
     assert exported.returncode == 0, exported.stderr
-    assert load_template(exported.stdout, "exported") == load_template(
-        TEMPLATE.format(count=3), "sent"
-    )
+    sent = load_template(template_text(2, True), "sent")
+    assert load_template(exported.stdout, "exported") == sent
 
 
 async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
@@ -223,7 +242,7 @@ async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
 ) -> None:
     before = await allocated(hub)
     (bootstrap,) = [m["uuid"] for m in (await cluster(hub))[1]["machines"] if m["bootstrap"]]
-    sync_and_wait(hub, template_file(tmp_path, 2))
+    sync_and_wait(hub, template_file(tmp_path, 1, True))
 
     async def released() -> bool:
         return len(await allocated(hub)) == 2 and len((await cluster(hub))[1]["machines"]) == 2
@@ -232,7 +251,7 @@ async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
     (freed,) = before - await allocated(hub)
     assert freed != bootstrap  # etcd's first member and the cluster's endpoint stay
     _, status = await cluster(hub)
-    assert len(status["etcdMembers"]) == 2 and status["healthy"]
+    assert len(status["etcdMembers"]) == 1 and status["healthy"]
     free = await wait_machines(
         hub, 1, "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true"
     )

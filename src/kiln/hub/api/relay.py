@@ -52,10 +52,10 @@ class MachineRelay:
             )
         tls = MutualTLS(spec.ca.encode(), spec.crt.encode(), spec.key.encode())
         secured = credentials.mutual(tls)
-        # A unix socket has no host name: the machine's API certificate names localhost.
-        return ChannelSecurity(
-            secured.credentials, (("grpc.ssl_target_name_override", "localhost"),)
-        )
+        # A unix socket has no host name: check the certificate for the machine's own address
+        # (its first; a control plane's also names localhost, a worker's does not).
+        name = link.facts.addresses[0] if link.facts.addresses else "localhost"
+        return ChannelSecurity(secured.credentials, (("grpc.ssl_target_name_override", name),))
 
     async def _credentials(self, uuid: str) -> MachineCredentialsSpec | ClusterSecretsSpec | None:
         try:

@@ -37,4 +37,6 @@ class ClusterMachineStatusSpec(Spec):
     config_hash: str = ""  # of the config last applied
     applied_at: datetime | None = None
     bootstrapped: bool = False
+    updating: bool = False  # a changed config was sent to it running; it counts against its
+    # set's maxParallelism until it runs again
     reset_at: datetime | None = None

@@ -56,7 +56,7 @@ class ClusterMachineStatusController(Controller):
         clusters = {c.id: c for c in await ctx.reader.list(ClusterSpec)}
         secrets = {s.id: s.spec for s in await ctx.reader.list(ClusterSecretsSpec)}
         statuses = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
-        slots = _slots(await ctx.reader.list(ClusterMachineSpec), clusters, statuses, machines)
+        slots = _slots(await ctx.reader.list(ClusterMachineSpec), clusters, statuses)
         jobs: dict[str, asyncio.Task[Outcome]] = {}
         held: list[Resource[ClusterMachineSpec]] = []
         for cm in await ctx.reader.list(ClusterMachineSpec):
@@ -118,20 +118,19 @@ def _slots(
     allocated: list[Resource[ClusterMachineSpec]],
     clusters: dict[str, Resource[ClusterSpec]],
     statuses: dict[str, ClusterMachineStatusSpec],
-    machines: dict[str, MachineStatusSpec],
 ) -> dict[tuple[str, str], UpdateSlots]:
-    """Per (cluster, set): maxParallelism less the machines booting with a changed config."""
+    """Per (cluster, set): maxParallelism less the machines taking a changed config."""
     slots: dict[tuple[str, str], UpdateSlots] = {}
     for cluster in clusters.values():
         for machine_set in cluster.spec.template.machine_sets():
-            busy = 0
-            for cm in allocated:
-                status, machine = statuses.get(cm.id), machines.get(cm.id)
-                if cm.spec.cluster != cluster.id or cm.spec.set_name != machine_set.set_name:
-                    continue
-                if status is None or machine is None or machine.stage == "maintenance":
-                    continue
-                busy += status.phase is MachinePhase.CONFIGURING and bool(status.config_hash)
+            busy = sum(
+                1
+                for cm in allocated
+                if cm.spec.cluster == cluster.id
+                and cm.spec.set_name == machine_set.set_name
+                and (status := statuses.get(cm.id)) is not None
+                and status.updating
+            )
             free = machine_set.update_strategy.max_parallelism - busy
             key = (cluster.id, machine_set.set_name)
             slots[key] = UpdateSlots(machine_set.set_name, free)

@@ -20,6 +20,9 @@ from kiln.machinery.secrets import SecretsBundle
 #: How long a machine may take to leave maintenance mode with its config, or to come back to
 #: it after a reset, before the step is done again.
 GRACE = timedelta(seconds=90)
+#: A machine reports its stage every few seconds: an update is not taken as done (freeing a
+#: slot of its set) before the machine had the time to say it reboots.
+SETTLE = timedelta(seconds=8)
 MAINTENANCE = "maintenance"
 RUNNING = "running"
 
@@ -83,12 +86,16 @@ class MachineSteps:
             if status.config_hash and not slots.take():
                 why = f"its new config waits: {slots.set_name} updates are at their maxParallelism"
                 return _waiting(status, why, MachinePhase.CONFIGURING)
-            return await self._apply(uuid, data, wanted, status, "sent its new config")
+            updating = status.model_copy(update={"updating": True})
+            return await self._apply(uuid, data, wanted, updating, "sent its new config")
         if machine.stage != RUNNING:
             return _waiting(status, f"stage {machine.stage}", MachinePhase.CONFIGURING)
+        if status.updating and _recent(status.applied_at, SETTLE):
+            return _waiting(status, "taking its new config", MachinePhase.CONFIGURING)
         if cm.bootstrap and not status.bootstrapped:
             return await self._bootstrap(uuid, status)
-        return Outcome(_with(status, MachinePhase.RUNNING, ""), settled=True)
+        done = status.model_copy(update={"updating": False})
+        return Outcome(_with(done, MachinePhase.RUNNING, ""), settled=True)
 
     async def release(
         self,
@@ -166,8 +173,8 @@ class MachineSteps:
         return Outcome(status.model_copy(update=changed))
 
 
-def _recent(when: datetime | None) -> bool:
-    return when is not None and clock.now() - when < GRACE
+def _recent(when: datetime | None, within: timedelta = GRACE) -> bool:
+    return when is not None and clock.now() - when < within
 
 
 def _with(
