@@ -213,6 +213,10 @@ async def test_a_synced_cluster_gets_a_healthy_etcd(
     assert machine["uuid"] in uuids and machine["stage"] == "running"
     assert status["etcdMembers"] == [machine["hostname"]]
     assert status["healthy"] and all(check["ok"] for check in status["checks"])
+    listed = kiln_hub(hub, "template", "list")
+    assert listed.returncode == 0, listed.stderr
+    (row,) = listed.stdout.splitlines()[1:]
+    assert row.split() == ["edge", "running", "1/1", "true"]
 
 
 async def test_a_control_plane_joins_etcd_and_a_worker_joins_across_a_hub_restart(

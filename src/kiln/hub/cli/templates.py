@@ -17,7 +17,7 @@ from kiln.hub.errors import HubClientError
 from kiln.hub.templates.dump import dump_template
 from kiln.hub.templates.load import load_template
 from kiln.hub.templates.model import ClusterTemplate
-from kiln.machinery.api import hubcluster_pb2
+from kiln.machinery.api import hub_pb2, hubcluster_pb2
 
 _FILE = click.option(
     "-f",
@@ -31,7 +31,7 @@ _FILE = click.option(
 
 @click.group("template")
 def template() -> None:
-    """Clusters made from templates: validate, sync, diff, status, export, delete."""
+    """Clusters made from templates: validate, sync, diff, status, list, export, delete."""
 
 
 def read_template(path: Path) -> tuple[ClusterTemplate, str]:
@@ -165,3 +165,16 @@ def status(ctx: click.Context, cluster: str, wait_for: bool, timeout: str, outpu
         Console(highlight=False, width=200).print(render_status(*split(resources)))
 
     options.run(work())
+
+
+@template.command("list")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="table")
+@click.pass_context
+def list_clusters(ctx: click.Context, output: str) -> None:
+    """Every cluster: its phase, machines running of those wanted, health."""
+
+    async def work() -> list[str]:
+        async with connect_clusters(options.access(ctx)) as hub:
+            return list((await call(hub.ListClusters, hub_pb2.ListRequest())).resources)
+
+    render(decode(options.run(work())), output)
