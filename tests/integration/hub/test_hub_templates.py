@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 HUB_HOST = "127.80.0.1"
 NODE_HOSTS = ("127.80.1.1", "127.80.1.2", "127.80.1.3")
 WAIT = "150s"
+FREE = "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true,!kiln.dev/cluster"
 TEMPLATE = """\
 kind: Cluster
 name: edge
@@ -235,6 +236,7 @@ async def test_a_control_plane_joins_etcd_and_a_worker_joins_across_a_hub_restar
     planes = [m["hostname"] for m in status["machines"] if m["machineType"] == "controlplane"]
     assert sorted(status["etcdMembers"]) == sorted(planes)
     assert any(c["name"] == "machine type" and c["reason"] == "worker" for c in status["checks"])
+    await wait_machines(hub, 3, "kiln.dev/cluster=edge")  # the inventory tells who is where
     exported = kiln_hub(hub, "template", "export", "edge")
     assert exported.returncode == 0, exported.stderr
     sent = load_template(template_text(2, True), "sent")
@@ -256,9 +258,7 @@ async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
     assert freed != bootstrap  # etcd's first member and the cluster's endpoint stay
     _, status = await cluster(hub)
     assert len(status["etcdMembers"]) == 1 and status["healthy"]
-    free = await wait_machines(
-        hub, 1, "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true"
-    )
+    free = await wait_machines(hub, 1, FREE)
     assert free[0]["metadata"]["id"] == freed  # the same machine, in maintenance mode again
 
 
@@ -266,9 +266,7 @@ async def test_deleting_the_cluster_frees_every_machine(hub: HubProcess, uuids: 
     deleted = kiln_hub(hub, "template", "delete", "edge", "--wait", "--timeout", WAIT)
     assert deleted.returncode == 0, deleted.stderr
     assert "released and free" in deleted.stdout
-    free = await wait_machines(
-        hub, 3, "pool=templates,kiln.dev/stage=maintenance,kiln.dev/connected=true"
-    )
+    free = await wait_machines(hub, 3, FREE)
     assert sorted(m["metadata"]["id"] for m in free) == uuids
     async with connect_clusters(hub.access()) as api:
         assert not (await api.ListClusters(hub_pb2.ListRequest())).resources
