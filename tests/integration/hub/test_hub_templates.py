@@ -1,9 +1,10 @@
 """Clusters from templates on a real hub with three real container-mode nodes that joined it
 through their outbound connection: a sync makes a one-control-plane cluster with a healthy
 etcd; a second control plane joins etcd and a worker joins the cluster, even though the hub
-is killed halfway; a smaller control-plane set resets a machine back to maintenance mode and
-the free pool (same UUID); a delete frees every machine. An invalid template is refused with
-every problem and changes nothing; a reader cannot sync; mutating calls are audited."""
+is killed halfway and the machines are away meanwhile; a smaller control-plane set resets a
+machine back to maintenance mode and the free pool (same UUID); a delete frees every
+machine. An invalid template is refused with every problem and changes nothing; a reader
+cannot sync; mutating calls are audited."""
 
 from __future__ import annotations
 
@@ -67,11 +68,11 @@ async def hub(
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def uuids(
+async def nodes(
     hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[list[str]]:
+) -> AsyncIterator[dict[str, NodeProcess]]:
     """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
-    selects; their UUIDs."""
+    selects; by UUID."""
     root = tmp_path_factory.mktemp("templates-nodes")
     async with hub.client() as api:
         token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
@@ -79,14 +80,14 @@ async def uuids(
     document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
     write_private_file(join_file, json.dumps(document))
     trust_port = free_port(NODE_HOSTS[0])  # one per cluster, as for any cluster's nodes
-    nodes = [
+    started = [
         NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
         for i, host in enumerate(NODE_HOSTS)
     ]
     try:
-        await asyncio.gather(*(node.start() for node in nodes))
+        await asyncio.gather(*(node.start() for node in started))
         found = await wait_machines(
-            hub, len(nodes), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
+            hub, len(started), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
         )
         async with hub.client() as api:
             for machine in found:
@@ -94,9 +95,15 @@ async def uuids(
                     id=machine["metadata"]["id"], set={"pool": "templates"}
                 )
                 await api.LabelMachine(request)
-        yield sorted(machine["metadata"]["id"] for machine in found)
+        by_host = {node.host: node for node in started}
+        yield {m["metadata"]["id"]: by_host[m["spec"]["hostname"]] for m in found}
     finally:
-        await asyncio.gather(*(node.stop() for node in nodes if node.pid is not None))
+        await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
+
+
+@pytest.fixture
+def uuids(nodes: dict[str, NodeProcess]) -> list[str]:
+    return sorted(nodes)
 
 
 async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
@@ -220,13 +227,17 @@ async def test_a_synced_cluster_gets_a_healthy_etcd(
     assert row.split() == ["edge", "running", "1/1", "true"]
 
 
-async def test_a_control_plane_joins_etcd_and_a_worker_joins_across_a_hub_restart(
-    hub: HubProcess, uuids: list[str], tmp_path: Path
+async def test_a_control_plane_and_a_worker_join_across_a_hub_restart_while_they_are_away(
+    hub: HubProcess, nodes: dict[str, NodeProcess], uuids: list[str], tmp_path: Path
 ) -> None:
+    free = set(uuids) - await allocated(hub)
     synced = kiln_hub(hub, "template", "sync", "-f", str(template_file(tmp_path, 2, True)))
     assert synced.returncode == 0, synced.stderr
     await hub.kill()  # kill -9 while the new machines are being configured
+    away = [nodes[uuid] for uuid in free]
+    await asyncio.gather(*(node.stop() for node in away))  # and they go away meanwhile
     await hub.start()
+    await asyncio.gather(*(node.start() for node in away))  # back: the hub carries on
     waited = kiln_hub(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
     assert waited.returncode == 0, waited.stderr
     _, status = await cluster(hub)
