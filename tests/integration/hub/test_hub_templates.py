@@ -152,11 +152,12 @@ async def allocated(hub: HubProcess) -> set[str]:
 
 
 def sync_and_wait(hub: HubProcess, path: Path) -> str:
-    synced = kiln_hub(hub, "template", "sync", "-f", str(path))
+    synced = kiln_hub(hub, "template", "sync", "-f", str(path), "--wait", "--timeout", WAIT)
     assert synced.returncode == 0, synced.stderr
-    waited = kiln_hub(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
-    assert waited.returncode == 0, waited.stderr
-    return waited.stdout
+    assert "cluster edge is healthy" in synced.stdout
+    shown = kiln_hub(hub, "template", "status", "edge")
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout
 
 
 async def test_an_invalid_template_is_refused_with_every_problem(
@@ -220,6 +221,7 @@ async def test_a_synced_cluster_gets_a_healthy_etcd(
     (machine,) = status["machines"]
     assert machine["uuid"] in uuids and machine["stage"] == "running"
     assert status["etcdMembers"] == [machine["hostname"]]
+    assert status["endpoint"] == f"https://{machine['hostname']}:6443"
     assert status["healthy"] and all(check["ok"] for check in status["checks"])
     listed = kiln_hub(hub, "template", "list")
     assert listed.returncode == 0, listed.stderr

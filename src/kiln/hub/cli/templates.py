@@ -76,14 +76,26 @@ def _sync_call(
 
 @template.command("sync")
 @_FILE
+@click.option("-w", "--wait", "wait_for", is_flag=True, help="Then until the cluster is healthy.")
+@click.option("--timeout", default="10m", show_default=True, help="How long --wait waits.")
 @click.pass_context
-def sync(ctx: click.Context, path: Path) -> None:
+def sync(ctx: click.Context, path: Path, wait_for: bool, timeout: str) -> None:
     """Create the template's cluster, or change it to match the template."""
+    limit = options.seconds(timeout, "--timeout")
     name, reply = _sync_call(ctx, path, dry_run=False)
     if reply.created:
-        click.echo(f"cluster {name} created: kiln-hub template status {name} --wait")
+        click.echo(f"cluster {name} created")
     else:
         click.echo(f"cluster {name} {'updated' if reply.changes else 'unchanged'}")
+    if not wait_for:
+        return
+
+    async def work() -> None:
+        async with connect_clusters(options.access(ctx)) as hub:
+            await wait_cluster(hub, name, limit, gone=False)
+
+    options.run(work())
+    click.echo(f"cluster {name} is healthy")
 
 
 @template.command("diff")

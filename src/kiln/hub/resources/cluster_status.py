@@ -44,6 +44,7 @@ class HealthCheck(Spec):
 )
 class ClusterStatusSpec(Spec):
     phase: str = ""  # allocating, configuring, running, deleting
+    endpoint: str = ""  # the Kubernetes API URL its machines' configs name
     desired: int = 0
     running: int = 0
     machines: list[MachineSummary] = Field(default_factory=list)

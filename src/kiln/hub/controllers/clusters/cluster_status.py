@@ -90,6 +90,7 @@ class ClusterStatusController(Controller):
         healthy = phase == "running" and bool(checks) and all(c.ok for c in checks)
         return ClusterStatusSpec(
             phase=phase,
+            endpoint=next((cm.spec.endpoint for cm in mine if cm.spec.bootstrap), ""),
             desired=desired,
             running=len(running),
             machines=summaries,
