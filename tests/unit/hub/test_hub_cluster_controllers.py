@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from kiln.hub import clock
 from kiln.hub.controllers.clusters.cluster_machine import ClusterMachineController
 from kiln.hub.controllers.clusters.machine_steps import MachineSteps, UpdateSlots
 from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpec
@@ -189,3 +190,16 @@ async def test_a_released_machine_is_reset_then_let_go_in_maintenance() -> None:
     back = MachineStatusSpec(connected=True, stage="maintenance")
     assert (await steps.release("m1", back, outcome.status, graceful=True)).released
     assert (await steps.release("m1", None, status, graceful=False)).released  # gone for good
+
+
+async def test_a_machine_just_sent_its_config_is_not_let_go_before_it_boots_with_it() -> None:
+    fake = FakeMachine()
+    steps = MachineSteps(fake.dial)
+    sent = ClusterMachineStatusSpec(cluster="c1", config_hash="h", applied_at=clock.now())
+    maintenance = MachineStatusSpec(connected=True, stage="maintenance")
+    outcome = await steps.release("m1", maintenance, sent, graceful=False)
+    assert not outcome.released and outcome.status.phase is MachinePhase.RESETTING
+    running = MachineStatusSpec(connected=True, stage="running")
+    outcome = await steps.release("m1", running, sent, graceful=False)
+    assert fake.calls == ["reset graceful=False"]
+    assert (await steps.release("m1", maintenance, outcome.status, graceful=False)).released

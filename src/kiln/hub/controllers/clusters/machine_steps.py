@@ -23,6 +23,8 @@ GRACE = timedelta(seconds=90)
 #: A machine reports its stage every few seconds: an update is not taken as done (freeing a
 #: slot of its set) before the machine had the time to say it reboots.
 SETTLE = timedelta(seconds=8)
+#: A machine sent its config in maintenance mode leaves it within this (else it never will).
+BOOTING = timedelta(seconds=20)
 MAINTENANCE = "maintenance"
 RUNNING = "running"
 
@@ -109,6 +111,9 @@ class MachineSteps:
         if machine is None:
             return Outcome(status, released=True)  # gone from the inventory
         if machine.connected and machine.stage == MAINTENANCE:
+            if status.reset_at is None and _recent(status.applied_at, BOOTING):
+                why = "it may be booting with the config it was just sent: reset it then"
+                return _waiting(status, why, MachinePhase.RESETTING)
             done = status.model_copy(update={"phase": MachinePhase.WAITING, "message": "free"})
             return Outcome(done, released=True)
         if not machine.connected:
