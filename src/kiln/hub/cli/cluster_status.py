@@ -19,9 +19,9 @@ PHASE_STYLES = {"running": "green", "failed": "red", "resetting": "yellow"}
 def headline(name: str, status: ClusterStatusSpec | None) -> str:
     if status is None:
         return f"cluster {name}: no status yet"
-    health = "healthy" if status.healthy else "not healthy yet"
     if status.phase == "deleting":
-        health = f"{len(status.machines)} machine(s) to release"
+        return f"cluster {name}: deleting; {len(status.machines)} machine(s) still to release"
+    health = "healthy" if status.healthy else "not healthy yet"
     return (
         f"cluster {name}: {status.phase}, {health}; "
         f"{status.running}/{status.desired} machines running"
@@ -44,8 +44,9 @@ def render_status(
         parts.append(Text(", ".join(versions)))
     for waiting in status.waiting_for:
         parts.append(Text(f"waiting for {waiting}", style="yellow"))
-    members = ", ".join(status.etcd_members) or "none yet"
-    parts.append(Text(f"etcd members: {members}"))
+    if status.phase != "deleting":
+        members = ", ".join(status.etcd_members) or "none yet"
+        parts.append(Text(f"etcd members: {members}"))
     parts.append(_machines(status))
     names = {m.uuid: m.hostname or m.uuid for m in status.machines}
     checks = sorted(status.checks, key=lambda c: c.ok)

@@ -79,7 +79,7 @@ class ClusterStatusController(Controller):
             if (have := sum(1 for m in live if m.set_name == s.set_name)) < s.size
         ]
         if cluster.metadata.phase is Phase.TEARING_DOWN:
-            phase = "deleting"
+            phase, waiting = "deleting", []
         elif waiting:
             phase = "allocating"
         elif len(running) < len(live) or any(s.releasing for s in summaries):
