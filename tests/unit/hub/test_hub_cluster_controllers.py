@@ -7,17 +7,22 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import pytest
+
 from kiln.hub import clock
+from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.controllers.clusters.cluster_machine import ClusterMachineController
 from kiln.hub.controllers.clusters.machine_steps import MachineSteps, UpdateSlots
+from kiln.hub.errors import TemplateError
 from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpec
 from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec, MachinePhase
 from kiln.hub.templates.load import load_template
 from kiln.machinery.api import machine_pb2
+from kiln.machinery.api.hubcluster_pb2 import SyncClusterRequest
 from kiln.machinery.client import Client, ClientError
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.secrets import SecretsBundle
-from kiln.resources import Kind, Pointer, Resource
+from kiln.resources import InMemoryState, Kind, Pointer, Resource
 from kiln.resources.testing import ControllerHarness
 
 TEMPLATE = """\
@@ -203,3 +208,52 @@ async def test_a_machine_just_sent_its_config_is_not_let_go_before_it_boots_with
     outcome = await steps.release("m1", running, sent, graceful=False)
     assert fake.calls == ["reset graceful=False"]
     assert (await steps.release("m1", maintenance, outcome.status, graceful=False)).released
+
+
+async def test_machines_named_by_uuid_are_taken_once_they_are_free() -> None:
+    listed = """\
+kind: Cluster
+name: c2
+---
+kind: ControlPlane
+machines: [m1, m2]
+"""
+    async with ControllerHarness(ClusterMachineController()) as harness:
+        await harness.state.create(machine("m1"))
+        await harness.state.create(machine("m2", connected=False))
+        template = load_template(listed, "t")
+        await harness.state.create(Resource.new("c2", ClusterSpec(template=template)))
+        held = await allocation(harness, 1)
+        assert list(held) == ["m1"] and held["m1"].bootstrap
+        current = await harness.state.get(Pointer.of(MachineStatusSpec, "m2"))
+        current.spec = machine("m2").spec
+        await harness.state.update(current)
+        held = await allocation(harness, 2)
+        assert not held["m2"].bootstrap and held["m2"].endpoint == held["m1"].endpoint
+
+
+async def test_a_sync_may_not_drop_the_bootstrap_machine_nor_take_another_clusters() -> None:
+    state = InMemoryState()
+    service = ClusterService(state)
+    for uuid, name, bootstrap in (("m1", "c2", True), ("m9", "other", True)):
+        spec = ClusterMachineSpec(
+            cluster=name,
+            set_name="control-planes",
+            machine_type=MachineType.CONTROLPLANE,
+            address="192.0.2.1",
+            endpoint="https://192.0.2.1:6443",
+            bootstrap=bootstrap,
+        )
+        await state.create(Resource.new(uuid, spec), owner="clusters.ClusterMachineController")
+    first = "kind: Cluster\nname: c2\n---\nkind: ControlPlane\nmachines: [m1]\n"
+    await service.SyncCluster(SyncClusterRequest(id="c2", template=first), None)
+    second = "kind: Cluster\nname: c2\n---\nkind: ControlPlane\nmachines: [m2, m9]\n"
+    with pytest.raises(TemplateError) as refused:
+        await service.SyncCluster(SyncClusterRequest(id="c2", template=second), None)
+    assert refused.value.lines() == [
+        "cluster c2: control-planes: machine m1 bootstrapped the cluster's etcd and holds its "
+        "endpoint: it stays while the cluster exists",
+        "cluster c2: control-planes: machine m9 is in cluster other",
+    ]
+    found = await state.get(Pointer.of(ClusterSpec, "c2"))
+    assert found.spec.template.control_plane.machines == ["m1"]  # nothing changed
