@@ -36,6 +36,15 @@ machine in maintenance mode, and presents a client certificate of the machine's 
 gRPC stream whose handler waits for the next message, and a few objects: no thread, no
 listening socket, no timer of its own (the machine sends the heartbeats).
 
+Clusters. ``kiln-hub template sync`` stores a validated template (kiln.hub.templates) as a
+Cluster resource; the controllers of kiln.hub.controllers.clusters make its secrets once,
+allocate free machines to it (ClusterMachine), drive each through the tunnel (config applied,
+etcd bootstrapped on the first control plane, reset when released) recording every step in
+ClusterMachineStatus, and keep a ClusterStatus with the health checks of
+kiln.machinery.health run through the tunnel. A released machine is held by a finalizer
+until it is back in maintenance mode; a deleted Cluster is held the same way until all its
+machines are free, then ClusterService destroys it.
+
 Replicas (kiln.hub.replicas). Processes on one database each write a HubReplica record with a
 heartbeat; the one holding the leader lock runs the controllers, clears stale leader marks and
 removes replicas silent too long, marking their machines disconnected. A Machine records the

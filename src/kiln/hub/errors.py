@@ -7,6 +7,7 @@
         ├── UnauthenticatedError    no API key, or one unknown, expired or revoked
         ├── PermissionDeniedError   the key's role may not make the call
         ├── InvalidRequestError     a request (or a command's input) is malformed
+        │   └── TemplateError       a cluster template is invalid (every problem, one a line)
         ├── NotFoundError           no such key, token or machine
         ├── MachineUnavailableError the machine is not connected, or its API did not answer
         └── HubClientError          a call to the hub failed (the client side)
@@ -47,3 +48,18 @@ class HubClientError(HubError):
     def __init__(self, message: str, code: str = "") -> None:
         self.code = code
         super().__init__(message)
+
+    def lines(self) -> list[str]:
+        return str(self).splitlines() or [""]
+
+
+class TemplateError(InvalidRequestError):
+    """A cluster template is invalid: every problem found, one line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {problem}" for problem in self.problems]

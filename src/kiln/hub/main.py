@@ -19,6 +19,7 @@ from kiln import __version__
 from kiln.commandline import run_main
 from kiln.hub.cli.credentials import apikey, audit, jointoken
 from kiln.hub.cli.machines import get, label, logs, machine
+from kiln.hub.cli.templates import template
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_LISTEN = "0.0.0.0:8443"
@@ -114,7 +115,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()  # the admin key must reach a log or a pipe at once
 
 
-for command in (apikey, jointoken, audit, get, label, machine, logs):
+for command in (apikey, jointoken, audit, get, label, machine, logs, template):
     cli.add_command(command)
 
 

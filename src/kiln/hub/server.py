@@ -21,6 +21,7 @@ import grpc
 
 from kiln.hub import pki
 from kiln.hub.api.access import AccessInterceptor
+from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.api.hub_service import HubService
 from kiln.hub.api.inventory_view import InventoryView
 from kiln.hub.api.relay import MachineRelay
@@ -41,7 +42,7 @@ from kiln.hub.replicas.peers import PeerChannels, PeerService
 from kiln.hub.replicas.registry import ReplicaRecord, replica_id
 from kiln.hub.replicas.routing import Routes
 from kiln.hub.store import open_state
-from kiln.machinery.api import hub_pb2_grpc, hublink_pb2_grpc
+from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc, hublink_pb2_grpc
 from kiln.machinery.hubjoin import certificate_pin
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.resources import State
@@ -97,6 +98,7 @@ class HubServer:
         routes = Routes(state, links, record.id, peers)
         inventory = InventoryView(state)
         relay = MachineRelay(state, Tunnels(options.data_dir / "run", routes.endpoint))
+        clusters = ClusterService(state)
         identity = [(hub_pki.server_key.pem, server_pem)]
 
         api = grpc.aio.server(interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS)
@@ -104,6 +106,7 @@ class HubServer:
             HubService(state, keys, tokens, audit, machines, links, relay, inventory, options.url),
             api,
         )
+        hubcluster_pb2_grpc.add_ClusterServiceServicer_to_server(clusters, api)
         machine_port = _port(options.machine_listen)
         hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
             JoinService(tokens, machines, hub_pki.ca, machine_port), api
@@ -122,9 +125,16 @@ class HubServer:
             options.data_dir / FILE_NAME,
             ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
         )
-        replica = Replica(state, record, leader_lock(options.database), links, hub_controllers)
+        replica = Replica(
+            state,
+            record,
+            leader_lock(options.database),
+            links,
+            lambda: hub_controllers(relay.client),
+        )
         replica_task = asyncio.create_task(replica.run(), name="replica")
         view_task = asyncio.create_task(inventory.run(), name="inventory view")
+        reaper_task = asyncio.create_task(clusters.run(), name="deleted clusters")
         await api.start()
         await link_server.start()
         if initial is not None:
@@ -138,9 +148,9 @@ class HubServer:
         logger.info("stopping")
         await link_server.stop(STOP_GRACE)
         await api.stop(STOP_GRACE)
-        for task in (replica_task, view_task, stopping):
+        for task in (replica_task, view_task, reaper_task, stopping):
             task.cancel()
-        await asyncio.wait({replica_task, view_task, stopping})
+        await asyncio.wait({replica_task, view_task, reaper_task, stopping})
         await peers.close()
         if not replica_task.cancelled() and replica_task.exception() is not None:
             raise replica_task.exception()  # type: ignore[misc]

@@ -7,6 +7,8 @@ it before the rest of the node loads).
 ``maintenance/``       the self-signed maintenance identity (kept through a reset)
 ``api/``               the API identity of the last configured boot
                        (:mod:`~kiln.machined.api.identity`)
+``hub/``               what the node keeps about its hub: its secret, key, certificate (kept
+                       through a reset: a reset machine stays the same machine to its hub)
 =====================  ======================================================================
 """
 
@@ -16,3 +18,4 @@ CONFIG_FILE = "config.yaml"
 STAGED_FILE = "config.staged.yaml"
 MAINTENANCE_DIR = "maintenance"
 IDENTITY_DIR = "api"
+HUB_DIR = "hub"

@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiln.machinery.config import MachineConfig, StrategicPatch, apply_patches
-from kiln.machinery.config.generate import generate_configs
-from kiln.machinery.config.yamlparse import JSONValue
+from kiln.machinery.config import MachineConfig, apply_patches
+from kiln.machinery.config.generate import generate_configs, node_patch
 from kiln.machinery.health import HealthTargets, check_cluster, failed
 from kiln.machinery.kilnconfig import Context, issue_context
 from kiln.machinery.privatefile import write_private_file
@@ -79,13 +78,9 @@ async def generate(c: Creating) -> str:
     )
     for node in c.record.nodes:
         config = base.controlplane if node.role is NodeRole.CONTROLPLANE else base.worker
-        names: list[JSONValue] = [node.address]
-        if node.cluster_address:
-            names.append(node.cluster_address)
-        own: dict[str, JSONValue] = {
-            "machine": {"network": {"hostname": node.name}, "certSANs": names}
-        }
-        patches = [*c.request.config_patches, StrategicPatch(f"node {node.name}", (own,))]
+        also = [node.cluster_address] if node.cluster_address else []
+        own = node_patch(f"node {node.name}", node.address, node.name, also=also)
+        patches = [*c.request.config_patches, own]
         c.configs[node.name] = apply_patches(config, patches)
         directory = c.record.node_dir(node)
         directory.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ fails the step with the end of its log."""
 from __future__ import annotations
 
 from kiln.machinery import client
+from kiln.machinery.client import answers
 from kiln.machinery.kilnconfig import Context
 from kiln.machinery.resources import MachineStatusSpec, Stage
 from kiln.provision import daemons
@@ -13,9 +14,6 @@ from kiln.provision.record import ClusterRecord, NodeRecord
 
 CALL_TIMEOUT = 10.0
 POLL = 0.2
-NOT_MAINTENANCE = "not in maintenance mode"
-ALREADY_BOOTSTRAPPED = "already bootstrapped"
-NOT_YET_BOOTSTRAPPABLE = ("try again", "being bootstrapped")  # the node says: wait
 
 
 def insecure(node: NodeRecord) -> client.Client:
@@ -46,7 +44,7 @@ async def in_maintenance(step: str, record: ClusterRecord, node: NodeRecord) -> 
         async with insecure(node) as api:
             versions = await api.version()
     except client.ClientError as err:
-        if NOT_MAINTENANCE in err.message:
+        if answers.configured_already(err):
             return False
         raise StepRetry(f"API not answering yet ({err.message})", POLL) from None
     return any(version.maintenance for version in versions)
@@ -58,14 +56,14 @@ async def apply_config(step: str, record: ClusterRecord, node: NodeRecord, data:
         return "configured already"
     try:
         async with insecure(node) as api:
-            answers = await api.apply_configuration(data)
+            replies = await api.apply_configuration(data)
     except client.ClientError as err:
-        if err.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
+        if err.code in answers.UNREACHABLE:
             raise StepRetry(f"API not answering ({err.message})", POLL) from None
         raise StepError(
             step, f"the node refused its config: {err.message}", node=node.name
         ) from None
-    details = [answer.mode_details for answer in answers if answer.mode_details]
+    details = [reply.mode_details for reply in replies if reply.mode_details]
     return details[0] if details else "applied"
 
 
@@ -93,11 +91,9 @@ async def bootstrap(step: str, record: ClusterRecord, node: NodeRecord, context:
         async with secure(node, context) as api:
             await api.bootstrap()
     except client.ClientError as err:
-        if ALREADY_BOOTSTRAPPED in err.message:
+        if answers.bootstrapped_already(err):
             return "bootstrapped already"
-        if err.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") or any(
-            words in err.message for words in NOT_YET_BOOTSTRAPPABLE
-        ):
+        if answers.not_yet(err):
             raise StepRetry(err.message, 1.0) from None
         raise StepError(step, err.message, node=node.name) from None
     return f"etcd cluster created on {node.name}"

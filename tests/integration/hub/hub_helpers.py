@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import grpc
+import pytest
+
+from kiln.hub.testing import HubProcess
+from kiln.resources.pgserver import PostgresServer
 
 
 def code_of(err: BaseException) -> grpc.StatusCode:
@@ -21,3 +27,20 @@ async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> N
             if await check():
                 return
             await asyncio.sleep(0.05)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextlib.asynccontextmanager
+async def hub_process(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, host: str
+) -> AsyncIterator[HubProcess]:
+    """A hub on ``host`` whose database is the fixture's parameter (one of :data:`BACKENDS`)."""
+    data: Path = tmp_path_factory.mktemp("hub") / "data"
+    database = None
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        database = await server.new_database("hub")
+    async with HubProcess(data, host=host, database=database) as started:
+        yield started

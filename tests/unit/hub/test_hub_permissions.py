@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from kiln.hub.auth import permissions
 from kiln.hub.auth.roles import HubRole
-from kiln.machinery.api import hub_pb2, hublink_pb2
+from kiln.machinery.api import hub_pb2, hubcluster_pb2, hublink_pb2
 
 
 def test_every_method_of_every_hub_service_is_in_the_table() -> None:
     methods = {
         f"/{service.full_name}/{method.name}"
-        for module in (hub_pb2, hublink_pb2)
+        for module in (hub_pb2, hubcluster_pb2, hublink_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }
@@ -20,7 +20,7 @@ def test_every_method_of_every_hub_service_is_in_the_table() -> None:
 def test_changes_are_mutating_and_reads_are_not() -> None:
     for method, permission in permissions.PERMISSIONS.items():
         name = method.rsplit("/", 1)[1]
-        changes = name.startswith(("Create", "Revoke", "Label", "Join", "Set"))
+        changes = name.startswith(("Create", "Revoke", "Label", "Join", "Set", "Sync", "Delete"))
         assert permission.mutating == changes, method
 
 

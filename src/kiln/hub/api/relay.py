@@ -4,8 +4,9 @@ The hub dials the machine's API through a tunnel socket (:mod:`~kiln.hub.links.t
 the ordinary machine API client, over TLS end to end. A machine in maintenance mode serves a
 self-signed certificate, which it reported with its facts; the hub trusts exactly that one.
 A configured machine accepts only clients with a certificate from its cluster's OS CA: the
-hub calls it with the MachineCredentials an admin gave it (cluster templates will make them),
-and refuses the call here when it has none.
+hub calls it with the MachineCredentials an admin gave it, else, for a machine of a cluster
+the hub made from a template, with the admin certificate of that cluster's ClusterSecrets;
+it refuses the call here when it has neither.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from collections.abc import AsyncIterator
 
 from kiln.hub.errors import MachineUnavailableError
 from kiln.hub.links.tunnel import Tunnels
-from kiln.hub.resources import MachineCredentialsSpec, MachineSpec
+from kiln.hub.resources import (
+    ClusterMachineSpec,
+    ClusterSecretsSpec,
+    MachineCredentialsSpec,
+    MachineSpec,
+)
 from kiln.machinery.client import Client, Dial, MutualTLS, Target, credentials
 from kiln.machinery.pinning import ChannelSecurity, trusting
 from kiln.resources import NotFoundError, Pointer, State, cast_spec
@@ -38,6 +44,7 @@ class MachineRelay:
                 yield client
 
     async def _security(self, uuid: str) -> ChannelSecurity:
+        # The facts as the Machine resource holds them: the link may be another replica's.
         try:
             machine = cast_spec(await self._state.get(Pointer.of(MachineSpec, uuid)), MachineSpec)
         except NotFoundError:
@@ -45,17 +52,29 @@ class MachineRelay:
         facts = machine.spec.facts
         if facts.maintenance and facts.api_certificate:
             return trusting(facts.api_certificate.encode())
-        try:
-            found = await self._state.get(Pointer.of(MachineCredentialsSpec, uuid))
-        except NotFoundError:
+        spec = await self._credentials(uuid)
+        if spec is None:
             raise MachineUnavailableError(
                 f"machine {uuid} is configured: its API accepts only its cluster's "
                 "certificates; give the hub one with kiln-hub machine credentials"
-            ) from None
-        spec = cast_spec(found, MachineCredentialsSpec).spec
+            )
         tls = MutualTLS(spec.ca.encode(), spec.crt.encode(), spec.key.encode())
         secured = credentials.mutual(tls)
-        # A unix socket has no host name: the machine's API certificate names localhost.
-        return ChannelSecurity(
-            secured.credentials, (("grpc.ssl_target_name_override", "localhost"),)
-        )
+        # A unix socket has no host name: check the certificate for the machine's own address
+        # (its first; a control plane's also names localhost, a worker's does not).
+        name = facts.addresses[0] if facts.addresses else "localhost"
+        return ChannelSecurity(secured.credentials, (("grpc.ssl_target_name_override", name),))
+
+    async def _credentials(self, uuid: str) -> MachineCredentialsSpec | ClusterSecretsSpec | None:
+        try:
+            found = await self._state.get(Pointer.of(MachineCredentialsSpec, uuid))
+            return cast_spec(found, MachineCredentialsSpec).spec
+        except NotFoundError:
+            pass
+        try:
+            allocated = await self._state.get(Pointer.of(ClusterMachineSpec, uuid))
+            cluster = cast_spec(allocated, ClusterMachineSpec).spec.cluster
+            secrets = await self._state.get(Pointer.of(ClusterSecretsSpec, cluster))
+        except NotFoundError:
+            return None
+        return cast_spec(secrets, ClusterSecretsSpec).spec

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kiln.hub.auth.roles import HubRole
 
 HUB = "/kiln.hub.v1alpha1.HubService/"
+CLUSTER = "/kiln.hub.v1alpha1.ClusterService/"
 JOIN = "/kiln.hublink.v1alpha1.HubJoinService/"
 LINK = "/kiln.hublink.v1alpha1.HubLinkService/"
 PEER = "/kiln.hublink.v1alpha1.HubPeerService/"
@@ -48,6 +49,12 @@ PERMISSIONS: dict[str, Permission] = {
     HUB + "SetMachineCredentials": Permission(ADMIN, mutating=True),
     HUB + "MachineVersion":  Permission(READER),
     HUB + "MachineLogs":     Permission(READER),
+    CLUSTER + "SyncCluster":    Permission(OPERATOR, mutating=True),
+    CLUSTER + "DeleteCluster":  Permission(OPERATOR, mutating=True),
+    CLUSTER + "DiffCluster":    Permission(READER),
+    CLUSTER + "GetCluster":     Permission(READER),
+    CLUSTER + "ListClusters":   Permission(READER),
+    CLUSTER + "ExportCluster":  Permission(READER),
     JOIN + "Join":           Permission(MACHINE, mutating=True),
     LINK + "Connect":        Permission(MACHINE),
     PEER + "Tunnel":         Permission(MACHINE),

@@ -14,7 +14,7 @@ import grpc
 from kiln.hub.api.access import AUTHORIZATION, BEARER
 from kiln.hub.clientconfig import read_client_config
 from kiln.hub.errors import HubClientError
-from kiln.machinery.api import hub_pb2_grpc
+from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc
 from kiln.machinery.pinning import trusting
 
 TIMEOUT = 30.0
@@ -51,6 +51,20 @@ def resolve_access(
 
 @contextlib.asynccontextmanager
 async def connect(access: HubAccess) -> AsyncIterator[hub_pb2_grpc.HubServiceAsyncStub]:
+    async with _channel(access) as channel:
+        yield hub_pb2_grpc.HubServiceStub(channel)
+
+
+@contextlib.asynccontextmanager
+async def connect_clusters(
+    access: HubAccess,
+) -> AsyncIterator[hubcluster_pb2_grpc.ClusterServiceAsyncStub]:
+    async with _channel(access) as channel:
+        yield hubcluster_pb2_grpc.ClusterServiceStub(channel)
+
+
+@contextlib.asynccontextmanager
+async def _channel(access: HubAccess) -> AsyncIterator[grpc.aio.Channel]:
     try:
         security = trusting(access.ca)
     except ValueError as exc:
@@ -62,7 +76,7 @@ async def connect(access: HubAccess) -> AsyncIterator[hub_pb2_grpc.HubServiceAsy
         interceptors=[_UnaryKey(access.api_key), _StreamKey(access.api_key)],
     )
     try:
-        yield hub_pb2_grpc.HubServiceStub(channel)
+        yield channel
     finally:
         await channel.close()
 

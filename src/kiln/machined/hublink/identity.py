@@ -1,7 +1,8 @@
 """What the machine keeps about its hub, under ``<state>/hub`` (mode 0600): its secret (made
 once; it proves the machine's UUID is its own), its key, and after a join the certificate
-the hub issued, the hub CA, the hub's pinned certificate and the URL joined. A reset wipes it
-with the rest of the state (the machine's UUID changes too)."""
+the hub issued, the hub CA, the hub's pinned certificate and the URL joined. A reset keeps it
+(the node's own MachineIdentity changes, but to its hub the machine stays the UUID it joined
+as, and goes back to the hub's free pool)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 The hub to join comes from the running config's HubJoinConfig document, else from
 ``--hub-join FILE``; when a boot brings another one (or none), the link to the old hub ends
-and one to the new hub starts. The link reports the node's facts: UUID, hostname, addresses,
+and one to the new hub starts. The link reports the node's facts: UUID, hostname, addresses
+(its own first: the one its API and etcd use, which a cluster's endpoint may name),
 versions, stage, hardware and the certificate its API serves.
 """
 
@@ -14,10 +15,11 @@ import logging
 from collections.abc import Callable
 
 from kiln.machined.hublink import HubLink
+from kiln.machined.node import etcd_setup
 from kiln.machined.node.boot import Boot
 from kiln.machined.node.env import NodeEnv
 from kiln.machined.platform import host
-from kiln.machined.statefiles import MAINTENANCE_DIR
+from kiln.machined.statefiles import HUB_DIR, MAINTENANCE_DIR
 from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.config import HubJoinConfigDocument, MachineConfig
 from kiln.machinery.config.types import parse_duration
@@ -27,7 +29,6 @@ from kiln.resources import NotFoundError, cast_spec
 
 logger = logging.getLogger(__name__)
 
-HUB_DIR = "hub"
 WAIT = 0.2
 
 
@@ -87,9 +88,13 @@ class NodeHub:
         if boot.maintenance:
             path = self._env.options.state_dir / MAINTENANCE_DIR / "tls.crt"
             certificate = path.read_bytes()
+        addresses = self._env.host.addresses()
+        if self._env.options.api_host_is_specific:  # what its API and etcd use comes first
+            own = etcd_setup.node_address(self._env.options, addresses)
+            addresses = list(dict.fromkeys([own, *addresses]))
         facts = pb.Facts(
             hostname=boot.name,
-            addresses=self._env.host.addresses(),
+            addresses=addresses,
             version=versions.tag,
             arch=versions.arch,
             os=versions.os,

@@ -31,7 +31,7 @@ from kiln.machined.node.logsink import ServiceLogHandler
 from kiln.machined.node.options import NodeOptions
 from kiln.machined.node.phases import Phase, phase
 from kiln.machined.platform import host
-from kiln.machined.statefiles import MAINTENANCE_DIR
+from kiln.machined.statefiles import HUB_DIR, MAINTENANCE_DIR
 from kiln.machinery.config import MachineConfig, Mode
 from kiln.machinery.hubjoin import load_hub_join
 from kiln.machinery.privatefile import ensure_private_dir
@@ -160,10 +160,12 @@ class Node:
         return action
 
     def _wipe(self) -> None:
-        """Everything in the state directory goes, except the maintenance identity."""
+        """Everything in the state directory goes, except the maintenance identity and the
+        link to a hub (the hub knows the machine by it: a reset machine goes back to its free
+        pool)."""
         self.log.log.close()
         try:
-            self.env.store.wipe(keep={MAINTENANCE_DIR})
+            self.env.store.wipe(keep={MAINTENANCE_DIR, HUB_DIR})
         except OSError as exc:
             raise MachinedError(f"reset: cannot wipe {self.options.state_dir}: {exc}") from exc
         finally:

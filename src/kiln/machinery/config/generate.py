@@ -9,12 +9,14 @@ any loaded file.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from kiln.machinery.config.container import MachineConfig
 from kiln.machinery.config.model import API_VERSION, DEFAULT_KUBERNETES_VERSION, MachineType
+from kiln.machinery.config.patches import StrategicPatch
 from kiln.machinery.secrets.bundle import CertAndKeyPEM, SecretsBundle
 
 DEFAULT_INSTALL_DISK = "/dev/sda"
@@ -74,6 +76,17 @@ def generate_configs(
         source = f"generated {machine_type.value} config"
         configs[machine_type] = MachineConfig.from_documents([document], source)
     return GeneratedConfigs(configs[MachineType.CONTROLPLANE], configs[MachineType.WORKER])
+
+
+def node_patch(
+    source: str, address: str, hostname: str | None = None, *, also: Sequence[str] = ()
+) -> StrategicPatch:
+    """What makes a generated config one node's own: the address its API certificate names
+    (``certSANs``, with ``also`` its other addresses) and, if given, its hostname."""
+    machine: dict[str, Any] = {"certSANs": [address, *also]}
+    if hostname:
+        machine["network"] = {"hostname": hostname}
+    return StrategicPatch(source, ({"machine": machine},))
 
 
 def _document(

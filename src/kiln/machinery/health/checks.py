@@ -1,8 +1,15 @@
 """Health checks of one node over its API: reachable, the machine type it should have, ready,
-and every service running."""
+and every service running.
+
+Every check reaches nodes through a :data:`Reach`: a kilnconfig context (each node dialled at
+its address), or a function that opens a client of a node by name (the hub: through the
+machine's connection to it).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from kiln.machinery import client
@@ -12,6 +19,9 @@ from kiln.machinery.resources import MachineConfigSpec, MachineStatusSpec
 
 CALL_TIMEOUT = 5.0
 GOOD_SERVICE_STATES = frozenset({"running", "finished"})
+
+Dialer = Callable[[str], AbstractAsyncContextManager[client.Client]]
+Reach = Context | Dialer
 
 
 @dataclass(frozen=True)
@@ -28,11 +38,13 @@ class Check:
         return f"{where}{self.name}: {self.reason}"
 
 
-def connect(context: Context, node: str) -> client.Client:
+def connect(context: Reach, node: str) -> AbstractAsyncContextManager[client.Client]:
     """A client of ``node`` as the context's user: its own endpoint when it is one of the
     context's endpoints (or the context names none), else through the context's endpoints,
     which forward to it (a node on a network only the control planes reach, such as a VM
-    cluster's)."""
+    cluster's). A dial function instead of a context reaches nodes its own way (the hub)."""
+    if not isinstance(context, Context):
+        return context(node)
     direct = node in context.endpoints or not context.endpoints
     target = client.resolve(
         context, endpoints=[node] if direct else list(context.endpoints), nodes=[node]
@@ -40,7 +52,7 @@ def connect(context: Context, node: str) -> client.Client:
     return client.Client(target, timeout=CALL_TIMEOUT)
 
 
-async def node_checks(context: Context, node: str, role: str) -> list[Check]:
+async def node_checks(context: Reach, node: str, role: str) -> list[Check]:
     """Checks of one node whose machine type should be ``role``; a node that does not answer
     gets only the failed ``reachable`` check."""
     try:
@@ -54,7 +66,8 @@ async def node_checks(context: Context, node: str, role: str) -> list[Check]:
             checks.append(await _services(api, node))
     except client.ClientError as err:
         reason = err.message
-        if "handshake" in reason.lower() and await _in_maintenance(node):
+        handshake = "handshake" in reason.lower() and isinstance(context, Context)
+        if handshake and await _in_maintenance(node):
             reason = "in maintenance mode: no machine config was applied"
         return [Check("reachable", node, False, reason)]
     return checks

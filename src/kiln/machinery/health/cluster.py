@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kiln.machinery.health.checks import Check, node_checks
+from kiln.machinery.health.checks import Check, Reach, node_checks
 from kiln.machinery.health.etcd import etcd_checks
 from kiln.machinery.health.kubernetes import kubernetes_checks
 from kiln.machinery.kilnconfig import Context
@@ -31,7 +31,7 @@ class HealthTargets:
         return cls(tuple(dict.fromkeys(controlplanes)), workers)
 
 
-async def check_cluster(context: Context, targets: HealthTargets) -> list[Check]:
+async def check_cluster(context: Reach, targets: HealthTargets) -> list[Check]:
     """Every check once: each node's (control planes first), then etcd's."""
     if not targets.controlplanes:
         return [Check("control planes", "", False, "no control-plane node to check")]
@@ -48,7 +48,7 @@ async def check_cluster(context: Context, targets: HealthTargets) -> list[Check]
     return checks + kubernetes.result()
 
 
-async def _kubernetes(context: Context, targets: HealthTargets) -> list[Check]:
+async def _kubernetes(context: Reach, targets: HealthTargets) -> list[Check]:
     if not targets.kubernetes:
         return []
     return await kubernetes_checks(context, targets.controlplanes)

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from kiln.machinery import client
 from kiln.machinery.api import machine_pb2
-from kiln.machinery.health.checks import Check, connect
-from kiln.machinery.kilnconfig import Context
+from kiln.machinery.health.checks import Check, Reach, connect
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class EtcdAnswer:
     error: str = ""
 
 
-async def etcd_checks(context: Context, controlplanes: Sequence[str]) -> list[Check]:
+async def etcd_checks(context: Reach, controlplanes: Sequence[str]) -> list[Check]:
     """The etcd checks of the cluster whose control-plane nodes are ``controlplanes``."""
     async with asyncio.TaskGroup() as group:
         tasks = [
@@ -38,7 +37,7 @@ async def etcd_checks(context: Context, controlplanes: Sequence[str]) -> list[Ch
     return checks
 
 
-async def _ask(context: Context, node: str) -> EtcdAnswer:
+async def _ask(context: Reach, node: str) -> EtcdAnswer:
     try:
         async with connect(context, node) as api:
             listings = await api.etcd_members()

@@ -9,14 +9,13 @@ from collections.abc import Sequence
 
 from kiln.machinery import client
 from kiln.machinery.api import machine_pb2
-from kiln.machinery.health.checks import Check, connect
-from kiln.machinery.kilnconfig import Context
+from kiln.machinery.health.checks import Check, Reach, connect
 from kiln.machinery.kubernetes.services import CONTROL_PLANE_SERVICES
 
 NAME = "kubernetes control plane"
 
 
-async def kubernetes_checks(context: Context, controlplanes: Sequence[str]) -> list[Check]:
+async def kubernetes_checks(context: Reach, controlplanes: Sequence[str]) -> list[Check]:
     """One check per control-plane node."""
     async with asyncio.TaskGroup() as group:
         tasks = [
@@ -26,7 +25,7 @@ async def kubernetes_checks(context: Context, controlplanes: Sequence[str]) -> l
     return [task.result() for task in tasks]
 
 
-async def _check(context: Context, node: str) -> Check:
+async def _check(context: Reach, node: str) -> Check:
     try:
         async with connect(context, node) as api:
             listings = await api.service_list()

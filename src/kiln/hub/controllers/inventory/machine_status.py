@@ -1,20 +1,25 @@
-"""MachineStatusController: Machine + MachineLabels → MachineStatus, with system labels
-derived from the machine's facts plus the user's labels (a user label never overrides a
-system one)."""
+"""MachineStatusController: Machine + MachineLabels (+ ClusterMachine) → MachineStatus, with
+system labels derived from the machine's facts and its cluster (``kiln.dev/cluster``; a free
+machine has none) plus the user's labels (a user label never overrides a system one)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
-from kiln.hub.resources import MachineLabelsSpec, MachineSpec, MachineStatusSpec
+from kiln.hub.resources import (
+    ClusterMachineSpec,
+    MachineLabelsSpec,
+    MachineSpec,
+    MachineStatusSpec,
+)
 from kiln.hub.resources.machine_status import SYSTEM_PREFIX
 from kiln.resources import Controller, Input, Output, Pointer, ReconcileContext, Resource
 
 GIB = 1024**3
 
 
-def system_labels(machine: MachineSpec) -> dict[str, str]:
+def system_labels(machine: MachineSpec, cluster: str = "") -> dict[str, str]:
     facts = machine.facts
     labels = {
         "connected": str(machine.connected).lower(),
@@ -25,6 +30,7 @@ def system_labels(machine: MachineSpec) -> dict[str, str]:
         "cpus": str(facts.cpus),
         "memory-gib": str(round(facts.memory / GIB)) if facts.memory else "",
         "disks": str(len(facts.disks)),
+        "cluster": cluster,
     }
     if machine.revoked:
         labels["revoked"] = "true"
@@ -65,7 +71,7 @@ class MachineStatusController(Controller):
         self._written: dict[str, tuple[MachineStatusSpec, dict[str, str]]] | None = None
 
     def inputs(self) -> Sequence[Input]:
-        return [Input.of(MachineSpec), Input.of(MachineLabelsSpec)]
+        return [Input.of(MachineSpec), Input.of(MachineLabelsSpec), Input.of(ClusterMachineSpec)]
 
     def outputs(self) -> Sequence[Output]:
         return [Output.of(MachineStatusSpec)]
@@ -77,6 +83,7 @@ class MachineStatusController(Controller):
         if self._batch and self._written is not None:  # the first pass goes at once
             await asyncio.sleep(self._batch)  # changes meanwhile are taken by this pass
         user = {found.id: found.spec.labels for found in await ctx.reader.list(MachineLabelsSpec)}
+        clusters = {cm.id: cm.spec.cluster for cm in await ctx.reader.list(ClusterMachineSpec)}
         written = self._written
         self._written = None  # unknown again until this pass completes
         if written is None:
@@ -86,7 +93,8 @@ class MachineStatusController(Controller):
             }
         machines = await ctx.reader.list(MachineSpec)
         for machine in machines:
-            labels = {**user.get(machine.id, {}), **system_labels(machine.spec)}
+            own = system_labels(machine.spec, clusters.get(machine.id, ""))
+            labels = {**user.get(machine.id, {}), **own}
             spec = status_of(machine.spec)
             if written.get(machine.id) == (spec, labels):
                 continue
