@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,11 +188,14 @@ class NodeControlPlane:
         )
 
     async def _show_waiting(self, what: str) -> None:
-        for name in names.CONTROL_PLANE_SERVICES:
-            if name in self._supervisor.names():
-                await self._supervisor.stop(name)
-        self._supervisor.load(
-            *(ServiceSpec.waiting(name, what) for name in names.CONTROL_PLANE_SERVICES)
-        )
-        for name in names.CONTROL_PLANE_SERVICES:
-            await self._supervisor.start(name)
+        await show_waiting(self._supervisor, names.CONTROL_PLANE_SERVICES, what)
+
+
+async def show_waiting(supervisor: Supervisor, services: Sequence[str], what: str) -> None:
+    """Load ``services`` as placeholders waiting for ``what`` (``kilnctl services`` shows it)."""
+    for name in services:
+        if name in supervisor.names():
+            await supervisor.stop(name)
+    supervisor.load(*(ServiceSpec.waiting(name, what) for name in services))
+    for name in services:
+        await supervisor.start(name)

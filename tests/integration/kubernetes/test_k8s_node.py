@@ -1,0 +1,178 @@
+"""A real Kubernetes v1.20.2 node on a container-mode control-plane node (untainted):
+containerd, the kubelet (TLS bootstrap with the cluster's token, its CSR approved by the bindings
+the node applies) and kube-proxy as the node's services; the Node Ready once the node wrote the
+CNI config for its pod CIDR; a pod of a locally built image runs to completion and its logs are
+readable; the cluster manifests (CoreDNS with a configured image, inline manifests) applied;
+stopping the node leaves no container and no mount behind."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from k8s_cluster import KUBECTL, READY_WITHIN, KubernetesCluster, address, healthy, kubectl
+from k8s_cluster import services as list_services
+from local_images import HELLO_IMAGE, HELLO_OUTPUT, PAUSE_IMAGE, build_images, why_not_buildable
+from machined_etcd import configure, kilnctl
+
+from kiln import process
+from kiln.machined.testing import NodeProcess
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+NODE_SERVICES = ("containerd", "kubelet", "kube-proxy")
+SETTINGS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: kiln-settings, namespace: kube-system}
+data: {greeting: hello}
+"""
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "hello", "namespace": "default"},
+    "spec": {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "containers": [{"name": "hello", "image": HELLO_IMAGE, "imagePullPolicy": "Never"}],
+    },
+}
+
+
+def why_skip() -> str | None:
+    if KUBECTL is None:
+        return "kubectl is not installed (apt-get install kubectl)"
+    for program in ("containerd", "runc", "ctr"):
+        if shutil.which(program) is None:
+            return f"{program} is not installed (apt-get install containerd runc)"
+    if not Path("/usr/lib/cni/bridge").exists():
+        return "the CNI plugins are not installed (apt-get install containernetworking-plugins)"
+    return why_not_buildable()
+
+
+def untainted(document: dict[str, Any]) -> None:
+    document["cluster"]["allowSchedulingOnControlPlanes"] = True
+    document["cluster"]["coreDNS"] = {"image": PAUSE_IMAGE}  # any image that runs here
+    document["cluster"]["inlineManifests"] = [{"name": "settings", "contents": SETTINGS}]
+    document["machine"]["kubelet"] = {"sandboxImage": PAUSE_IMAGE}
+
+
+async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
+    """``probe`` every second until ``check`` holds (a failing probe counts as not yet)."""
+    last: object = None
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                value = await probe()
+                if check(value):
+                    return value
+                last = value
+            except process.ProcessError as exc:
+                last = exc
+            await asyncio.sleep(1.0)
+    raise AssertionError(f"not within {within} s; last: {last}")
+
+
+def conditions(node: dict[str, Any]) -> dict[str, str]:
+    return {entry["type"]: entry["status"] for entry in node["status"].get("conditions", [])}
+
+
+@pytest.mark.skipif(why_skip() is not None, reason=why_skip() or "")
+async def test_node_runs_a_pod(
+    kubernetes_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = await asyncio.to_thread(build_images, tmp_path / "images")
+    node = NodeProcess(tmp_path / "cp-1", host=address(81))
+    cluster = KubernetesCluster(node.host, kubernetes_release, untainted)
+    socket = node.state_dir / "containerd" / "containerd.sock"
+
+    async def services() -> dict[str, Any]:
+        return await list_services(cluster, node)
+
+    async with node:
+        await configure(cluster, node, "cp-1")
+        assert await kilnctl(cluster, node, tmp_path, "bootstrap") == 0, capsys.readouterr().err
+        await until(services, lambda found: healthy(found, ("containerd",)), READY_WITHIN)
+        ctr = ["ctr", "--address", str(socket), "--namespace", "k8s.io"]
+        for image in images:  # before the kubelet makes its first pod sandbox
+            await process.run([*ctr, "images", "import", str(image)], timeout=60)
+        kubeconfig = tmp_path / "kubeconfig"
+        assert await kilnctl(cluster, node, tmp_path, "kubeconfig", "-o", str(kubeconfig)) == 0
+
+        async def node_object() -> dict[str, Any]:
+            found: dict[str, Any] = json.loads(
+                await kubectl(kubeconfig, "get", "node", "cp-1", "-o", "json")
+            )
+            return found
+
+        ready = await until(node_object, lambda n: conditions(n).get("Ready") == "True", 240)
+        cidr = ready["spec"]["podCIDR"]
+        assert ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network("10.244.0.0/16"))
+        assert not ready["spec"].get("taints")  # allowSchedulingOnControlPlanes
+        assert {"type": "InternalIP", "address": node.host} in ready["status"]["addresses"]
+        conflist = json.loads((node.state_dir / "cni" / "net.d" / "10-kiln.conflist").read_text())
+        ipam = conflist["plugins"][0]["ipam"]
+        assert ipam["ranges"] == [[{"subnet": cidr}]]
+
+        csrs = json.loads(await kubectl(kubeconfig, "get", "csr", "-o", "json"))["items"]
+        kubelet = [c for c in csrs if c["spec"]["username"].startswith("system:bootstrap:")]
+        assert kubelet and all(
+            any(cond["type"] == "Approved" for cond in c["status"]["conditions"]) for c in kubelet
+        )
+
+        await kubectl(kubeconfig, "create", "-f", "-", stdin=json.dumps(POD))
+        phase = await until(
+            lambda: kubectl(kubeconfig, "get", "pod", "hello", "-o", "jsonpath={.status.phase}"),
+            lambda found: found in ("Succeeded", "Failed"),
+            120,
+        )
+        assert phase == "Succeeded"
+        pod_ip = await kubectl(kubeconfig, "get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
+        assert ipaddress.ip_address(pod_ip) in ipaddress.ip_network(cidr)
+        assert (await kubectl(kubeconfig, "logs", "hello")).strip() == HELLO_OUTPUT
+
+        found = await until(services, lambda f: healthy(f, NODE_SERVICES), 60)
+        assert found["kube-proxy"].health == "healthy"
+        rules = await process.run(["iptables-save", "-t", "nat"], timeout=30)
+        assert b"KUBE-SERVICES" in rules.stdout  # kube-proxy programs the host's iptables
+
+        image = await until(
+            lambda: kubectl(
+                kubeconfig,
+                "-n",
+                "kube-system",
+                "get",
+                "deployment",
+                "coredns",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].image}",
+            ),
+            bool,
+            60,
+        )
+        assert image == PAUSE_IMAGE
+        greeting = await kubectl(
+            kubeconfig,
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "kiln-settings",
+            "-o",
+            "jsonpath={.data.greeting}",
+        )
+        assert greeting == "hello"
+
+        health = ["health", "--kubernetes", "-n", node.endpoint, "--wait-timeout", "60s"]
+        assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
+        assert f"{node.endpoint}: kubernetes nodes: cp-1 Ready" in capsys.readouterr().out
+
+    mounts = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
+    assert str(node.state_dir) not in mounts
