@@ -95,7 +95,14 @@ async def test_control_plane_comes_up_and_kubectl_works(
         for name in CONTROL_PLANE:
             assert name in table
 
-        health = ["health", "--kubernetes", "-n", node.endpoint, "--wait-timeout", "30s"]
+        health = [
+            "health",
+            "--kubernetes",
+            "-n",
+            node.endpoint,
+            "--wait-timeout",
+            "180s",
+        ]  # nodes Ready too
         assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
         assert (
             f"{node.endpoint}: kubernetes control plane: apiserver ready" in capsys.readouterr().out

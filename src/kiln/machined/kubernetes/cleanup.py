@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from kiln import process
-from kiln.machined.kubernetes.containerd import ContainerdPaths
+from kiln.machined.kubernetes.containerd import SEARCH_PATH, ContainerdPaths
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +24,12 @@ CRI_NAMESPACE = "k8s.io"
 TIMEOUT = 30.0
 
 
-async def _run(*argv: str) -> str | None:
+async def _run(*argv: str, quiet: bool = False) -> str | None:
     try:
-        done = await process.run(list(argv), timeout=TIMEOUT)
+        done = await process.run(list(argv), env={"PATH": SEARCH_PATH}, timeout=TIMEOUT)
     except process.ProcessError as exc:
-        logger.warning("cleaning up: %s", exc)
+        if not quiet:
+            logger.warning("cleaning up: %s", exc)
         return None
     return done.stdout.decode()
 
@@ -39,13 +40,29 @@ async def remove_containers(paths: ContainerdPaths) -> int:
     if ctr is None or not paths.socket.exists():
         return 0
     base = [ctr, "--address", str(paths.socket), "--namespace", CRI_NAMESPACE]
-    listed = await _run(*base, "tasks", "list", "--quiet")
-    ids = [line.strip() for line in (listed or "").splitlines() if line.strip()]
-    for task in ids:
-        await _run(*base, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
-    for task in ids:
+    tasks = running_tasks(await _run(*base, "tasks", "list") or "")
+    for task, running in tasks.items():
+        if running:
+            await _run(*base, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
+    for task in tasks:
         await _run(*base, "tasks", "delete", "--force", task)
-    return len(ids)
+    return len(tasks)
+
+
+def running_tasks(listing: str) -> dict[str, bool]:
+    """The tasks of ``ctr tasks list`` output, and whether each still runs."""
+    found: dict[str, bool] = {}
+    for line in listing.splitlines()[1:]:  # TASK PID STATUS
+        fields = line.split()
+        if len(fields) >= 3:
+            found[fields[0]] = fields[2] in ("RUNNING", "PAUSED", "PAUSING", "CREATED")
+    return found
+
+
+async def clean_proxy_rules(kube_proxy: Path) -> None:
+    """Remove the rules kube-proxy left in the host's iptables (it also tries IPVS sets and
+    fails where ipset is missing: the iptables rules are gone all the same)."""
+    await _run(str(kube_proxy), "--cleanup", quiet=True)
 
 
 def mounts_under(directory: Path, mountinfo: str) -> list[str]:

@@ -31,6 +31,8 @@ from kiln.machinery.kubernetes import services as names
 
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 CGROUP_DRIVER = "cgroupfs"
+SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""Where the Kubernetes services find runc, the shims, iptables, mount..."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def containerd_spec(program: Path, paths: ContainerdPaths) -> ServiceSpec:
     return ServiceSpec(
         names.CONTAINERD,
         [str(program), "--config", str(paths.config)],
-        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        env={"PATH": SEARCH_PATH},
         restart=RestartPolicy.ALWAYS,
         backoff=Backoff(initial=1.0, cap=30.0),
         health=socket_answers(paths.socket, interval=2.0),

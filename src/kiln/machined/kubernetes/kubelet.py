@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from kiln.machined.kubernetes.containerd import CGROUP_DRIVER, ContainerdPaths
+from kiln.machined.kubernetes.containerd import CGROUP_DRIVER, SEARCH_PATH, ContainerdPaths
 from kiln.machined.kubernetes.errors import KubernetesError
 from kiln.machined.kubernetes.versions import Compatibility
 from kiln.machined.services import Backoff, RestartPolicy, ServiceSpec, http_get_ok
@@ -40,7 +40,6 @@ HEALTHZ_PORT = 10248
 CONTROL_PLANE_TAINT = Taint(
     key="node-role.kubernetes.io/control-plane", effect=TaintEffect.NO_SCHEDULE
 )
-SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
+from kiln.machined.kubernetes.containerd import SEARCH_PATH
 from kiln.machined.kubernetes.errors import KubernetesError
-from kiln.machined.kubernetes.kubelet import SEARCH_PATH, KubeletPaths
+from kiln.machined.kubernetes.kubelet import KubeletPaths
 from kiln.machined.services import Backoff, RestartPolicy, ServiceSpec, files_exist, http_get_ok
 from kiln.machined.services.spec import Prepare
 from kiln.machinery.config.model import MachineConfigDocument

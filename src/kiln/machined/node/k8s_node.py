@@ -88,6 +88,7 @@ class NodeKubernetes:
         self._server = str(config.machine_config.cluster.control_plane.endpoint).rstrip("/")
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = False
+        self._kube_proxy: Path | None = None
 
     async def start(self) -> None:
         version = self._config.machine_config.cluster.kubernetes.version
@@ -111,6 +112,8 @@ class NodeKubernetes:
         unmounted = await cleanup.unmount_under(self._state_dir)
         if not self._manage_routes:  # container mode: leave the shared host as it was
             await cleanup.remove_link(podnetwork.bridge_name(self._hostname))
+            if self._kube_proxy is not None:
+                await cleanup.clean_proxy_rules(self._kube_proxy)
         logger.info("Kubernetes node stopped: %d containers, %d mounts removed", killed, unmounted)
 
     async def _run(self) -> None:
@@ -166,6 +169,7 @@ class NodeKubernetes:
             self.kubelet,
         )
         write_kube_proxy_files(proxy)
+        self._kube_proxy = binaries["kube-proxy"]
         return [
             containerd.containerd_spec(program, self.containerd),
             kubelet_spec(kubelet, self._verify(binaries["kubelet"])),
