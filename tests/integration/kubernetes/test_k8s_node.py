@@ -3,7 +3,9 @@ containerd, the kubelet (TLS bootstrap with the cluster's token, its CSR approve
 the node applies) and kube-proxy as the node's services; the Node Ready once the node wrote the
 CNI config for its pod CIDR; a pod of a locally built image runs to completion and its logs are
 readable; the cluster manifests (CoreDNS with a configured image, inline manifests) applied;
-stopping the node leaves no container and no mount behind."""
+``kilnctl upgrade-k8s`` to the next patch (the same binaries served as v1.20.3) restarts the
+control plane, then the kubelet and kube-proxy, the pods still there; stopping the node leaves
+no container and no mount behind."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from typing import Any, TypeVar
 import pytest
 from k8s_cluster import KUBECTL, READY_WITHIN, KubernetesCluster, address, healthy, kubectl
 from k8s_cluster import services as list_services
+from k8s_release import VERSION
 from local_images import HELLO_IMAGE, HELLO_OUTPUT, PAUSE_IMAGE, build_images, why_not_buildable
+from machined_cluster import eventually
 from machined_etcd import configure, kilnctl
 
 from kiln import process
@@ -28,6 +32,8 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 NODE_SERVICES = ("containerd", "kubelet", "kube-proxy")
+UPGRADED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+NEXT = "v1.20.3"
 SETTINGS = """\
 apiVersion: v1
 kind: ConfigMap
@@ -65,19 +71,17 @@ def untainted(document: dict[str, Any]) -> None:
 
 
 async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
-    """``probe`` every second until ``check`` holds (a failing probe counts as not yet)."""
-    last: object = None
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                value = await probe()
-                if check(value):
-                    return value
-                last = value
-            except process.ProcessError as exc:
-                last = exc
-            await asyncio.sleep(1.0)
-    raise AssertionError(f"not within {within} s; last: {last}")
+    """``probe`` every second until ``check`` holds (a failing command counts as not yet)."""
+    return await eventually(probe, check, within, interval=1.0, not_yet=(process.ProcessError,))
+
+
+def with_next_patch(release: Path, work: Path) -> Path:
+    """A release directory serving ``VERSION`` and, as :data:`NEXT`, the same binaries."""
+    base = work / "release"
+    (base / NEXT / "bin" / "linux").mkdir(parents=True)
+    (base / VERSION).symlink_to(release / VERSION)
+    (base / NEXT / "bin" / "linux" / "amd64").symlink_to(release / VERSION / "bin/linux/amd64")
+    return base
 
 
 def conditions(node: dict[str, Any]) -> dict[str, str]:
@@ -90,7 +94,8 @@ async def test_node_runs_a_pod(
 ) -> None:
     images = await asyncio.to_thread(build_images, tmp_path / "images")
     node = NodeProcess(tmp_path / "cp-1", host=address(81))
-    cluster = KubernetesCluster(node.host, kubernetes_release, untainted)
+    release = with_next_patch(kubernetes_release, tmp_path)
+    cluster = KubernetesCluster(node.host, release, untainted)
     socket = node.state_dir / "containerd" / "containerd.sock"
 
     async def services() -> dict[str, Any]:
@@ -174,5 +179,38 @@ async def test_node_runs_a_pod(
         assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
         assert f"{node.endpoint}: kubernetes nodes: cp-1 Ready" in capsys.readouterr().out
 
+        await upgrade_and_check(cluster, node, tmp_path, capsys, kubeconfig)
+
     mounts = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
     assert str(node.state_dir) not in mounts
+
+
+async def upgrade_and_check(
+    cluster: KubernetesCluster,
+    node: NodeProcess,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    kubeconfig: Path,
+) -> None:
+    """upgrade-k8s: refused targets change nothing; a dry run shows the steps; the upgrade
+    restarts every service but containerd on the new version; a second run has nothing to do."""
+    upgrade = ["upgrade-k8s", "-n", node.endpoint, "--to"]
+    for refused, why in (("v1.20.1", "downgrade"), ("v1.32.0", "one minor release at a time")):
+        assert await kilnctl(cluster, node, tmp_path, *upgrade, refused) == 1
+        assert why in capsys.readouterr().err
+    assert await kilnctl(cluster, node, tmp_path, *upgrade, NEXT, "--dry-run") == 0
+    planned = capsys.readouterr().out
+    assert f"would upgrade {node.endpoint}: control plane" in planned
+    assert f"would upgrade {node.endpoint}: kubelet" in planned
+    before = await list_services(cluster, node)
+    assert await kilnctl(cluster, node, tmp_path, *upgrade, NEXT) == 0, capsys.readouterr().err
+    assert f"upgraded to Kubernetes {NEXT}" in capsys.readouterr().out
+    after = await list_services(cluster, node)
+    assert healthy(after, (*UPGRADED, "containerd"))
+    assert all(after[name].pid != before[name].pid for name in UPGRADED)
+    assert after["containerd"].pid == before["containerd"].pid  # pods keep running
+    current = node.state_dir / "kubernetes" / "artifacts" / "current.json"
+    assert json.loads(current.read_text()) == {"version": NEXT}
+    assert await kilnctl(cluster, node, tmp_path, *upgrade, NEXT) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert "hello" in await kubectl(kubeconfig, "get", "pods", "-o", "name")

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CRI_NAMESPACE = "k8s.io"
 TIMEOUT = 30.0
+UNMOUNT_ROUNDS = 5
 
 
 async def _run(*argv: str, quiet: bool = False) -> str | None:
@@ -45,7 +46,8 @@ async def remove_containers(paths: ContainerdPaths) -> int:
         if running:
             await _run(*base, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
     for task in tasks:
-        await _run(*base, "tasks", "delete", "--force", task)
+        # containerd's CRI plugin deletes a killed task itself, often first
+        await _run(*base, "tasks", "delete", "--force", task, quiet=True)
     return len(tasks)
 
 
@@ -79,15 +81,22 @@ def mounts_under(directory: Path, mountinfo: str) -> list[str]:
 
 
 async def unmount_under(directory: Path) -> int:
-    """Lazily unmount everything below ``directory``; how many mounts there were."""
-    try:
-        mountinfo = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
-    except OSError:
-        return 0
-    points = mounts_under(directory, mountinfo)
-    for point in points:
-        await _run("umount", "--lazy", point)
-    return len(points)
+    """Lazily unmount everything below ``directory``; how many mounts there were. The kubelet
+    makes its root directory a shared bind mount, so a pod's mount can show twice: rounds go
+    on until none is left (or none goes away)."""
+    removed = 0
+    for _ in range(UNMOUNT_ROUNDS):
+        try:
+            mountinfo = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
+        except OSError:
+            return removed
+        points = mounts_under(directory, mountinfo)
+        if not points:
+            break
+        for point in points:
+            if await _run("umount", "--lazy", point, quiet=True) is not None:
+                removed += 1
+    return removed
 
 
 async def remove_link(name: str) -> None:

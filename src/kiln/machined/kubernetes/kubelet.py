@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kiln.machined.address import bind_address
 from kiln.machined.kubernetes.containerd import CGROUP_DRIVER, SEARCH_PATH, ContainerdPaths
 from kiln.machined.kubernetes.errors import KubernetesError
 from kiln.machined.kubernetes.versions import Compatibility
-from kiln.machined.services import Backoff, RestartPolicy, ServiceSpec, http_get_ok
+from kiln.machined.services import Backoff, Condition, RestartPolicy, ServiceSpec, http_get_ok
 from kiln.machined.services.spec import Prepare
 from kiln.machinery.config.model import MachineConfigDocument, MachineType, Taint, TaintEffect
 from kiln.machinery.kubernetes import services as names
@@ -227,24 +228,38 @@ def write_kubelet_files(inputs: KubeletInputs) -> None:
         raise KubernetesError(f"cannot write the kubelet's files: {exc}") from exc
 
 
-def kubelet_spec(inputs: KubeletInputs, verify: Prepare) -> ServiceSpec:
+def node_service_spec(
+    name: str,
+    argv: Sequence[str],
+    healthz: str,
+    verify: Prepare,
+    *,
+    depends_on: Sequence[str] = (),
+    conditions: Sequence[Condition] = (),
+) -> ServiceSpec:
+    """A Kubernetes node service (kubelet, kube-proxy): always restarted, healthy while
+    ``http://<healthz>/healthz`` answers, its binary verified before every start."""
     return ServiceSpec(
-        names.KUBELET,
-        [str(inputs.binary), *kubelet_args(inputs)],
+        name,
+        argv,
         env={"PATH": SEARCH_PATH},
-        depends_on=[names.CONTAINERD],
+        depends_on=depends_on,
+        conditions=conditions,
         restart=RestartPolicy.ALWAYS,
         backoff=Backoff(initial=2.0, cap=30.0),
         health=http_get_ok(
-            f"http://{_host(inputs.address)}:{HEALTHZ_PORT}/healthz",
-            interval=5.0,
-            timeout=4.0,
-            initial_delay=2.0,
+            f"http://{healthz}/healthz", interval=5.0, timeout=4.0, initial_delay=2.0
         ),
         prepare=verify,
         stop_grace=15.0,
     )
 
 
-def _host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
+def kubelet_spec(inputs: KubeletInputs, verify: Prepare) -> ServiceSpec:
+    return node_service_spec(
+        names.KUBELET,
+        [str(inputs.binary), *kubelet_args(inputs)],
+        bind_address(inputs.address, HEALTHZ_PORT),
+        verify,
+        depends_on=[names.CONTAINERD],
+    )

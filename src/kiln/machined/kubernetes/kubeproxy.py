@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from kiln.machined.kubernetes.containerd import SEARCH_PATH
+from kiln.machined.address import bind_address
 from kiln.machined.kubernetes.errors import KubernetesError
-from kiln.machined.kubernetes.kubelet import KubeletPaths
-from kiln.machined.services import Backoff, RestartPolicy, ServiceSpec, files_exist, http_get_ok
+from kiln.machined.kubernetes.kubelet import KubeletPaths, node_service_spec
+from kiln.machined.services import ServiceSpec, files_exist
 from kiln.machined.services.spec import Prepare
 from kiln.machinery.config.model import MachineConfigDocument
 from kiln.machinery.kubernetes import services as names
@@ -44,10 +44,6 @@ class KubeProxyInputs:
         return self.kubelet.state_dir / "kube-proxy"
 
 
-def _hostport(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 def kube_proxy_configuration(inputs: KubeProxyInputs) -> dict[str, Any]:
     """The KubeProxyConfiguration (``kubeproxy.config.k8s.io/v1alpha1``) of this node."""
     return {
@@ -55,8 +51,8 @@ def kube_proxy_configuration(inputs: KubeProxyInputs) -> dict[str, Any]:
         "kind": "KubeProxyConfiguration",
         "mode": MODE,
         "bindAddress": inputs.address,
-        "healthzBindAddress": _hostport(inputs.address, HEALTHZ_PORT),
-        "metricsBindAddress": _hostport(inputs.address, METRICS_PORT),
+        "healthzBindAddress": bind_address(inputs.address, HEALTHZ_PORT),
+        "metricsBindAddress": bind_address(inputs.address, METRICS_PORT),
         "hostnameOverride": inputs.hostname,
         "clusterCIDR": ",".join(inputs.document.cluster.network.pod_subnets),
         "clientConnection": {"kubeconfig": str(inputs.directory / "kubeconfig")},
@@ -100,19 +96,10 @@ def write_kube_proxy_files(inputs: KubeProxyInputs) -> None:
 
 
 def kube_proxy_spec(inputs: KubeProxyInputs, verify: Prepare) -> ServiceSpec:
-    return ServiceSpec(
+    return node_service_spec(
         names.KUBE_PROXY,
         [str(inputs.binary), f"--config={inputs.directory / 'config.yaml'}"],
-        env={"PATH": SEARCH_PATH},
+        bind_address(inputs.address, HEALTHZ_PORT),
+        verify,
         conditions=[files_exist(str(inputs.kubelet.client_certificate))],
-        restart=RestartPolicy.ALWAYS,
-        backoff=Backoff(initial=2.0, cap=30.0),
-        health=http_get_ok(
-            f"http://{_hostport(inputs.address, HEALTHZ_PORT)}/healthz",
-            interval=5.0,
-            timeout=4.0,
-            initial_delay=2.0,
-        ),
-        prepare=verify,
-        stop_grace=10.0,
     )

@@ -28,7 +28,7 @@ from kiln.machined.node.env import Action, NodeEnv, RequestAction
 from kiln.machined.node.etcd_member import NodeEtcd
 from kiln.machined.node.etcd_publish import EtcdMemberPublisher
 from kiln.machined.node.k8s_manifests import ClusterManifests
-from kiln.machined.node.k8s_node import NodeKubernetes
+from kiln.machined.node.k8s_node import NodeKubernetes, kubelet_version
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
 from kiln.machined.node.serving import BootServers, issues_own_certificate
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_TASK = "controller runtime"
 JOIN_TASK = "api certificate"
+UPGRADE_TASK = "kubernetes upgrade"
 FIRST_PASS_WAIT = 5.0  # the API serves once the controllers made their first outputs, or this
 
 
@@ -67,7 +68,7 @@ class Boot:
             events=env.events,
             platform=env.options.mode,
             running=config,
-            publish=self._publisher.config,
+            publish=self._config_live,
             request=request,
         )
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
@@ -146,6 +147,20 @@ class Boot:
             manifests=manifests,
         )
         await self._kubernetes.start()
+
+    async def _config_live(self, config: MachineConfig) -> None:
+        """A config applied live: published, and a new Kubernetes version rolled out."""
+        before = self.applier.running
+        await self._publisher.config(config)
+        if before is not None:
+            self._spawn(self._upgrade_kubernetes(before, config), UPGRADE_TASK)
+
+    async def _upgrade_kubernetes(self, before: MachineConfig, config: MachineConfig) -> None:
+        control_plane = k8s_controlplane.config_version
+        if self._control_plane is not None and control_plane(before) != control_plane(config):
+            await self._control_plane.upgrade(config)
+        if self._kubernetes is not None and kubelet_version(before) != kubelet_version(config):
+            await self._kubernetes.upgrade(config)
 
     async def _join(self, config: MachineConfig) -> None:
         """A worker serves and runs once a control-plane node has signed its API certificate."""

@@ -44,7 +44,7 @@ from kiln.machined.kubernetes.kubeproxy import (
 from kiln.machined.kubernetes.versions import compatibility
 from kiln.machined.node import k8s_controlplane
 from kiln.machined.node.k8s_manifests import ClusterManifests
-from kiln.machined.services import ServiceSpec, Supervisor
+from kiln.machined.services import ServiceError, ServiceSpec, Supervisor
 from kiln.machined.services.spec import Prepare
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.kubernetes import services as names
@@ -55,6 +55,13 @@ TASK_NAME = "kubernetes node"
 NETWORK_TASK = "pod network"
 NETWORK_POLL = 3.0
 NETWORK_RESYNC = 30.0
+
+
+def kubelet_version(config: MachineConfig) -> str:
+    """The kubelet's and kube-proxy's version: ``machine.kubelet.version`` while an upgrade
+    pins it, else the cluster's."""
+    document = config.machine_config
+    return document.machine.kubelet.version or document.cluster.kubernetes.version
 
 
 class NodeKubernetes:
@@ -91,7 +98,7 @@ class NodeKubernetes:
         self._kube_proxy: Path | None = None
 
     async def start(self) -> None:
-        version = self._config.machine_config.cluster.kubernetes.version
+        version = kubelet_version(self._config)
         await k8s_controlplane.show_waiting(
             self._supervisor, names.NODE_SERVICES, f"Kubernetes {version} node binaries"
         )
@@ -139,13 +146,30 @@ class NodeKubernetes:
         if self._manifests is not None:
             self._tasks.append(self._spawn(self._manifests.run(), ClusterManifests.TASK_NAME))
 
+    async def upgrade(self, config: MachineConfig) -> None:
+        """Run the kubelet and kube-proxy of ``config``'s version: binaries fetched and verified
+        first (a refused version leaves the running ones alone), then the kubelet and
+        kube-proxy restarted one at a time, each healthy before the next; pods keep running."""
+        self._config = config
+        if not self._loaded:
+            await self.close()
+            await self.start()
+            return
+        try:
+            specs = await asyncio.to_thread(self._prepare)
+            await k8s_controlplane.roll(self._supervisor, specs[1:])  # containerd stays
+        except (KubernetesError, ServiceError) as exc:
+            logger.error("the kubelet upgrade stopped: %s", exc)
+            return
+        logger.info("kubelet and kube-proxy upgraded to %s", kubelet_version(config))
+
     def _prepare(self) -> list[ServiceSpec]:
         """Binaries, files and specs of the three services; blocking."""
         document = self._config.machine_config
-        kubernetes = document.cluster.kubernetes
-        compat = compatibility(kubernetes.version)
-        location = ArtifactLocation.from_config(kubernetes.artifacts)
-        binaries = self._cache.fetch(location, kubernetes.version, host_arch(), NODE_BINARIES)
+        version = kubelet_version(self._config)
+        compat = compatibility(version)
+        location = ArtifactLocation.from_config(document.cluster.kubernetes.artifacts)
+        binaries = self._cache.fetch(location, version, host_arch(), NODE_BINARIES)
         program = containerd.find_containerd()
         sandbox = document.machine.kubelet.sandbox_image or compat.sandbox_image
         containerd.write_config(self.containerd, sandbox, self._address)

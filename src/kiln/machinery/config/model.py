@@ -145,6 +145,9 @@ class KubeletConfig(ConfigModel):
     # The pod sandbox ("pause") image of the container runtime; default: the one the
     # Kubernetes version was tested with.
     sandbox_image: Annotated[str, Field(min_length=1)] | None = None
+    # The kubelet's and kube-proxy's version when it differs from cluster.kubernetes.version
+    # (an upgrade pins it while the control planes go first).
+    version: KubernetesVersion | None = None
     node_labels: dict[str, str] = Field(default_factory=dict)
     node_taints: list[Taint] = Field(default_factory=list)
 
