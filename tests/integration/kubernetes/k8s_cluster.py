@@ -3,6 +3,7 @@ the Kubernetes tests ask of it (services, kubectl)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import Callable
@@ -16,6 +17,20 @@ from kiln import process
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.config import MachineConfig
+
+
+def why_no_node() -> str | None:
+    """Why a Kubernetes node cannot run here (every configured node runs one), or None."""
+    if os.geteuid() != 0:
+        return "containerd and the kubelet need root: run the tests as root"
+    if KUBECTL is None:
+        return "kubectl is not installed (apt-get install kubectl)"
+    for program in ("containerd", "runc", "ctr", "iptables"):
+        if shutil.which(program) is None:
+            return f"{program} is not installed (apt-get install containerd runc iptables)"
+    if not Path("/usr/lib/cni/bridge").exists():
+        return "the CNI plugins are not installed (apt-get install containernetworking-plugins)"
+    return None
 
 
 def noop(document: dict[str, Any]) -> None:

@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from k8s_cluster import (
     CONTROL_PLANE,
-    KUBECTL,
     READY_WITHIN,
     KubernetesCluster,
     address,
     healthy,
     kubectl,
     services,
+    why_no_node,
 )
 from machined_cluster import eventually
 from machined_etcd import configure, etcd_client, kilnctl
@@ -73,7 +73,7 @@ def kubelet_csr(node: str) -> str:
 NODE = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"}})
 
 
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (apt-get install kubectl)")
+@pytest.mark.skipif(why_no_node() is not None, reason=why_no_node() or "")
 async def test_control_plane_comes_up_and_kubectl_works(
     kubernetes_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

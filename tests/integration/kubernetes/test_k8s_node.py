@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from k8s_cluster import KUBECTL, READY_WITHIN, KubernetesCluster, address, healthy, kubectl
+from k8s_cluster import READY_WITHIN, KubernetesCluster, address, healthy, kubectl, why_no_node
 from k8s_cluster import services as list_services
 from k8s_release import VERSION
 from local_images import HELLO_IMAGE, HELLO_OUTPUT, PAUSE_IMAGE, build_images, why_not_buildable
@@ -53,14 +52,7 @@ POD = {
 
 
 def why_skip() -> str | None:
-    if KUBECTL is None:
-        return "kubectl is not installed (apt-get install kubectl)"
-    for program in ("containerd", "runc", "ctr"):
-        if shutil.which(program) is None:
-            return f"{program} is not installed (apt-get install containerd runc)"
-    if not Path("/usr/lib/cni/bridge").exists():
-        return "the CNI plugins are not installed (apt-get install containernetworking-plugins)"
-    return why_not_buildable()
+    return why_no_node() or why_not_buildable()
 
 
 def untainted(document: dict[str, Any]) -> None:
