@@ -159,8 +159,12 @@ class Boot:
         control_plane = k8s_controlplane.config_version
         if self._control_plane is not None and control_plane(before) != control_plane(config):
             await self._control_plane.upgrade(config)
-        if self._kubernetes is not None and kubelet_version(before) != kubelet_version(config):
+        if self._kubernetes is None:
+            return
+        if kubelet_version(before) != kubelet_version(config):
             await self._kubernetes.upgrade(config)
+        elif control_plane(before) != control_plane(config):
+            await self._kubernetes.prefetch(config)  # the kubelet follows later
 
     async def _join(self, config: MachineConfig) -> None:
         """A worker serves and runs once a control-plane node has signed its API certificate."""

@@ -163,6 +163,18 @@ class NodeKubernetes:
             return
         logger.info("kubelet and kube-proxy upgraded to %s", kubelet_version(config))
 
+    async def prefetch(self, config: MachineConfig) -> None:
+        """Fetch and verify the kubelet and kube-proxy of ``config``'s cluster version ahead
+        of their upgrade (while the kubelet is still pinned); a failure is only logged."""
+        kubernetes = config.machine_config.cluster.kubernetes
+        location = ArtifactLocation.from_config(kubernetes.artifacts)
+        try:
+            await asyncio.to_thread(
+                self._cache.fetch, location, kubernetes.version, host_arch(), NODE_BINARIES
+            )
+        except KubernetesError as exc:
+            logger.error("cannot fetch the kubelet of Kubernetes %s: %s", kubernetes.version, exc)
+
     def _prepare(self) -> list[ServiceSpec]:
         """Binaries, files and specs of the three services; blocking."""
         document = self._config.machine_config
