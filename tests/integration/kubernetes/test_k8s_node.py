@@ -113,6 +113,20 @@ async def test_node_runs_a_pod(
         cidr = ready["spec"]["podCIDR"]
         assert ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network("10.244.0.0/16"))
         assert not ready["spec"].get("taints")  # allowSchedulingOnControlPlanes
+        roles = await until(
+            lambda: kubectl(
+                kubeconfig,
+                "get",
+                "nodes",
+                "-l",
+                "node-role.kubernetes.io/control-plane",
+                "-o",
+                "name",
+            ),
+            bool,
+            60,
+        )
+        assert roles.split() == ["node/cp-1"]
         assert {"type": "InternalIP", "address": node.host} in ready["status"]["addresses"]
         conflist = json.loads((node.state_dir / "cni" / "net.d" / "10-kiln.conflist").read_text())
         ipam = conflist["plugins"][0]["ipam"]
