@@ -3,13 +3,16 @@ kube-proxy on every configured node, the pod network, and on control-plane nodes
 manifests.
 
 The three services are loaded as waiting while a background task gets the kubelet and
-kube-proxy binaries of ``cluster.kubernetes.version`` and writes their files; then they start
+kube-proxy binaries of ``cluster.kubernetes.version`` (``machine.kubelet.version`` while an
+upgrade pins it) and writes their files; then they start
 (the kubelet after containerd, kube-proxy once the kubelet has its client certificate). Two
 more tasks follow the cluster: the pod network (:mod:`kiln.machined.kubernetes.podnetwork`:
 the CNI config once the controller-manager gave the Node a pod CIDR, routes to the other
 nodes' on metal) and, on a control-plane node, the manifests (applied by one control-plane
 node at a time, holding an etcd lock, once per boot). Stopping kills the node's pods and
-leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`).
+leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`). A new version applied live
+restarts the kubelet and kube-proxy (:meth:`NodeKubernetes.upgrade`); containerd and the pods
+keep running.
 """
 
 from __future__ import annotations
