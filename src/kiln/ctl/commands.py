@@ -31,6 +31,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.health", "health"),
     ("kiln.ctl.image", "image"),
     ("kiln.ctl.kubeconfig_cmd", "kubeconfig_command"),
+    ("kiln.ctl.upgrade_k8s", "upgrade_k8s"),
 )
 
 

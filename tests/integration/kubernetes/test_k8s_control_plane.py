@@ -9,8 +9,6 @@ import asyncio
 import base64
 import ipaddress
 import json
-import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,20 +16,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from k8s_release import VERSION
+from k8s_cluster import (
+    CONTROL_PLANE,
+    READY_WITHIN,
+    KubernetesCluster,
+    address,
+    healthy,
+    kubectl,
+    services,
+    why_no_node,
+)
 from machined_cluster import eventually
-from machined_etcd import TEST_EXTRA_ARGS, EtcdCluster, configure, etcd_client, kilnctl
+from machined_etcd import configure, etcd_client, kilnctl
 
-from kiln import process
 from kiln.machined.testing import NodeProcess
-from kiln.machinery.api import machine_pb2
-from kiln.machinery.config import MachineConfig
 
 pytestmark = pytest.mark.integration
 
-CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-READY_WITHIN = 240.0  # a cold apiserver on 2 busy cores
-KUBECTL = shutil.which("kubectl")
 OTHER_KUBECONFIG = """\
 apiVersion: v1
 kind: Config
@@ -40,50 +41,6 @@ users: [{name: other, user: {token: secret}}]
 contexts: [{name: other, context: {cluster: other, user: other}}]
 current-context: other
 """
-
-
-def address() -> str:
-    """A loopback address of this suite's range (127.111.0.0/16)."""
-    return f"127.111.{random.randrange(0, 256)}.{random.randrange(2, 255)}"
-
-
-class KubernetesCluster(EtcdCluster):
-    """Configs that run ``VERSION`` from the local build."""
-
-    def __init__(self, first_address: str, release: Path) -> None:
-        super().__init__(first_address)
-        self.release = release
-
-    def config(self, hostname: str) -> bytes:
-        documents = self.controlplane.to_documents()
-        documents[0]["machine"].setdefault("network", {})["hostname"] = hostname
-        documents[0]["cluster"]["etcd"]["extraArgs"] = TEST_EXTRA_ARGS
-        documents[0]["cluster"]["kubernetes"] = {
-            "version": VERSION,
-            "artifacts": {"source": "local", "path": str(self.release)},
-        }
-        return MachineConfig.from_documents(documents).to_yaml().encode()
-
-
-async def services(cluster: EtcdCluster, node: NodeProcess) -> dict[str, machine_pb2.ServiceStatus]:
-    async with cluster.client(node) as api:
-        (listing,) = await api.service_list()
-    return {service.id: service for service in listing.services}
-
-
-def healthy(found: dict[str, machine_pb2.ServiceStatus], names: tuple[str, ...]) -> bool:
-    return all(
-        name in found and found[name].state == "running" and found[name].health == "healthy"
-        for name in names
-    )
-
-
-async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    assert KUBECTL is not None
-    argv = [KUBECTL, "--kubeconfig", str(kubeconfig), *args]
-    given = None if stdin is None else stdin.encode()
-    done = await process.run(argv, env={"HOME": str(kubeconfig.parent)}, timeout=60, input=given)
-    return done.stdout.decode()
 
 
 def kubelet_csr(node: str) -> str:
@@ -116,7 +73,7 @@ def kubelet_csr(node: str) -> str:
 NODE = json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"}})
 
 
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (apt-get install kubectl)")
+@pytest.mark.skipif(why_no_node() is not None, reason=why_no_node() or "")
 async def test_control_plane_comes_up_and_kubectl_works(
     kubernetes_release: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,7 +95,14 @@ async def test_control_plane_comes_up_and_kubectl_works(
         for name in CONTROL_PLANE:
             assert name in table
 
-        health = ["health", "--kubernetes", "-n", node.endpoint, "--wait-timeout", "30s"]
+        health = [
+            "health",
+            "--kubernetes",
+            "-n",
+            node.endpoint,
+            "--wait-timeout",
+            "180s",
+        ]  # nodes Ready too
         assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
         assert (
             f"{node.endpoint}: kubernetes control plane: apiserver ready" in capsys.readouterr().out

@@ -67,9 +67,15 @@ def insecure(node: NodeProcess) -> client.Client:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float = 15.0
+    probe: Callable[[], Awaitable[T]],
+    check: Callable[[T], bool],
+    within: float = 15.0,
+    *,
+    interval: float = 0.05,
+    not_yet: tuple[type[Exception], ...] = (client.ClientError,),
 ) -> T:
-    """Call ``probe`` until ``check`` holds on its result (errors count as "not yet")."""
+    """Call ``probe`` every ``interval`` seconds until ``check`` holds on its result (errors of
+    ``not_yet`` count as "not yet")."""
     last: object = None
     try:
         async with asyncio.timeout(within):
@@ -79,9 +85,9 @@ async def eventually(
                     if check(value):
                         return value
                     last = value
-                except client.ClientError as err:
+                except not_yet as err:
                     last = err
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(interval)
     except TimeoutError:
         raise AssertionError(f"condition not met in {within:g}s; last: {last!r}") from None
 

@@ -45,9 +45,12 @@ def test_identity_and_pki_changes_need_a_reboot() -> None:
     assert needing_reboot(["machine.cartoon"]) == []  # a prefix of a word is not a match
 
 
-def test_a_kubernetes_change_needs_a_reboot_until_it_is_applied_live() -> None:
-    paths = ["cluster.kubernetes.version", "cluster.kubernetes.artifacts.path"]
-    assert needing_reboot(paths) == paths
+def test_a_kubernetes_version_is_upgraded_live_its_source_changed_at_boot() -> None:
+    paths = ["cluster.kubernetes.version", "machine.kubelet.version"]
+    assert needing_reboot(paths) == []
+    assert needing_reboot(["cluster.kubernetes.artifacts.path"]) == [
+        "cluster.kubernetes.artifacts.path"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ REBOOT_REQUIRED: tuple[str, ...] = (
     "cluster.id",
     "cluster.secret",
     "cluster.controlPlane",
-    "cluster.kubernetes",  # the control plane is made at boot (upgrade-k8s will change it live)
+    "cluster.kubernetes.artifacts",  # a version change is applied live (upgrade-k8s)
     "cluster.secretboxEncryptionSecret",
     "cluster.ca",
     "cluster.aggregatorCA",

@@ -115,6 +115,7 @@ class EtcdClient:
         endpoints: Sequence[str] | None = None,
         command_timeout: float | None = None,
         check: bool = True,
+        stdin: str | None = None,
     ) -> process.Completed:
         limit = command_timeout or self.command_timeout
         argv = [
@@ -132,6 +133,7 @@ class EtcdClient:
                 env={"ETCDCTL_API": "3"},
                 timeout=limit + self.dial_timeout + 5.0,
                 check=check,
+                input=None if stdin is None else stdin.encode(),
             )
         except process.ProcessError as exc:
             raise translate(what, exc) from exc
@@ -256,3 +258,26 @@ class EtcdClient:
             return base64.b64decode(kvs[0].get("value", "")) if kvs else None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise EtcdCommandError("get", f"unexpected output ({exc})") from exc
+
+    async def try_lock(self, key: str, holder: str, ttl: int) -> int | None:
+        """Take the lock ``key`` for ``holder`` unless someone holds it: the lease that holds it
+        (it ends after ``ttl`` seconds, or at :meth:`unlock`), or None when it is taken."""
+        granted = await self._run("lease grant", "lease", "grant", str(ttl))
+        try:
+            lease = int(json.loads(granted.stdout)["ID"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EtcdCommandError("lease grant", f"unexpected output ({exc})") from exc
+        transaction = f'create("{key}") = "0"\n\nput --lease={lease:x} {key} {holder}\n\n\n'
+        done = await self._run("lock", "txn", "--interactive=false", stdin=transaction)
+        try:
+            taken = bool(json.loads(done.stdout).get("succeeded"))
+        except (ValueError, AttributeError) as exc:
+            raise EtcdCommandError("lock", f"unexpected output ({exc})") from exc
+        if taken:
+            return lease
+        await self.unlock(lease)
+        return None
+
+    async def unlock(self, lease: int) -> None:
+        """Give up a lock taken with :meth:`try_lock` (its lease ends)."""
+        await self._run("unlock", "lease", "revoke", f"{lease:x}", json_output=False)

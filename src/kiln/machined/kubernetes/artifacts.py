@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,7 @@ OFFICIAL_BASE = "https://dl.k8s.io/release"
 CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE_BINARIES = ("kubelet", "kube-proxy")
 FETCH_TIMEOUT = 30.0
+_RECORDS = threading.Lock()
 CHUNK = 1 << 20
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -181,8 +183,19 @@ class ArtifactCache:
                 with location.open(where) as stream:
                     path = self.store(stream, digest, where)
             found[name] = path
-        self._write_json(self._record(version, arch), {n: p.name for n, p in found.items()})
+        with _RECORDS:  # the control plane's and the node's binaries of one version
+            record = self._record(version, arch)
+            known = self._read_record(record)
+            known.update({n: p.name for n, p in found.items()})
+            self._write_json(record, known)
         return found
+
+    def _read_record(self, record: Path) -> dict[str, str]:
+        try:
+            data = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def recorded(self, version: str, arch: str) -> dict[str, Path]:
         """The binaries recorded for ``version`` that are still in the cache (unverified)."""
@@ -208,7 +221,7 @@ class ArtifactCache:
 
     def _write_json(self, path: Path, data: Mapping[str, str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
+        temp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
         temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         temp.replace(path)
 

@@ -65,20 +65,38 @@ class Compatibility:
     controller_manager_flags: Mapping[str, str] = field(default_factory=_flags)
     scheduler_flags: Mapping[str, str] = field(default_factory=_flags)
     admission_plugins: tuple[str, ...] = ("NodeRestriction",)
+    kubelet_legacy_flags: bool = False
+    """The CRI endpoint and the taints to register with go on the kubelet's command line
+    (``--container-runtime=remote``): ``containerRuntimeEndpoint`` and ``registerWithTaints``
+    of KubeletConfiguration came later (v1.27, v1.23)."""
+    kubelet_fail_cgroup_v1: bool = True
+    """The kubelet refuses a cgroup v1 host unless its config says ``failCgroupV1: false``
+    (the field exists from v1.31)."""
+    sandbox_image: str = "registry.k8s.io/pause:3.10"
+    """The pod sandbox image this release was tested with (``machine.kubelet.sandboxImage``)."""
+    coredns_image: str = "registry.k8s.io/coredns/coredns:v1.12.0"
+    """The CoreDNS release this Kubernetes release was tested with (``cluster.coreDNS``)."""
 
 
-_LEGACY_INSECURE_PORTS = Compatibility(
+_LEGACY = Compatibility(
     "v1.20",
     apiserver_flags=_flags(insecure_port="0"),
     controller_manager_flags=_flags(port="0"),
     scheduler_flags=_flags(port="0"),
+    kubelet_legacy_flags=True,
+    kubelet_fail_cgroup_v1=False,
+    sandbox_image="k8s.gcr.io/pause:3.2",
+    coredns_image="k8s.gcr.io/coredns:1.7.0",
 )
 
 TABLE: Mapping[str, Compatibility] = MappingProxyType(
     {
-        "v1.20": _LEGACY_INSECURE_PORTS,
-        **{minor: Compatibility(minor) for minor in ("v1.32", "v1.33", "v1.34", "v1.35")},
-        "v1.36": Compatibility("v1.36"),
+        "v1.20": _LEGACY,
+        **{
+            minor: Compatibility(minor, coredns_image="registry.k8s.io/coredns/coredns:v1.11.3")
+            for minor in ("v1.32", "v1.33")
+        },
+        **{minor: Compatibility(minor) for minor in ("v1.34", "v1.35", "v1.36")},
     }
 )
 """Every supported minor release and what it needs."""

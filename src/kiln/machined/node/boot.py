@@ -27,6 +27,8 @@ from kiln.machined.node.certify import obtain_identity, trust_address
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
 from kiln.machined.node.etcd_member import NodeEtcd
 from kiln.machined.node.etcd_publish import EtcdMemberPublisher
+from kiln.machined.node.k8s_manifests import ClusterManifests
+from kiln.machined.node.k8s_node import NodeKubernetes, kubelet_version
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
 from kiln.machined.node.serving import BootServers, issues_own_certificate
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 RUNTIME_TASK = "controller runtime"
 JOIN_TASK = "api certificate"
+UPGRADE_TASK = "kubernetes upgrade"
 FIRST_PASS_WAIT = 5.0  # the API serves once the controllers made their first outputs, or this
 
 
@@ -65,7 +68,7 @@ class Boot:
             events=env.events,
             platform=env.options.mode,
             running=config,
-            publish=self._publisher.config,
+            publish=self._config_live,
             request=request,
         )
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
@@ -75,6 +78,7 @@ class Boot:
         self._servers = BootServers(self, env, early)
         self._etcd: NodeEtcd | None = None
         self._control_plane: k8s_controlplane.NodeControlPlane | None = None
+        self._kubernetes: NodeKubernetes | None = None
         self._uuid = ""
         self.failure: str | None = None  # why a task of this boot failed, ending it
 
@@ -111,6 +115,8 @@ class Boot:
                     self._spawn,
                 )
                 await self._control_plane.start()
+        if config is not None:
+            await self._start_kubernetes_node(config)
         if config is None:
             await self._servers.start_maintenance()
         elif issues_own_certificate(config):
@@ -118,6 +124,47 @@ class Boot:
             await self._run()
         else:
             self._spawn(self._join(config), JOIN_TASK)
+
+    async def _start_kubernetes_node(self, config: MachineConfig) -> None:
+        try:
+            address = etcd_setup.node_address(self.env.options, self.env.host.addresses())
+        except NodeStateError as exc:
+            logger.error("no Kubernetes node services: %s", exc)
+            return
+        manifests = None
+        if self._etcd is not None and self._control_plane is not None:
+            secrets = self.env.options.state_dir / k8s_controlplane.SECRETS_DIR
+            manifests = ClusterManifests(config, self.name, address, secrets, self._etcd)
+        self._kubernetes = NodeKubernetes(
+            config,
+            self.name,
+            address,
+            self.env.options.state_dir,
+            self._supervisor,
+            self._spawn,
+            manage_routes=self.env.options.mode is Mode.METAL,
+            local_addresses=self.env.host.addresses,
+            manifests=manifests,
+        )
+        await self._kubernetes.start()
+
+    async def _config_live(self, config: MachineConfig) -> None:
+        """A config applied live: published, and a new Kubernetes version rolled out."""
+        before = self.applier.running
+        await self._publisher.config(config)
+        if before is not None:
+            self._spawn(self._upgrade_kubernetes(before, config), UPGRADE_TASK)
+
+    async def _upgrade_kubernetes(self, before: MachineConfig, config: MachineConfig) -> None:
+        control_plane = k8s_controlplane.config_version
+        if self._control_plane is not None and control_plane(before) != control_plane(config):
+            await self._control_plane.upgrade(config)
+        if self._kubernetes is None:
+            return
+        if kubelet_version(before) != kubelet_version(config):
+            await self._kubernetes.upgrade(config)
+        elif control_plane(before) != control_plane(config):
+            await self._kubernetes.prefetch(config)  # the kubelet follows later
 
     async def _join(self, config: MachineConfig) -> None:
         """A worker serves and runs once a control-plane node has signed its API certificate."""
@@ -145,6 +192,8 @@ class Boot:
                 await asyncio.wait({task})
         await self._servers.stop()
         await self.applier.close()
+        if self._kubernetes is not None:
+            await self._kubernetes.close()
         if self._control_plane is not None:
             await self._control_plane.close()
         if self._etcd is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from kiln.machined.kubernetes.errors import (
 from kiln.machined.kubernetes.pki import write_control_plane_files
 from kiln.machined.kubernetes.versions import compatibility
 from kiln.machined.node.etcd_setup import EtcdSetup
-from kiln.machined.services import ServiceSpec, Supervisor
+from kiln.machined.services import ServiceError, ServiceSpec, ServiceState, Supervisor
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.kubernetes import services as names
@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "kubernetes control plane"
 RETRY_INITIAL = 2.0
 RETRY_CAP = 60.0
+ROLL_TIMEOUT = 180.0  # a cold apiserver on 2 busy cores
 ARTIFACTS_DIR = Path("kubernetes") / "artifacts"
 CONFIG_DIR = Path("kubernetes") / "config"
 SECRETS_DIR = Path("secrets") / "kubernetes"
@@ -187,12 +188,57 @@ class NodeControlPlane:
             self._cache,
         )
 
+    async def upgrade(self, config: MachineConfig) -> None:
+        """Run the version of ``config``: its binaries fetched and verified first (a refused
+        version leaves the running one alone), then kube-apiserver, kube-controller-manager and
+        kube-scheduler restarted one at a time, each healthy before the next."""
+        self._config = config
+        if self.version is None:  # not loaded yet: start over with the new version
+            await self.close()
+            await self.start()
+            return
+        try:
+            setup = await self._etcd()
+            resolved = await asyncio.to_thread(resolve_binaries, config, self._cache)
+            if resolved.version == self.version:
+                logger.error(
+                    "Kubernetes %s refused; the control plane stays", config_version(config)
+                )
+                return
+            inputs = await asyncio.to_thread(self._inputs, resolved, setup)
+            await roll(self._supervisor, control_plane_specs(inputs))
+        except (KubernetesError, NodeStateError, ServiceError) as exc:
+            logger.error("the control plane upgrade stopped: %s", exc)
+            return
+        self.version = resolved.version
+        logger.info("Kubernetes control plane upgraded to %s", resolved.version)
+
     async def _show_waiting(self, what: str) -> None:
-        for name in names.CONTROL_PLANE_SERVICES:
-            if name in self._supervisor.names():
-                await self._supervisor.stop(name)
-        self._supervisor.load(
-            *(ServiceSpec.waiting(name, what) for name in names.CONTROL_PLANE_SERVICES)
+        await show_waiting(self._supervisor, names.CONTROL_PLANE_SERVICES, what)
+
+
+def config_version(config: MachineConfig) -> str:
+    return config.machine_config.cluster.kubernetes.version
+
+
+async def roll(supervisor: Supervisor, specs: Sequence[ServiceSpec]) -> None:
+    """Restart services with new specs one at a time, in order, each running and healthy
+    (within :data:`ROLL_TIMEOUT`) before the next; ServiceError when one is not."""
+    for spec in specs:
+        await supervisor.stop(spec.name)
+        supervisor.load(spec)
+        await supervisor.start(spec.name)
+        await supervisor.wait_for(
+            spec.name, ServiceState.RUNNING, healthy=True, timeout=ROLL_TIMEOUT
         )
-        for name in names.CONTROL_PLANE_SERVICES:
-            await self._supervisor.start(name)
+        logger.info("%s restarted and healthy", spec.name)
+
+
+async def show_waiting(supervisor: Supervisor, services: Sequence[str], what: str) -> None:
+    """Load ``services`` as placeholders waiting for ``what`` (``kilnctl services`` shows it)."""
+    for name in services:
+        if name in supervisor.names():
+            await supervisor.stop(name)
+    supervisor.load(*(ServiceSpec.waiting(name, what) for name in services))
+    for name in services:
+        await supervisor.start(name)

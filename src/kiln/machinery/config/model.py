@@ -142,6 +142,12 @@ class Taint(ConfigModel):
 
 class KubeletConfig(ConfigModel):
     extra_args: dict[str, str] = Field(default_factory=dict)
+    # The pod sandbox ("pause") image of the container runtime; default: the one the
+    # Kubernetes version was tested with.
+    sandbox_image: Annotated[str, Field(min_length=1)] | None = None
+    # The kubelet's and kube-proxy's version when it differs from cluster.kubernetes.version
+    # (an upgrade pins it while the control planes go first).
+    version: KubernetesVersion | None = None
     node_labels: dict[str, str] = Field(default_factory=dict)
     node_taints: list[Taint] = Field(default_factory=list)
 
@@ -247,6 +253,14 @@ class InlineManifest(ConfigModel):
     contents: str
 
 
+class CoreDNSConfig(ConfigModel):
+    """Cluster DNS. It is applied once an image is given (the compatibility table names the
+    release each Kubernetes version was tested with); ``disabled`` leaves it out."""
+
+    disabled: bool = False
+    image: Annotated[str, Field(min_length=1)] | None = None
+
+
 class ClusterSection(ConfigModel):
     id: Annotated[str, Field(min_length=1)]
     secret: Annotated[str, Field(min_length=16)]
@@ -262,6 +276,8 @@ class ClusterSection(ConfigModel):
     etcd: EtcdConfig | None = None
     extra_manifests: list[HttpURL] = Field(default_factory=list)
     inline_manifests: list[InlineManifest] = Field(default_factory=list)
+    allow_scheduling_on_control_planes: bool = False
+    core_dns: CoreDNSConfig = Field(default_factory=CoreDNSConfig, alias="coreDNS")
 
 
 class MachineConfigDocument(ConfigModel):

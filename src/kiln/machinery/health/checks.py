@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kiln.machinery import client
 from kiln.machinery.kilnconfig import Context
-from kiln.machinery.kubernetes.services import CONTROL_PLANE_SERVICES
+from kiln.machinery.kubernetes.services import KUBERNETES_SERVICES
 from kiln.machinery.resources import MachineConfigSpec, MachineStatusSpec
 
 CALL_TIMEOUT = 5.0
@@ -109,7 +109,7 @@ async def _services(api: client.Client, node: str) -> Check:
     bad = [
         f"{s.id} {s.state}{' (' + s.message + ')' if s.message else ''}"
         for s in services
-        if s.id not in CONTROL_PLANE_SERVICES
+        if s.id not in KUBERNETES_SERVICES
         and (s.state not in GOOD_SERVICE_STATES or s.health == "unhealthy")
     ]
     if bad:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kiln.machinery.kubernetes.services import CONTROL_PLANE_SERVICES
+from kiln.machinery.kubernetes.services import KUBERNETES_SERVICES
 from kiln.machinery.resources import (
     MachineConfigSpec,
     MachineStageSpec,
@@ -57,7 +57,7 @@ def unmet_conditions(
     if not configured:
         unmet.append("no machine config")
     for service in services:
-        if service.id in CONTROL_PLANE_SERVICES:
+        if service.id in KUBERNETES_SERVICES:
             continue  # the node serves without them: `kilnctl health` checks Kubernetes
         if service.spec.state in _NOT_YET:
             unmet.append(f"service {service.id} is {service.spec.state}")

@@ -1,0 +1,104 @@
+"""Leaving the host clean when a node's Kubernetes services stop: containers outlive containerd
+(their shims run on their own), and pods leave mounts (volumes, network namespaces, root
+filesystems) under the node's state directory and the node's CNI bridge on the host.
+
+With the kubelet stopped and containerd still running, every task of the CRI namespace is
+killed and deleted; after containerd stopped, what is still mounted under the state directory
+is unmounted (deepest first) and the bridge is removed. Errors are logged, never raised: a
+node being stopped must stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+
+from kiln import process
+from kiln.machined.kubernetes.containerd import SEARCH_PATH, ContainerdPaths
+
+logger = logging.getLogger(__name__)
+
+CRI_NAMESPACE = "k8s.io"
+TIMEOUT = 30.0
+UNMOUNT_ROUNDS = 5
+
+
+async def _run(*argv: str, quiet: bool = False) -> str | None:
+    try:
+        done = await process.run(list(argv), env={"PATH": SEARCH_PATH}, timeout=TIMEOUT)
+    except process.ProcessError as exc:
+        if not quiet:
+            logger.warning("cleaning up: %s", exc)
+        return None
+    return done.stdout.decode()
+
+
+async def remove_containers(paths: ContainerdPaths) -> int:
+    """Kill and delete every task of the CRI namespace; how many there were."""
+    ctr = shutil.which("ctr")
+    if ctr is None or not paths.socket.exists():
+        return 0
+    base = [ctr, "--address", str(paths.socket), "--namespace", CRI_NAMESPACE]
+    tasks = running_tasks(await _run(*base, "tasks", "list") or "")
+    for task, running in tasks.items():
+        if running:
+            await _run(*base, "tasks", "kill", "--all", "--signal", "SIGKILL", task)
+    for task in tasks:
+        # containerd's CRI plugin deletes a killed task itself, often first
+        await _run(*base, "tasks", "delete", "--force", task, quiet=True)
+    return len(tasks)
+
+
+def running_tasks(listing: str) -> dict[str, bool]:
+    """The tasks of ``ctr tasks list`` output, and whether each still runs."""
+    found: dict[str, bool] = {}
+    for line in listing.splitlines()[1:]:  # TASK PID STATUS
+        fields = line.split()
+        if len(fields) >= 3:
+            found[fields[0]] = fields[2] in ("RUNNING", "PAUSED", "PAUSING", "CREATED")
+    return found
+
+
+async def clean_proxy_rules(kube_proxy: Path) -> None:
+    """Remove the rules kube-proxy left in the host's iptables (it also tries IPVS sets and
+    fails where ipset is missing: the iptables rules are gone all the same)."""
+    await _run(str(kube_proxy), "--cleanup", quiet=True)
+
+
+def mounts_under(directory: Path, mountinfo: str) -> list[str]:
+    """Mount points at or below ``directory`` in ``/proc/self/mountinfo`` text, deepest first."""
+    prefix = str(directory).rstrip("/") + "/"
+    found = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            point = fields[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                found.append(point)
+    return sorted(set(found), key=lambda p: (-p.count("/"), p))
+
+
+async def unmount_under(directory: Path) -> int:
+    """Lazily unmount everything below ``directory``; how many mounts there were. The kubelet
+    makes its root directory a shared bind mount, so a pod's mount can show twice: rounds go
+    on until none is left (or none goes away)."""
+    removed = 0
+    for _ in range(UNMOUNT_ROUNDS):
+        try:
+            mountinfo = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
+        except OSError:
+            return removed
+        points = mounts_under(directory, mountinfo)
+        if not points:
+            break
+        for point in points:
+            if await _run("umount", "--lazy", point, quiet=True) is not None:
+                removed += 1
+    return removed
+
+
+async def remove_link(name: str) -> None:
+    if await asyncio.to_thread(Path("/sys/class/net", name).exists):
+        await _run("ip", "link", "delete", name)

@@ -1,0 +1,91 @@
+"""The default pod network: the CNI config for a node's pod CIDR, routes to other nodes' pod
+CIDRs, the address the node publishes itself when the kubelet refuses a loopback one; and what
+a stopping node cleans up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiln.machined.kubernetes import podnetwork
+from kiln.machined.kubernetes.cleanup import mounts_under, running_tasks
+from kiln.machined.kubernetes.errors import KubernetesError
+
+
+def node(name: str, cidr: str | None, address: str | None) -> dict[str, Any]:
+    found: dict[str, Any] = {"metadata": {"name": name}, "spec": {}, "status": {}}
+    if cidr:
+        found["spec"] = {"podCIDR": cidr, "podCIDRs": [cidr]}
+    if address:
+        found["status"]["addresses"] = [{"type": "InternalIP", "address": address}]
+    return found
+
+
+def test_conflist_gives_pods_addresses_of_the_node_cidr(tmp_path: Path) -> None:
+    config = podnetwork.conflist("cp-1", ["10.244.3.0/24"], tmp_path / "ipam")
+    bridge, portmap = config["plugins"]
+    assert bridge["type"] == "bridge" and portmap["type"] == "portmap"
+    assert len(bridge["bridge"]) <= 15 and bridge["bridge"] == podnetwork.bridge_name("cp-1")
+    assert bridge["bridge"] != podnetwork.bridge_name("cp-2")
+    assert bridge["ipam"]["ranges"] == [[{"subnet": "10.244.3.0/24"}]]
+    assert bridge["ipam"]["dataDir"] == str(tmp_path / "ipam")
+    with pytest.raises(KubernetesError, match="no pod CIDR"):
+        podnetwork.conflist("cp-1", [], tmp_path)
+
+
+def test_conflist_is_written_once_and_whole(tmp_path: Path) -> None:
+    config = podnetwork.conflist("cp-1", ["10.244.3.0/24"], tmp_path / "ipam")
+    assert podnetwork.write_conflist(tmp_path / "net.d", config)
+    assert not podnetwork.write_conflist(tmp_path / "net.d", config)
+    written = tmp_path / "net.d" / podnetwork.CONFLIST_NAME
+    assert json.loads(written.read_text()) == config
+    assert [p.name for p in (tmp_path / "net.d").iterdir()] == [podnetwork.CONFLIST_NAME]
+
+
+def test_routes_go_to_other_nodes_on_other_hosts() -> None:
+    nodes = [
+        node("cp-1", "10.244.0.0/24", "10.5.0.2"),
+        node("w-1", "10.244.1.0/24", "10.5.0.3"),
+        node("w-2", "10.244.2.0/24", "10.5.0.9"),  # an address of this host
+        node("w-3", "10.244.3.0/24", "127.81.0.4"),  # container mode on this host
+        node("w-4", None, "10.5.0.5"),  # no CIDR yet
+        node("w-5", "10.244.5.0/24", None),  # no address yet
+    ]
+    found = podnetwork.routes("cp-1", nodes, ["10.5.0.2", "10.5.0.9"])
+    assert found == [podnetwork.NodeRoute("10.244.1.0/24", "10.5.0.3")]
+
+
+def test_a_loopback_node_publishes_its_address() -> None:
+    registered = node("cp-1", "10.244.0.0/24", None)
+    assert podnetwork.needs_published_address(registered, "127.81.0.4")
+    published = node("cp-1", "10.244.0.0/24", "127.81.0.4")
+    assert not podnetwork.needs_published_address(published, "127.81.0.4")
+    assert not podnetwork.needs_published_address(registered, "10.5.0.2")  # the kubelet does
+    patch = podnetwork.address_patch("cp-1", "127.81.0.4")
+    assert {"type": "InternalIP", "address": "127.81.0.4"} in patch["status"]["addresses"]
+
+
+def test_mounts_below_the_state_directory_deepest_first() -> None:
+    mountinfo = "\n".join(
+        [
+            "22 1 0:21 / /tmp/s rw - tmpfs tmpfs rw",
+            "30 22 0:40 / /tmp/s/kubelet/pods/a/volumes/x rw - tmpfs tmpfs rw",
+            "31 22 0:41 / /tmp/s/containerd/state/netns/cni-1 rw - nsfs nsfs rw",
+            "32 22 0:42 / /tmp/s/kubelet/pods/a rw - tmpfs tmpfs rw",
+            "33 1 0:43 / /tmp/other rw - tmpfs tmpfs rw",
+            "34 1 0:44 / /tmp/s2/x rw - tmpfs tmpfs rw",
+        ]
+    )
+    assert mounts_under(Path("/tmp/s"), mountinfo) == [
+        "/tmp/s/kubelet/pods/a/volumes/x",
+        "/tmp/s/containerd/state/netns/cni-1",
+        "/tmp/s/kubelet/pods/a",
+    ]
+
+
+def test_only_running_tasks_are_killed() -> None:
+    listing = "TASK    PID     STATUS\nabc     1234    RUNNING\ndef     0       STOPPED\n"
+    assert running_tasks(listing) == {"abc": True, "def": False}
