@@ -36,3 +36,9 @@ def test_forwarder_routes_are_host_port_pairs() -> None:
         with pytest.raises(ValueError, match="expected HOST:PORT"):
             forward.split(bad)
     assert forward.main(["kiln-demo", "127.0.0.1=10.5.0.2:50000"]) == 2
+    assert forward.main(["kiln-demo", "127.0.0.1:50000"]) == 2
+    routes, back = forward.parse_routes(
+        ["127.66.0.11:50000=10.5.0.2:50000", "back:10.5.0.1:8443=127.0.0.1:8443"]
+    )
+    assert routes == {("127.66.0.11", 50000): ("10.5.0.2", 50000)}
+    assert back == {("10.5.0.1", 8443): ("127.0.0.1", 8443)}

@@ -140,14 +140,25 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: forward NAMESPACE [back:]HOST:PORT=ADDRESS:PORT ...\n")
         return 2
     try:
-        routes = {
-            split(outer): split(inner) for outer, _, inner in (a.partition("=") for a in argv[1:])
-        }
+        routes, back = parse_routes(argv[1:])
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    asyncio.run(forward(argv[0], routes))
+    asyncio.run(forward(argv[0], routes, back))
     return 0
+
+
+def parse_routes(texts: list[str]) -> tuple[dict[Address, Address], dict[Address, Address]]:
+    """The routes out of the namespace's VMs to the host and back (``back:``) of ``texts``;
+    ValueError naming a malformed one."""
+    routes: dict[Address, Address] = {}
+    back: dict[Address, Address] = {}
+    for text in texts:
+        listen, equals, target = text.removeprefix(BACK).partition("=")
+        if not equals:
+            raise ValueError(f"{text!r}: expected [back:]HOST:PORT=ADDRESS:PORT")
+        (back if text.startswith(BACK) else routes)[split(listen)] = split(target)
+    return routes, back
 
 
 if __name__ == "__main__":
