@@ -3,12 +3,11 @@ it through systemd-boot into maintenance mode from slot A."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from image_vm import BuiltImage, forward_address, wait_for_api
+from image_vm import BuiltImage, forward_address, uefi_disk_vm, wait_for_api
 
 from kiln import process
 from kiln.image import build, qemu
@@ -33,20 +32,8 @@ async def test_uefi_boots_the_disk_into_maintenance_mode(image: BuiltImage, tmp_
         pytest.skip("needs UEFI firmware for QEMU (apt-get install ovmf)")
     disk = tmp_path / "disk.raw"
     await process.run(["cp", "--sparse=always", str(image.directory / build.DISK), str(disk)])
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(qemu.OVMF_VARS, variables)  # fresh per VM: stale entries fall into a shell
     host, port = forward_address()
-    spec = qemu.VMSpec(
-        kernel=None,
-        initramfs=None,
-        root=None,
-        cmdline="",
-        serial_log=tmp_path / "console.log",
-        forwards={f"{host}:{port}": 50000},
-        disks=(disk,),
-        uefi_vars=variables,
-    )
-    vm = await qemu.VM.start(spec)
+    vm = await qemu.VM.start(uefi_disk_vm(disk, tmp_path, {f"{host}:{port}": 50000}))
     try:
         seconds = await wait_for_api(vm, host, port, API_WAIT)
         print(f"\nUEFI disk boot, QEMU start to API answering: {seconds:.1f}s")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from image_vm import BuiltImage, wait_for_api
+from image_vm import BuiltImage, uefi_disk_vm, wait_for_api
 
 from conftest import signing_keys
 from kiln import process
@@ -154,20 +154,7 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         await vm.stop()
 
     # 2. Boot the installed disk through UEFI: configured, running, slot A.
-    variables = tmp_path / "OVMF_VARS.fd"
-    shutil.copyfile(qemu.OVMF_VARS, variables)
-    spec = qemu.VMSpec(
-        kernel=None,
-        initramfs=None,
-        root=None,
-        cmdline="",
-        serial_log=tmp_path / "console.log",
-        forwards={endpoint: 50000},
-        disks=(target,),
-        uefi_vars=variables,
-        reboot=True,
-    )
-    vm = await qemu.VM.start(spec)
+    vm = await qemu.VM.start(uefi_disk_vm(target, tmp_path, {endpoint: 50000}, reboot=True))
     try:
         status = await node.wait_for(
             vm, "running from slot A", lambda s: s["stage"] == "running" and s["activeSlot"] == "A"

@@ -105,16 +105,21 @@ def is_squashfs(device: str) -> bool:
         return False
 
 
-def partition_named(label: str) -> str:
-    """The device of the GPT partition named ``label`` (its PARTNAME), or ""."""
-    for name in sorted(os.listdir("/sys/class/block")):
+def with_partname(directory: str, label: str) -> str:
+    """The device among the entries of ``directory`` (in /sys) whose GPT name is ``label``."""
+    for name in sorted(os.listdir(directory)):
         try:
-            with open(f"/sys/class/block/{name}/uevent") as f:
+            with open(f"{directory}/{name}/uevent") as f:
                 if f"PARTNAME={label}\n" in f.read():
                     return f"/dev/{name}"
         except OSError:
             continue
     return ""
+
+
+def partition_named(label: str) -> str:
+    """The device of the GPT partition named ``label`` (its PARTNAME), or ""."""
+    return with_partname("/sys/class/block", label)
 
 
 def guid(raw: bytes) -> str:
@@ -170,14 +175,7 @@ def sibling(device: str, label: str) -> str:
     if not os.path.exists(f"/sys/class/block/{name}/partition"):
         return ""
     disk = os.path.basename(os.path.dirname(os.path.realpath(f"/sys/class/block/{name}")))
-    for part in sorted(os.listdir(f"/sys/class/block/{disk}")):
-        try:
-            with open(f"/sys/class/block/{disk}/{part}/uevent") as f:
-                if f"PARTNAME={label}\n" in f.read():
-                    return f"/dev/{part}"
-        except OSError:
-            continue
-    return ""
+    return with_partname(f"/sys/class/block/{disk}", label)
 
 
 def is_ext4(device: str) -> bool:

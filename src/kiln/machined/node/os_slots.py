@@ -107,7 +107,7 @@ class NodeSlots:
                 )
             finally:
                 await asyncio.to_thread(receiver.discard)
-            spec = await asyncio.to_thread(slots.settle, disk)
+            spec = await asyncio.to_thread(slots.read, disk)
         await self._publish(spec)
         seconds = time.monotonic() - started
         self._event(f"Kiln OS {version} written to slot {slot} in {seconds:.1f}s")

@@ -70,6 +70,12 @@ def settle(boot: BootDisk) -> BootSlotsSpec:
         return spec(boot, bootentries.slots(root), rolled_back)
 
 
+def read(boot: BootDisk) -> BootSlotsSpec:
+    """The slots as they are (nothing changed)."""
+    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+        return spec(boot, bootentries.slots(root), False)
+
+
 def mark_good(boot: BootDisk) -> tuple[bool, BootSlotsSpec]:
     """The booted slot is healthy: drop its boot counter (True if it had one)."""
     with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
