@@ -196,6 +196,7 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         assert _slots(status)["B"]["version"] == version and _slots(status)["B"]["preferred"]
 
         # 5. Roll back by hand to slot A.
+        started = time.monotonic()
         await node.call("rollback")
         await node.wait_for(
             vm,
@@ -203,7 +204,10 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
             lambda s: s["activeSlot"] == "A" and s["stage"] == "running",
         )
 
+        print(f"rollback (command to running on the other slot): {time.monotonic() - started:.1f}s")
+
         # 6. A build that fails at boot: tried once on slot B, then the firmware boots A again.
+        started = time.monotonic()
         await node.call("upgrade", "--image", str(broken))
         status = await node.wait_for(
             vm,
@@ -213,6 +217,9 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
                 and s["stage"] == "running"
                 and _slots(s)["B"]["state"] == "bad"
             ),
+        )
+        print(
+            f"failed upgrade (upload to running on the old slot): {time.monotonic() - started:.1f}s"
         )
         assert "this image was built to fail at boot" in vm.console()
         assert _slots(status)["A"]["preferred"]
