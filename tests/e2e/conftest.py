@@ -15,7 +15,7 @@ from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
 
 from kiln.image import build, manifest, qemu
 
-TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy")
+TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy", "xorriso")
 API_WAIT = 180.0
 
 

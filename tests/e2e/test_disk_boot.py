@@ -1,8 +1,10 @@
 """The raw disk image: GPT with EFI, BOOT-A, BOOT-B, META, STATE, EPHEMERAL; UEFI firmware boots
-it through systemd-boot into maintenance mode from slot A."""
+it through systemd-boot into maintenance mode from slot A. The ISO, attached as a disk (as a USB
+stick would be), boots the same way with its root on the KILN-ROOT partition."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,5 +44,25 @@ async def test_uefi_boots_the_disk_into_maintenance_mode(image: BuiltImage, tmp_
         console = vm.console()
         assert "kiln.root=PARTLABEL=BOOT-A" in console  # the kernel's command line, logged
         assert "kiln-init: root /dev/vda2 mounted read-only" in console
+    finally:
+        await vm.stop()
+
+
+async def test_uefi_boots_the_iso_as_a_usb_stick_into_maintenance_mode(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    if not qemu.OVMF_CODE.exists():
+        pytest.skip("needs UEFI firmware for QEMU (apt-get install ovmf)")
+    stick = tmp_path / "kiln.iso"
+    shutil.copyfile(image.directory / build.ISO, stick)
+    assert b"KILN-ROOT" in (await process.run(["sgdisk", "--print", str(stick)])).stdout
+    host, port = forward_address()
+    vm = await qemu.VM.start(uefi_disk_vm(stick, tmp_path, {f"{host}:{port}": 50000}))
+    try:
+        seconds = await wait_for_api(vm, host, port, API_WAIT)
+        print(f"\nUEFI boot of the ISO as a disk, QEMU start to API answering: {seconds:.1f}s")
+        done = await process.run([KILNCTL, "version", "--insecure", "-n", f"{host}:{port}"])
+        assert "Maintenance: yes" in done.stdout.decode()
+        assert "kiln-init: root /dev/vda3 mounted read-only" in vm.console()
     finally:
         await vm.stop()

@@ -99,7 +99,8 @@ async def _image_variant(image: BuiltImage, tmp: Path, label: str, broken: bool)
     output = tmp / label
     options = build.BuildOptions(output=output, signing_key=private, label=label, break_boot=broken)
     await build.build(options)
-    (output / build.DISK).unlink()  # not needed for an upgrade
+    for unused in (build.DISK, build.ISO):  # not needed for an upgrade
+        (output / unused).unlink()
     return output
 
 

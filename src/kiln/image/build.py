@@ -25,13 +25,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import kiln
 from kiln import __version__
-from kiln.image import apt, disk, initramfs, manifest, pydeps, rootfs, squashfs, stage
+from kiln.image import apt, disk, initramfs, iso, manifest, pydeps, rootfs, squashfs, stage
 from kiln.image.errors import ImageError
 from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
 from kiln.machinery.osimage import layout
 
 KERNEL, INITRAMFS, ROOTFS, DISK = "vmlinuz", "initramfs", "rootfs.squashfs", "disk.raw"
+ISO = "kiln.iso"
 KEEP_BUILDS = 3  # finished artifact sets kept in the cache, newest first
 ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)  # cached; the disk is made from them each time
 LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.]*")
@@ -138,6 +139,18 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
             Path(tmp),
             options.version,
         )
+    with (
+        steps.step("Making the ISO (hybrid UEFI, for USB sticks)"),
+        tempfile.TemporaryDirectory(dir=options.cache, prefix="iso-") as tmp,
+    ):
+        await iso.make(
+            options.output / ISO,
+            cache_dir,
+            cmdline,
+            squashfs.SOURCE_DATE_EPOCH,
+            Path(tmp),
+            options.version,
+        )
     with steps.step("Writing and signing the manifest"):
         data = {
             "name": "kiln-os",
@@ -151,7 +164,7 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
             "python_packages": _python_packages(requirements),
             "source_date_epoch": squashfs.SOURCE_DATE_EPOCH,
             "artifacts": await asyncio.to_thread(
-                manifest.describe, options.output, [*ARTIFACTS, DISK]
+                manifest.describe, options.output, [*ARTIFACTS, DISK, ISO]
             ),
         }
         await asyncio.to_thread(_write_manifest, options.output, data, key)

@@ -28,12 +28,14 @@ def _guid(seed: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kiln-disk:{seed}:{name}")).upper()
 
 
-def loader_files(cmdline: str, version: str) -> dict[str, str]:
+def loader_files(
+    cmdline: str, version: str, root: str = f"PARTLABEL={layout.BOOT_A}"
+) -> dict[str, str]:
     """systemd-boot's configuration: one entry for slot A (``default`` matches both slots)."""
     return {
         bootentries.LOADER_CONF: bootentries.LOADER_TEXT,
         f"{bootentries.ENTRIES}/{bootentries.entry_name('A', None)}": bootentries.entry_text(
-            "A", version, cmdline, f"PARTLABEL={layout.BOOT_A}", preferred=True
+            "A", version, cmdline, root, preferred=True
         ),
         f"A/{bootentries.RELEASE}": json.dumps({"name": "kiln-os", "version": version}) + "\n",
     }
@@ -51,27 +53,46 @@ async def make(
     argv += layout.sgdisk_arguments({p.name: _guid(seed, p.name) for p in layout.LAYOUT})
     await process.run([*argv, str(output)], timeout=60)
     esp = work / "esp.img"
-    files = {
+    first, last = spans[layout.EFI]
+    esp_kib = (last - first + 1) * layout.SECTOR // 1024
+    texts = loader_files(cmdline, version)
+    await esp_image(esp, esp_kib, boot_files(artifacts), texts, epoch, work / "esp")
+    await asyncio.to_thread(_write_at, output, first * layout.SECTOR, esp)
+    await asyncio.to_thread(_write_at, output, spans[layout.BOOT_A][0] * layout.SECTOR, root)
+
+
+def boot_files(artifacts: Path) -> dict[str, Path]:
+    """What an ESP holds of the artifacts: systemd-boot, slot A's kernel and initramfs."""
+    return {
         "EFI/BOOT/BOOTX64.EFI": artifacts / LOADER,
         "A/vmlinuz": artifacts / "vmlinuz",
         "A/initramfs": artifacts / "initramfs",
     }
-    first, last = spans[layout.EFI]
-    esp_kib = (last - first + 1) * layout.SECTOR // 1024
+
+
+async def esp_image(
+    esp: Path,
+    size_kib: int,
+    files: dict[str, Path],
+    texts: dict[str, str],
+    epoch: int,
+    tree: Path,
+    fat32: bool = True,
+) -> None:
+    """A FAT image of ``size_kib`` at ``esp`` holding ``files`` and ``texts`` (by path), all
+    dated ``epoch``; ``tree`` is scratch space."""
+    bits = ["-F", "32"] if fat32 else []
     await process.run(
-        ["mkfs.fat", "-C", "-F", "32", "-n", "EFI", "--invariant", str(esp), str(esp_kib)],
+        ["mkfs.fat", "-C", *bits, "-n", "EFI", "--invariant", str(esp), str(size_kib)],
         env={"SOURCE_DATE_EPOCH": str(epoch)},
         timeout=60,
     )
-    tree = work / "esp"
-    entries = await asyncio.to_thread(_esp_tree, tree, files, loader_files(cmdline, version), epoch)
+    entries = await asyncio.to_thread(_esp_tree, tree, files, texts, epoch)
     await process.run(
         ["mcopy", "-s", "-m", "-i", str(esp), *(str(tree / e) for e in entries), "::/"],
         env={"MTOOLS_SKIP_CHECK": "1", "SOURCE_DATE_EPOCH": str(epoch)},
         timeout=120,
     )
-    await asyncio.to_thread(_write_at, output, first * layout.SECTOR, esp)
-    await asyncio.to_thread(_write_at, output, spans[layout.BOOT_A][0] * layout.SECTOR, root)
 
 
 def _blank(output: Path, root: Path, spans: dict[str, tuple[int, int]]) -> None:
