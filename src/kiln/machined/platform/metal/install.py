@@ -27,7 +27,7 @@ from pathlib import Path
 
 from kiln import __version__, process
 from kiln.machined.errors import InvalidRequestError
-from kiln.machined.platform.metal import blockdev, esp
+from kiln.machined.platform.metal import blockdev, partmount
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.osimage import bootentries, layout
 from kiln.machinery.privatefile import write_private_file
@@ -133,7 +133,7 @@ async def _format_in_place(config: MachineConfig, disk: str) -> None:
 
 
 def _write_config(state_partition: str, config: MachineConfig) -> None:
-    with esp.mounted(state_partition, "ext4") as state:
+    with partmount.mounted(state_partition, "ext4") as state:
         write_private_file(state / CONFIG_FILE, config.to_yaml())
 
 
@@ -144,7 +144,7 @@ def _read(*paths: str) -> list[str]:
 def _write_partitions(
     parts: dict[str, str], version: str, cmdline: str, guids: dict[str, str], config: MachineConfig
 ) -> None:
-    with esp.mounted(parts[layout.EFI], "vfat") as mounted_esp:
+    with partmount.mounted(parts[layout.EFI], "vfat") as mounted_esp:
         write_boot_files(mounted_esp, Path(layout.BOOT_FILES), version, cmdline, guids)
     _write_config(parts[layout.STATE], config)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kiln import process
 from kiln.machined.errors import NodeStateError
-from kiln.machined.platform.metal import blockdev, esp
+from kiln.machined.platform.metal import blockdev, partmount
 from kiln.machinery.osimage import bootentries, layout
 from kiln.machinery.osimage.bootentries import SlotInfo, SlotState
 from kiln.machinery.resources.runtime.boot_slots import BootSlot, BootSlotsSpec
@@ -62,7 +62,7 @@ def spec(boot: BootDisk, infos: list[SlotInfo], rolled_back: bool) -> BootSlotsS
 def settle(boot: BootDisk) -> BootSlotsSpec:
     """At boot: if the firmware fell back to this slot (the preferred one failed), prefer this
     one again; the slots as they are now."""
-    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         first = bootentries.preferred(root)
         rolled_back = first is not None and first != boot.booted
         if rolled_back:
@@ -72,13 +72,13 @@ def settle(boot: BootDisk) -> BootSlotsSpec:
 
 def read(boot: BootDisk) -> BootSlotsSpec:
     """The slots as they are (nothing changed)."""
-    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         return spec(boot, bootentries.slots(root), False)
 
 
 def mark_good(boot: BootDisk) -> tuple[bool, BootSlotsSpec]:
     """The booted slot is healthy: drop its boot counter (True if it had one)."""
-    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         changed = bootentries.mark_good(root, boot.booted)
         if changed:
             bootentries.prefer(root, boot.booted)
@@ -107,7 +107,7 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
     if size > blockdev.size_of(partition):
         raise NodeStateError(f"the new root ({size} bytes) does not fit in {partition}")
     blockdev.copy(str(root_file), partition, size)
-    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         bootentries.remove_entry(root, target)  # a half-written slot must not be booted
         (root / target).mkdir(exist_ok=True)
         for name in ("vmlinuz", "initramfs"):
@@ -122,7 +122,7 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
 def rollback(boot: BootDisk) -> SlotInfo:
     """Prefer the other slot (it must hold a good image); its info."""
     target = bootentries.other(boot.booted)
-    with esp.mounted(boot.parts[layout.EFI], "vfat") as root:
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         info = next(i for i in bootentries.slots(root) if i.slot == target)
         if info.state is SlotState.EMPTY:
             raise NodeStateError(f"slot {target} holds no image: nothing to roll back to")
