@@ -80,6 +80,7 @@ class VMSpec:
     disks: tuple[Path, ...] = ()
     uefi_vars: Path | None = None
     qmp: Path | None = None  # a QMP control socket (keys, power)
+    reboot: bool = False  # a guest reboot restarts the VM (else QEMU exits)
 
     def argv(self, accel: str) -> list[str]:
         net = "user,id=net0" + "".join(
@@ -88,7 +89,9 @@ class VMSpec:
         cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
         argv = [QEMU, "-accel", accel, "-cpu", cpu]
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
-        argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
+        argv += ["-display", "none", "-monitor", "none"]
+        if not self.reboot:
+            argv.append("-no-reboot")
         argv += ["-serial", f"file:{self.serial_log}"]
         if self.uefi_vars is not None:
             argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"]
