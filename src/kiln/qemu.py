@@ -88,6 +88,7 @@ class VMSpec:
     qmp: Path | None = None  # a QMP control socket (keys, power)
     tap: str | None = None  # a tap device instead of user-mode networking (no forwards)
     mac: str | None = None
+    reboot: bool = False  # a guest reboot restarts the VM (else QEMU exits)
 
     def argv(self, accel: str) -> list[str]:
         if self.tap is not None:
@@ -100,7 +101,9 @@ class VMSpec:
         cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
         argv = [QEMU, "-accel", accel, "-cpu", cpu]
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
-        argv += ["-display", "none", "-monitor", "none", "-no-reboot"]
+        argv += ["-display", "none", "-monitor", "none"]
+        if not self.reboot:
+            argv.append("-no-reboot")
         argv += ["-serial", f"file:{self.serial_log}"]
         if self.uefi_vars is not None:
             argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}"]

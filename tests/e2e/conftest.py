@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,7 +16,7 @@ from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
 from kiln import qemu
 from kiln.image import build, manifest
 
-TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy")
+TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy", "xorriso")
 API_WAIT = 180.0
 
 
@@ -26,13 +27,22 @@ def _missing() -> str | None:
     return qemu.available()
 
 
+def signing_keys() -> tuple[Path, Path]:
+    """One signing key kept beside the build cache: its public half is built into the root,
+    so a new key per run would rebuild the root every run."""
+    keys = build.default_cache() / "e2e-keys"
+    private, public = keys / manifest.PRIVATE_KEY_FILE, keys / manifest.PUBLIC_KEY_FILE
+    if not (private.exists() and public.exists()):
+        manifest.generate_key(keys)
+    return private, public
+
+
 @pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    keys = tmp_path_factory.mktemp("keys")
-    private, public = manifest.generate_key(keys)
+    private, public = signing_keys()
     output = tmp_path_factory.mktemp("image")
     started = time.monotonic()
     result = asyncio.run(build.build(build.BuildOptions(output=output, signing_key=private)))

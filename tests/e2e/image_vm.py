@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,26 @@ async def wait_for_api(vm: qemu.VM, host: str, port: int, within: float) -> floa
             pytest.fail(f"the VM's API did not answer in {within:g}s:\n{vm.console()[-3000:]}")
         await asyncio.sleep(0.2)
     return time.monotonic() - vm.started
+
+
+def uefi_disk_vm(
+    disk: Path, tmp: Path, forwards: dict[str, int], *, reboot: bool = False
+) -> qemu.VMSpec:
+    """A VM booting ``disk`` through OVMF, with a fresh copy of its variables (a reused copy
+    kept stale entries and fell into the EFI shell) and its console in ``tmp``."""
+    variables = tmp / "OVMF_VARS.fd"
+    shutil.copyfile(qemu.OVMF_VARS, variables)
+    return qemu.VMSpec(
+        kernel=None,
+        initramfs=None,
+        root=None,
+        cmdline="",
+        serial_log=tmp / "console.log",
+        forwards=forwards,
+        disks=(disk,),
+        uefi_vars=variables,
+        reboot=reboot,
+    )
 
 
 def forward_address() -> tuple[str, int]:

@@ -24,6 +24,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("kiln.ctl.power", "reboot"),
     ("kiln.ctl.power", "shutdown"),
     ("kiln.ctl.power", "reset"),
+    ("kiln.ctl.upgrade", "upgrade"),
+    ("kiln.ctl.upgrade", "rollback"),
     ("kiln.ctl.bootstrap", "bootstrap"),
     ("kiln.ctl.etcd", "etcd"),
     ("kiln.ctl.cluster", "cluster"),

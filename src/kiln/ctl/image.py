@@ -92,6 +92,12 @@ def lock_command(lock_path: Path) -> None:
     help="Directory for vmlinuz, initramfs, rootfs.squashfs and manifest.json.",
 )
 @click.option("--no-cache", is_flag=True, help="Build every artifact again.")
+@click.option(
+    "--label",
+    default="",
+    help="Appended to the version (0.1.0+LABEL): builds of the same sources that differ.",
+)
+@click.option("--break-boot", is_flag=True, hidden=True)  # tests: an image failing at boot
 @_LOCK_OPTION
 def build_command(
     profile: str,
@@ -99,6 +105,8 @@ def build_command(
     signing_key: Path | None,
     output: Path,
     no_cache: bool,
+    label: str,
+    break_boot: bool,
     lock_path: Path,
 ) -> None:
     """Build a Kiln OS image from the locked packages and this source tree."""
@@ -109,6 +117,8 @@ def build_command(
         signing_key=signing_key,
         lock_path=lock_path,
         use_cache=not no_cache,
+        label=label,
+        break_boot=break_boot,
     )
     result = asyncio.run(build.build(options, RichSteps()))
     artifacts = result.manifest["artifacts"]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,15 +25,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import kiln
 from kiln import __version__
-from kiln.image import apt, disk, initramfs, manifest, pydeps, rootfs, squashfs, stage
+from kiln.image import apt, disk, initramfs, iso, manifest, pydeps, rootfs, squashfs, stage
 from kiln.image.errors import ImageError
 from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
+from kiln.machinery.osimage import layout
 
 KERNEL, INITRAMFS, ROOTFS, DISK = "vmlinuz", "initramfs", "rootfs.squashfs", "disk.raw"
+ISO = "kiln.iso"
 KEEP_BUILDS = 3  # finished artifact sets kept in the cache, newest first
 ARTIFACTS = (KERNEL, INITRAMFS, ROOTFS)  # cached; the disk is made from them each time
-BASE_KERNEL_ARGS = ("random.trust_cpu=on", "console=ttyS0", "ro")
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.]*")
+BASE_KERNEL_ARGS = ("random.trust_cpu=on", "console=ttyS0", "ro", "panic=10")
 
 
 def default_cache() -> Path:
@@ -65,6 +69,12 @@ class BuildOptions:
     cache: Path = field(default_factory=default_cache)
     project: Path = field(default_factory=project_root)
     use_cache: bool = True
+    label: str = ""  # appended to the version (``0.1.0+label``): two builds that differ
+    break_boot: bool = False  # tests only: an initramfs that fails before the node starts
+
+    @property
+    def version(self) -> str:
+        return f"{__version__}+{self.label}" if self.label else __version__
 
 
 @dataclass(frozen=True)
@@ -83,10 +93,11 @@ def tree_hash(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def input_key(lock: PackageLock, requirements: str, profile: Profile) -> str:
+def input_key(lock: PackageLock, requirements: str, profile: Profile, public_key: bytes) -> str:
     digest = hashlib.sha256()
     for part in (stage.lock_key(lock), requirements, tree_hash(kiln_source()), profile.value):
         digest.update(part.encode() + b"\0")
+    digest.update(public_key)
     return digest.hexdigest()[:24]
 
 
@@ -96,20 +107,25 @@ def kiln_source() -> Path:
 
 async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResult:
     steps = steps or QuietSteps()
+    if options.label and not LABEL.fullmatch(options.label):
+        raise ImageError(f"--label {options.label!r}: use letters, digits and dots only")
     key = manifest.load_private_key(options.signing_key) if options.signing_key else None
     lock = load_lock(options.lock_path)
     kernel = lock.kernel()
     release = kernel.name.removeprefix("linux-image-")
     with steps.step("Reading the locked Python requirements"):
         requirements = await pydeps.export_requirements(options.project)
-    cache_dir = options.cache / "images" / input_key(lock, requirements, options.profile)
+    public = manifest.public_key_pem(key) if key else b""
+    cache_dir = options.cache / "images" / input_key(lock, requirements, options.profile, public)
     cached = options.use_cache and (cache_dir / ".complete").exists()
     if not cached:
-        await _build_artifacts(options, lock, release, requirements, cache_dir, steps)
+        await _build_artifacts(options, lock, release, requirements, public, cache_dir, steps)
         await asyncio.to_thread(prune, options.cache / "images", KEEP_BUILDS)
     cmdline = " ".join((*BASE_KERNEL_ARGS, *options.kernel_args))
     with steps.step(f"Writing the image to {options.output}"):
         await asyncio.to_thread(_copy_artifacts, cache_dir, options.output)
+        if options.break_boot:
+            await asyncio.to_thread(initramfs.append_break_marker, options.output / INITRAMFS)
     with (
         steps.step("Making the disk image (GPT, UEFI, systemd-boot)"),
         tempfile.TemporaryDirectory(dir=options.cache, prefix="disk-") as tmp,
@@ -121,11 +137,26 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
             cache_dir.name,
             squashfs.SOURCE_DATE_EPOCH,
             Path(tmp),
+            options.version,
+        )
+    with (
+        steps.step("Making the ISO (hybrid UEFI, for USB sticks)"),
+        tempfile.TemporaryDirectory(dir=options.cache, prefix="iso-") as tmp,
+    ):
+        await iso.make(
+            options.output / ISO,
+            cache_dir,
+            cmdline,
+            squashfs.SOURCE_DATE_EPOCH,
+            Path(tmp),
+            options.version,
         )
     with steps.step("Writing and signing the manifest"):
         data = {
             "name": "kiln-os",
-            "version": __version__,
+            "version": options.version,
+            "label": options.label,
+            "broken": options.break_boot,
             "profile": options.profile.value,
             "kernel": {"package": kernel.name, "version": kernel.version, "release": release},
             "cmdline": cmdline,
@@ -133,7 +164,7 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
             "python_packages": _python_packages(requirements),
             "source_date_epoch": squashfs.SOURCE_DATE_EPOCH,
             "artifacts": await asyncio.to_thread(
-                manifest.describe, options.output, [*ARTIFACTS, DISK]
+                manifest.describe, options.output, [*ARTIFACTS, DISK, ISO]
             ),
         }
         await asyncio.to_thread(_write_manifest, options.output, data, key)
@@ -145,6 +176,7 @@ async def _build_artifacts(
     lock: PackageLock,
     release: str,
     requirements: str,
+    public_key: bytes,
     cache_dir: Path,
     steps: Steps,
 ) -> None:
@@ -157,11 +189,6 @@ async def _build_artifacts(
     await asyncio.to_thread(_fresh_directory, cache_dir)
     with tempfile.TemporaryDirectory(dir=options.cache, prefix="build-") as tmp:
         work = Path(tmp)
-        with steps.step("Assembling the root filesystem"):
-            await rootfs.assemble(staged, site, kiln_source(), work / "root")
-            rootfs.add_kernel_modules(staged, release, work / "root")
-        with steps.step("Compressing the root filesystem (squashfs, zstd)"):
-            await squashfs.make(work / "root", cache_dir / ROOTFS)
         with steps.step("Building the initramfs"):
             await initramfs.assemble(staged, release, options.profile, work / "initramfs")
             await initramfs.pack(
@@ -171,7 +198,26 @@ async def _build_artifacts(
         await asyncio.to_thread(
             shutil.copyfile, staged / disk.SYSTEMD_BOOT, cache_dir / disk.LOADER
         )
+        with steps.step("Assembling the root filesystem"):
+            await rootfs.assemble(staged, site, kiln_source(), work / "root")
+            rootfs.add_kernel_modules(staged, release, work / "root")
+            await asyncio.to_thread(_add_boot_files, cache_dir, public_key, work / "root")
+        with steps.step("Compressing the root filesystem (squashfs, zstd)"):
+            await squashfs.make(work / "root", cache_dir / ROOTFS)
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")
+
+
+def _add_boot_files(cache_dir: Path, public_key: bytes, root: Path) -> None:
+    """What the installer writes to a disk (this image's kernel, initramfs and boot loader)
+    and the key upgrades must be signed with, into the root."""
+    boot = root / layout.BOOT_FILES.lstrip("/")
+    boot.mkdir(parents=True, exist_ok=True)
+    for name in (KERNEL, INITRAMFS, disk.LOADER):
+        shutil.copyfile(cache_dir / name, boot / name)
+    if public_key:
+        trusted = root / layout.TRUSTED_KEY.lstrip("/")
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        trusted.write_bytes(public_key)
 
 
 def prune(images: Path, keep: int) -> list[Path]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import stat
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 
@@ -87,3 +88,19 @@ async def pack(tree: Path, output: Path, mtime: int) -> None:
     data = await asyncio.to_thread(cpio.archive, tree, DEVICES, mtime)
     done = await process.run(["zstd", "-q", f"-{ZSTD_LEVEL}", "-T1", "-c"], input=data, timeout=600)
     await asyncio.to_thread(output.write_bytes, done.stdout)
+
+
+BREAK_MARKER = "etc/kiln/break-boot"
+
+
+def append_break_marker(initramfs: Path) -> None:
+    """Make ``initramfs`` fail its boot (tests of the firmware's fallback): a second, plain
+    cpio holding :data:`BREAK_MARKER` is appended, at a 4-byte boundary as the kernel wants."""
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = Path(tmp) / BREAK_MARKER
+        marker.parent.mkdir(parents=True)
+        marker.write_text("this image was built to fail at boot (--break-boot)\n")
+        extra = cpio.archive(Path(tmp))
+    with initramfs.open("ab") as f:
+        f.write(b"\0" * (-f.tell() % 512))
+        f.write(extra)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3.11 -IS
-# ruff: noqa: PTH103, PTH106, PTH108, PTH110, PTH116, PTH118, PTH123, PTH208
+# ruff: noqa: PTH103, PTH106, PTH108, PTH110, PTH116, PTH118, PTH119, PTH120, PTH123, PTH208
 """The initramfs's init: from the kernel to ``kiln-machined`` as PID 1 on the squashfs root.
 
 It runs on the initramfs's small Python (the image's own interpreter, a few standard modules,
@@ -9,15 +9,20 @@ ctypes) and needs nothing else: no shell, no busybox. Steps:
 2. load the kernel modules listed in ``/etc/kiln/modules`` in that order (dependencies first,
    worked out when the image was built) with ``finit_module``;
 3. find the root: ``kiln.root=`` on the kernel command line names a device or, as
-   ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it, the first whole disk that starts
-   with a squashfs superblock; mount it read-only;
-4. mount tmpfs on ``/run``, ``/tmp`` and ``/var`` of the new root, move ``/dev``, ``/proc`` and
-   ``/sys`` into it, free the initramfs, and switch to it (``MS_MOVE`` + ``chroot``);
-5. exec ``/usr/bin/kiln-machined --mode metal``.
+   ``kiln.root=PARTUUID=...`` or ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it,
+   the first whole disk that starts with a squashfs superblock; mount it read-only;
+4. mount tmpfs on ``/run`` and ``/tmp`` of the new root; when the root is a partition of an
+   installed disk whose EPHEMERAL and STATE partitions hold ext4, mount them on ``/var`` and
+   ``/system/state`` (else tmpfs on ``/var``: maintenance mode until a config is applied);
+5. move ``/dev``, ``/proc`` and ``/sys`` into the new root, free the initramfs, and switch to
+   it (``MS_MOVE`` + ``chroot``);
+6. exec ``/usr/bin/kiln-machined --mode metal`` (with ``--config-dir /system/state`` when
+   STATE is mounted).
 
 It uses ``os`` and ``open`` rather than pathlib: pathlib's imports are not in the initramfs.
-A failure is printed on the console and the machine powers off after a pause: PID 1 must not
-exit (that panics the kernel without saying why).
+A failure is printed on the console and the machine reboots after a pause, so that the
+firmware's boot counting can fall back to the other slot: PID 1 must not exit (that panics
+the kernel without saying why).
 """
 
 import ctypes
@@ -27,8 +32,11 @@ import time
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_MOVE = 1, 2, 4, 8, 8192
 SYS_FINIT_MODULE = 313
-RB_POWER_OFF = 0x4321FEDC
+RB_AUTOBOOT = 0x01234567
 SQUASHFS_MAGIC = b"hsqs"
+EXT4_MAGIC_OFFSET, EXT4_MAGIC = 1080, b"\x53\xef"
+BREAK_MARKER = "/etc/kiln/break-boot"
+STATE_MOUNT = "/system/state"
 NEW_ROOT = "/newroot"
 MODULES_LIST = "/etc/kiln/modules"
 ROOT_WAIT = 30.0
@@ -97,11 +105,11 @@ def is_squashfs(device: str) -> bool:
         return False
 
 
-def partition_named(label: str) -> str:
-    """The device of the GPT partition named ``label`` (its PARTNAME), or ""."""
-    for name in sorted(os.listdir("/sys/class/block")):
+def with_partname(directory: str, label: str) -> str:
+    """The device among the entries of ``directory`` (in /sys) whose GPT name is ``label``."""
+    for name in sorted(os.listdir(directory)):
         try:
-            with open(f"/sys/class/block/{name}/uevent") as f:
+            with open(f"{directory}/{name}/uevent") as f:
                 if f"PARTNAME={label}\n" in f.read():
                     return f"/dev/{name}"
         except OSError:
@@ -109,10 +117,84 @@ def partition_named(label: str) -> str:
     return ""
 
 
+def partition_named(label: str) -> str:
+    """The device of the GPT partition named ``label`` (its PARTNAME), or ""."""
+    return with_partname("/sys/class/block", label)
+
+
+def guid(raw: bytes) -> str:
+    """A GPT GUID (mixed-endian bytes) as text, upper case."""
+    head = (
+        int.from_bytes(raw[0:4], "little"),
+        int.from_bytes(raw[4:6], "little"),
+        int.from_bytes(raw[6:8], "little"),
+    )
+    tail = f"{raw[8:10].hex().upper()}-{raw[10:16].hex().upper()}"
+    return f"{head[0]:08X}-{head[1]:04X}-{head[2]:04X}-{tail}"
+
+
+def partition_guids(disk: str) -> list[str]:
+    """The unique GUIDs of the GPT partitions of ``/dev/disk``, by partition number - 1."""
+    try:
+        with open(f"/dev/{disk}", "rb") as f:
+            header = f.read(1024)[512:]
+            if header[:8] != b"EFI PART":
+                return []
+            start = int.from_bytes(header[72:80], "little") * 512
+            count = int.from_bytes(header[80:84], "little")
+            size = int.from_bytes(header[84:88], "little")
+            f.seek(start)
+            table = f.read(count * size)
+    except OSError:
+        return []
+    return [guid(table[i * size + 16 : i * size + 32]) for i in range(count)]
+
+
+def partition_by_guid(wanted: str) -> str:
+    """The device of the GPT partition whose unique GUID is ``wanted``, or ""."""
+    for disk in sorted(os.listdir("/sys/class/block")):
+        if os.path.exists(f"/sys/class/block/{disk}/partition"):
+            continue
+        guids = partition_guids(disk)
+        if wanted.upper() not in guids:
+            continue
+        number = str(guids.index(wanted.upper()) + 1)
+        for name in os.listdir(f"/sys/class/block/{disk}"):
+            try:
+                with open(f"/sys/class/block/{disk}/{name}/partition") as f:
+                    if f.read().strip() == number:
+                        return f"/dev/{name}"
+            except OSError:
+                continue
+    return ""
+
+
+def sibling(device: str, label: str) -> str:
+    """The partition named ``label`` on the disk holding partition ``device``, or ""."""
+    name = os.path.basename(device)
+    if not os.path.exists(f"/sys/class/block/{name}/partition"):
+        return ""
+    disk = os.path.basename(os.path.dirname(os.path.realpath(f"/sys/class/block/{name}")))
+    return with_partname(f"/sys/class/block/{disk}", label)
+
+
+def is_ext4(device: str) -> bool:
+    try:
+        with open(device, "rb") as f:
+            f.seek(EXT4_MAGIC_OFFSET)
+            return f.read(2) == EXT4_MAGIC
+    except OSError:
+        return False
+
+
 def find_root(wanted: str) -> str:
     deadline = time.monotonic() + ROOT_WAIT
     while True:
-        if wanted.startswith("PARTLABEL="):
+        if wanted.startswith("PARTUUID="):
+            device = partition_by_guid(wanted.removeprefix("PARTUUID="))
+            if device and is_squashfs(device):
+                return device
+        elif wanted.startswith("PARTLABEL="):
             device = partition_named(wanted.removeprefix("PARTLABEL="))
             if device and is_squashfs(device):
                 return device
@@ -169,20 +251,31 @@ def main() -> None:
     log(f"root {root} mounted read-only")
     mount("tmpfs", NEW_ROOT + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
     mount("tmpfs", NEW_ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-    mount("tmpfs", NEW_ROOT + "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    os.makedirs(NEW_ROOT + "/var/lib/kiln", mode=0o700)
+    argv = list(MACHINED)
+    ephemeral, state = sibling(root, "EPHEMERAL"), sibling(root, "STATE")
+    if ephemeral and state and is_ext4(ephemeral) and is_ext4(state):
+        mount(ephemeral, NEW_ROOT + "/var", "ext4", MS_NOSUID | MS_NODEV)
+        mount(state, NEW_ROOT + STATE_MOUNT, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        argv += ["--config-dir", STATE_MOUNT]
+        log(f"installed: {ephemeral} on /var, {state} on {STATE_MOUNT}")
+    else:
+        mount("tmpfs", NEW_ROOT + "/var", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    os.makedirs(NEW_ROOT + "/var/lib/kiln", mode=0o700, exist_ok=True)
+    if os.path.exists(BREAK_MARKER):
+        with open(BREAK_MARKER) as f:
+            raise OSError(f.read().strip())
     switch_root()
     log("starting kiln-machined")
-    os.execve(MACHINED[0], MACHINED, ENV)
+    os.execve(argv[0], argv, ENV)
 
 
 if __name__ == "__main__":
     try:
         main()
     except Exception as exc:  # noqa: BLE001 - PID 1 reports anything, then powers off
-        log(f"boot failed: {exc}")
+        log(f"boot failed: {exc}; rebooting in 10s")
         time.sleep(10)
         os.sync()
-        libc.reboot(RB_POWER_OFF)
+        libc.reboot(RB_AUTOBOOT)
         while True:
             time.sleep(3600)

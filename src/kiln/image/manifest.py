@@ -8,17 +8,18 @@ public key, then every artifact's size and hash; anything else is refused with V
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiln.image.apt import sha256_file
 from kiln.image.errors import ImageError, VerifyError
+from kiln.machinery.errors import SignatureError
+from kiln.machinery.osimage import signature as osimage_signature
+from kiln.machinery.osimage.signature import key_id
 from kiln.machinery.privatefile import write_private_file
 
 MANIFEST = "manifest.json"
@@ -39,11 +40,6 @@ def encode(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
-def key_id(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
 def generate_key(directory: Path) -> tuple[Path, Path]:
     """A new image signing key pair: the private key (mode 0600) and the public key."""
     key = Ed25519PrivateKey.generate()
@@ -59,6 +55,12 @@ def generate_key(directory: Path) -> tuple[Path, Path]:
     write_private_file(directory / PRIVATE_KEY_FILE, private)
     (directory / PUBLIC_KEY_FILE).write_bytes(public)
     return directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+
+
+def public_key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -102,22 +104,15 @@ def verify(directory: Path, public: Ed25519PublicKey) -> dict[str, Any]:
     manifest_path, signature_path = directory / MANIFEST, directory / SIGNATURE
     try:
         data = manifest_path.read_bytes()
-        signature = json.loads(signature_path.read_text())
+        signature = signature_path.read_bytes()
     except FileNotFoundError as exc:
         raise VerifyError(f"{exc.filename}: missing (is the image signed?)") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise VerifyError(f"{signature_path}: unreadable signature: {exc}") from None
-    if not isinstance(signature, dict) or signature.get("algorithm") != "ed25519":
-        raise VerifyError(f"{signature_path}: not an Ed25519 signature")
     try:
-        public.verify(base64.b64decode(str(signature.get("signature", ""))), data)
-    except (InvalidSignature, ValueError):
-        raise VerifyError(
-            f"{manifest_path}: the signature does not match (signed by key "
-            f"{signature.get('key_id', '?')}, checked with key {key_id(public)}; "
-            "or the manifest was changed)"
-        ) from None
-    manifest = json.loads(data)
+        manifest = osimage_signature.check(data, signature, public, str(manifest_path))
+    except SignatureError as exc:
+        raise VerifyError(str(exc)) from None
     for name, expected in sorted(manifest.get("artifacts", {}).items()):
         path = directory / name
         if not path.is_file():

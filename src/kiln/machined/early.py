@@ -37,12 +37,15 @@ logger = logging.getLogger(__name__)
 BOOTING = "the node is still booting"
 
 
-def early_identity(state_dir: Path) -> tuple[ServerIdentity, str | None] | None:
+def early_identity(
+    state_dir: Path, config_dir: Path | None = None
+) -> tuple[ServerIdentity, str | None] | None:
     """The identity to serve with before the boot, and the node's name in its last configured
     boot (None in maintenance mode); None when the boot must decide."""
-    if (state_dir / STAGED_FILE).exists():
+    configs = config_dir or state_dir
+    if (configs / STAGED_FILE).exists():
         return None
-    if (state_dir / CONFIG_FILE).exists():
+    if (configs / CONFIG_FILE).exists():
         kept = load_kept(state_dir)
         return None if kept is None else (kept.identity, kept.inputs.node_name)
     directory = state_dir / MAINTENANCE_DIR
@@ -101,10 +104,12 @@ class EarlyApi:
         )
 
     @classmethod
-    async def start(cls, state_dir: Path, address: str, default_name: str) -> EarlyApi | None:
+    async def start(
+        cls, state_dir: Path, address: str, default_name: str, config_dir: Path | None = None
+    ) -> EarlyApi | None:
         """An early server for ``state_dir`` listening on ``address``, or None when the boot
         must choose the identity. MachinedError if the address cannot be bound."""
-        found = early_identity(state_dir)
+        found = early_identity(state_dir, config_dir)
         if found is None:
             return None
         identity, name = found

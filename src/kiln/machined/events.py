@@ -25,6 +25,7 @@ class EventType(StrEnum):
     STAGE = "stage"  # the machine's stage changed
     SERVICE = "service"  # a service changed state or health
     CONFIG = "config"  # a config was applied, staged, tried, confirmed or reverted
+    SLOT = "slot"  # an OS slot was written, marked good, rolled back to
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,11 @@ def parser() -> argparse.ArgumentParser:
         help="the node's state directory (config, resources, logs)",
     )
     parse.add_argument(
+        "--config-dir",
+        type=Path,
+        help="where the machine config is kept (default: the state directory)",
+    )
+    parse.add_argument(
         "--api-addr",
         default=f"0.0.0.0:{API_PORT}",
         help="where the machine API listens, HOST:PORT (default: %(default)s)",
@@ -138,7 +143,8 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
     state_dir: Path = args.state_dir.absolute()
     host, port = parse_api_addr(args.api_addr)
     default_name = socket.gethostname() if host in WILDCARDS else host
-    early = await EarlyApi.start(state_dir, bind_address(host, port), default_name)
+    config_dir: Path | None = args.config_dir.absolute() if args.config_dir else None
+    early = await EarlyApi.start(state_dir, bind_address(host, port), default_name, config_dir)
     try:
         node_module = await asyncio.to_thread(importlib.import_module, "kiln.machined.node")
         options = node_module.NodeOptions(
@@ -149,6 +155,7 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
             tuple(node_module.parse_extra_service(text) for text in args.extra_services),
             args.trust_port,
             args.hub_join.absolute() if args.hub_join is not None else None,
+            config_dir,
         )
         node: Node = node_module.Node(options, early=early)
     except BaseException:

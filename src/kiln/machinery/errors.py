@@ -8,6 +8,7 @@
         ├── PatchError         a patch cannot be parsed or applied
         ├── SecretsError       a secrets bundle or certificate cannot be read or made
         ├── KilnconfigError    a client kilnconfig file or context is invalid
+        ├── SignatureError     an image manifest's signature does not check out
         └── ClientError        a machine API call failed (kiln.machinery.client.errors)
 """
 
@@ -60,3 +61,7 @@ class SecretsError(MachineryError):
 
 class KilnconfigError(MachineryError):
     """A kilnconfig file or one of its contexts is invalid or missing."""
+
+
+class SignatureError(MachineryError):
+    """An image manifest whose signature is missing, malformed or made by another key."""

@@ -1,5 +1,5 @@
-"""A server interceptor that wraps every unary and server-streaming handler of a service, the
-shape the servers' access checks share (the node's and the hub's)."""
+"""A server interceptor that wraps every unary, server-streaming and client-streaming handler
+of a service, the shape the servers' access checks share (the node's and the hub's)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
-    """Hands each method's behaviour to :meth:`wrap_unary` / :meth:`wrap_streaming`; other
-    kinds of handler (client and bidi streams) pass through unchanged."""
+    """Hands each method's behaviour to :meth:`wrap_unary` / :meth:`wrap_streaming`; a
+    client-streaming method (one answer) goes to :meth:`wrap_unary` with the request iterator
+    as its request. Bidirectional streams pass through unchanged (none is defined)."""
 
     async def intercept_service(
         self,
@@ -32,6 +33,12 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self.wrap_unary(method, cast(Unary, handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self.wrap_unary(method, cast(Unary, handler.stream_unary)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -56,6 +56,8 @@ async def test_a_node_from_maintenance_to_running_with_kilnctl(
         "stage": "running",
         "ready": False,
         "unmetConditions": [ETCD_WAITING],  # nobody bootstrapped it
+        "activeSlot": "",  # a container has no A/B slots
+        "slots": [],
     }
 
     assert await kilnctl(*common, "services") == 0

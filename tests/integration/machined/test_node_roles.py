@@ -30,6 +30,8 @@ EXPECTED: dict[str, set[Role]] = {
     "MachineService/Reboot": {ADM, OPR},
     "MachineService/Shutdown": {ADM, OPR},
     "MachineService/Reset": {ADM},
+    "MachineService/Upgrade": {ADM},  # refused after the check: no manifest, no A/B slots
+    "MachineService/Rollback": {ADM},
     "MachineService/ServiceList": READ,
     "MachineService/ServiceStart": {ADM, OPR},
     "MachineService/ServiceStop": {ADM, OPR},
@@ -113,7 +115,9 @@ async def call(channel: grpc.aio.Channel, method: str) -> tuple[grpc.StatusCode,
         module = resource_pb2
     request = REQUESTS.get(name) or getattr(module, descriptor.input_type.name)()
     try:
-        if descriptor.server_streaming:
+        if descriptor.client_streaming:
+            await getattr(stub, name)(_one(request), timeout=10)
+        elif descriptor.server_streaming:
             stream = getattr(stub, name)(request, timeout=10)
             async for _ in stream:
                 break
@@ -123,6 +127,10 @@ async def call(channel: grpc.aio.Channel, method: str) -> tuple[grpc.StatusCode,
     except grpc.aio.AioRpcError as err:
         return err.code(), err.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+async def _one(request: Any) -> AsyncIterator[Any]:
+    yield request
 
 
 def check(method: str, role: Role, code: grpc.StatusCode, details: str) -> None:

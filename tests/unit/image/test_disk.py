@@ -11,6 +11,7 @@ import pytest
 from kiln import process
 from kiln.image import disk
 from kiln.image.errors import ImageError
+from kiln.machinery.osimage import layout
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(t) is None for t in ("sgdisk", "mkfs.fat", "mcopy")),
@@ -19,21 +20,22 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_partitions_follow_each_other_and_fit_the_disk() -> None:
-    spans = disk.offsets()
+    spans = layout.offsets()
     assert list(spans) == ["EFI", "BOOT-A", "BOOT-B", "META", "STATE", "EPHEMERAL"]
     ends = [spans[name] for name in spans]
     for (_, last), (first, _) in itertools.pairwise(ends):
         assert first == last + 1
-    assert ends[0][0] * disk.SECTOR == disk.MIB
-    assert (ends[-1][1] + 1) * disk.SECTOR <= (disk.DISK_MIB - 1) * disk.MIB
+    assert ends[0][0] * layout.SECTOR == layout.MIB
+    assert (ends[-1][1] + 1) * layout.SECTOR <= (layout.DISK_MIB - 1) * layout.MIB
 
 
 def test_the_boot_entry_names_slot_a_and_the_default_matches_both_slots() -> None:
-    files = disk.loader_files("console=ttyS0 ro")
+    files = disk.loader_files("console=ttyS0 ro", "1.2.3")
     assert "default slot-*" in files["loader/loader.conf"]
     entry = files["loader/entries/slot-a.conf"]
     assert "linux /A/vmlinuz" in entry and "initrd /A/initramfs" in entry
-    assert "options console=ttyS0 ro kiln.root=PARTLABEL=BOOT-A" in entry
+    assert "options console=ttyS0 ro kiln.root=PARTLABEL=BOOT-A kiln.slot=A" in entry
+    assert '"version": "1.2.3"' in files["A/release.json"]
 
 
 async def _make(tmp_path: Path, name: str) -> Path:
@@ -46,7 +48,7 @@ async def _make(tmp_path: Path, name: str) -> Path:
     work = tmp_path / f"work-{name}"
     work.mkdir()
     output = tmp_path / f"{name}.raw"
-    await disk.make(output, artifacts, "console=ttyS0", "seed", 1700000000, work)
+    await disk.make(output, artifacts, "console=ttyS0", "seed", 1700000000, work, "1.0")
     return output
 
 
@@ -58,11 +60,11 @@ async def test_the_disk_holds_the_esp_files_and_the_root_and_is_reproducible(
     assert one.read_bytes() == two.read_bytes()
     listing = await process.run(["sgdisk", "--print", str(one)])
     assert "BOOT-A" in listing.stdout.decode() and "EPHEMERAL" in listing.stdout.decode()
-    first = disk.offsets()["BOOT-A"][0] * disk.SECTOR
+    first = layout.offsets()["BOOT-A"][0] * layout.SECTOR
     with one.open("rb") as f:
         f.seek(first)
         assert f.read(4) == b"hsqs"
-    esp = f"{one}@@{disk.offsets()['EFI'][0] * disk.SECTOR}"
+    esp = f"{one}@@{layout.offsets()['EFI'][0] * layout.SECTOR}"
     files = await process.run(
         ["mdir", "-/", "-b", "-i", esp, "::/"], env={"MTOOLS_SKIP_CHECK": "1"}
     )
@@ -75,6 +77,6 @@ async def test_a_root_too_big_for_its_slot_is_refused(tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     with (artifacts / "rootfs.squashfs").open("wb") as f:
-        f.truncate(300 * disk.MIB)
+        f.truncate(300 * layout.MIB)
     with pytest.raises(ImageError, match="does not fit in BOOT-A"):
-        await disk.make(tmp_path / "d.raw", artifacts, "", "s", 0, tmp_path)
+        await disk.make(tmp_path / "d.raw", artifacts, "", "s", 0, tmp_path, "1.0")

@@ -4,6 +4,7 @@ node daemon, which implements :class:`NodeControl` (tests may implement it with 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:  # only types: the early API imports this module before the no
     from kiln.machined.api.etcd_control import EtcdControl
     from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
     from kiln.machined.events import EventBus
+    from kiln.machined.node.os_slots import SlotChange
     from kiln.machined.platform.host import Hardware, Versions
     from kiln.machined.services import ServiceLog, ServiceStatus
     from kiln.resources import Registry, State
@@ -59,6 +61,22 @@ class NodeControl(Protocol):
     async def shutdown(self) -> None: ...
 
     async def reset(self, *, graceful: bool) -> None: ...
+
+    async def upgrade(
+        self,
+        manifest: bytes,
+        signature: bytes,
+        chunks: AsyncIterator[tuple[str, bytes]],
+        *,
+        stay: bool,
+    ) -> SlotChange:
+        """Write the signed image streamed in ``chunks`` to the inactive slot; reboot into it
+        unless ``stay``."""
+        ...
+
+    async def rollback(self) -> SlotChange:
+        """Boot the other slot (it must hold a good image) next; reboots."""
+        ...
 
     def services(self) -> list[ServiceStatus]: ...
 

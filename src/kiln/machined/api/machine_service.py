@@ -86,6 +86,39 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
         await self.node.reset(graceful=request.graceful)
         return self._empty()
 
+    async def Upgrade(
+        self, request: AsyncIterator[machine_pb2.UpgradeRequest], context: Context
+    ) -> machine_pb2.UpgradeResponse:
+        first = await anext(aiter(request), None)
+        if first is None or not first.manifest or not first.signature:
+            raise InvalidRequestError(
+                "upgrade: the first message must carry the manifest and its signature"
+            )
+
+        async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+            async for message in request:
+                yield message.artifact, bytes(message.data)
+
+        change = await self.node.upgrade(
+            bytes(first.manifest), bytes(first.signature), chunks(), stay=first.stay
+        )
+        message = machine_pb2.Upgrade(
+            metadata=self._metadata(),
+            slot=change.slot,
+            version=change.version,
+            seconds=change.seconds,
+        )
+        return machine_pb2.UpgradeResponse(messages=[message])
+
+    async def Rollback(
+        self, request: machine_pb2.RollbackRequest, context: Context
+    ) -> machine_pb2.RollbackResponse:
+        change = await self.node.rollback()
+        message = machine_pb2.Rollback(
+            metadata=self._metadata(), slot=change.slot, version=change.version
+        )
+        return machine_pb2.RollbackResponse(messages=[message])
+
     async def ServiceList(
         self, request: machine_pb2.ServiceListRequest, context: Context
     ) -> machine_pb2.ServiceListResponse:

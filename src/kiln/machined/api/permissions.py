@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, Permission] = {
     MACHINE + "Reboot":                Permission(OPERATOR),
     MACHINE + "Shutdown":              Permission(OPERATOR),
     MACHINE + "Reset":                 Permission(ADMIN),
+    MACHINE + "Upgrade":               Permission(ADMIN),
+    MACHINE + "Rollback":              Permission(ADMIN),
     MACHINE + "ServiceList":           Permission(READER),
     MACHINE + "ServiceStart":          Permission(OPERATOR),
     MACHINE + "ServiceStop":           Permission(OPERATOR),

@@ -72,13 +72,18 @@ class ConfigStore:
         return True
 
     def wipe(self, keep: set[str]) -> None:
-        """Remove everything in the state directory except the entries named in ``keep``."""
-        if not self.state_dir.exists():
-            return
-        for entry in self.state_dir.iterdir():
-            if entry.name in keep:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        """Remove everything in the config directory except the entries named in ``keep``."""
+        wipe_directory(self.state_dir, keep)
+
+
+def wipe_directory(directory: Path, keep: set[str]) -> None:
+    """Remove everything in ``directory`` except the entries named in ``keep``."""
+    if not directory.exists():
+        return
+    for entry in directory.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

@@ -24,6 +24,7 @@ from kiln.machinery.config import MachineConfig, Mode
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[MachineConfig], Awaitable[None]]
+Install = Callable[[MachineConfig], Awaitable[None]]
 
 
 class ConfigApplier:
@@ -36,6 +37,7 @@ class ConfigApplier:
         running: MachineConfig | None,
         publish: Publish,
         request: RequestAction,
+        install: Install | None = None,
     ) -> None:
         self.store = store
         self.events = events
@@ -43,6 +45,7 @@ class ConfigApplier:
         self.running = running
         self._publish = publish
         self._request = request
+        self._install = install  # a maintenance-mode metal node installs to disk first
         self._lock = asyncio.Lock()
         self._trial: asyncio.Task[None] | None = None
         self._trial_deadline = 0.0
@@ -77,6 +80,8 @@ class ConfigApplier:
             self._start_trial(decision.try_timeout)
             self._event(f"config applied in try mode for {decision.try_timeout:g}s")
             return
+        if self.running is None and self._install is not None:
+            await self._install(config)
         self.store.save(config)
         if action is ApplyAction.LIVE:
             await self._go_live(config)

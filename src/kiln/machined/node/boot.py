@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from kiln.machined.api.control import MachineHardware
@@ -22,13 +23,14 @@ from kiln.machined.early import EarlyApi
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node import etcd_setup, k8s_controlplane, logsink
-from kiln.machined.node.applying import ConfigApplier
+from kiln.machined.node.applying import ConfigApplier, Install
 from kiln.machined.node.certify import obtain_identity, trust_address
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
 from kiln.machined.node.etcd_member import NodeEtcd
 from kiln.machined.node.etcd_publish import EtcdMemberPublisher
 from kiln.machined.node.k8s_manifests import ClusterManifests
 from kiln.machined.node.k8s_node import NodeKubernetes, kubelet_version
+from kiln.machined.node.os_slots import NodeSlots, SlotChange
 from kiln.machined.node.publish import NodePublisher
 from kiln.machined.node.service_bridge import ServiceBridge
 from kiln.machined.node.serving import BootServers, issues_own_certificate
@@ -70,7 +72,9 @@ class Boot:
             running=config,
             publish=self._config_live,
             request=request,
+            install=_installer(env),
         )
+        self.slots = NodeSlots(env, self._publisher.boot_slots)
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
         self._bridge = ServiceBridge(self._state, env.events)
         self._supervisor = Supervisor(env.options.state_dir, self._bridge)
@@ -89,6 +93,11 @@ class Boot:
         self._uuid = await self._publisher.identity()
         await self._publisher.version(host.versions())
         await self._set_stage(stage, "boot")
+        await self.slots.start()
+        if self.env.options.mode is Mode.METAL:
+            from kiln.machined.platform.metal import pid1  # metal only
+
+            await self._publisher.mounts(await asyncio.to_thread(pid1.mount_status))
         config = self.applier.running
         if config is not None:
             await self._publisher.config(config)
@@ -181,6 +190,7 @@ class Boot:
         for spec in self.env.options.extra_services:
             await self._supervisor.start(spec.name)
         await self._set_stage(Stage.RUNNING, "boot")
+        await self.slots.healthy()
 
     async def stop(self, stage: Stage) -> None:
         """Stop the API (in-flight calls finish), services, controllers; close the state."""
@@ -276,6 +286,24 @@ class Boot:
             await self._etcd.leave_for_reset()
         self._request(Action.RESET, "requested through the API")
 
+    async def upgrade(
+        self,
+        manifest: bytes,
+        signature: bytes,
+        chunks: AsyncIterator[tuple[str, bytes]],
+        *,
+        stay: bool,
+    ) -> SlotChange:
+        change = await self.slots.upgrade(manifest, signature, chunks, self.applier.running)
+        if not stay:
+            self._request(Action.REBOOT, f"upgraded to {change.version} in slot {change.slot}")
+        return change
+
+    async def rollback(self) -> SlotChange:
+        change = await self.slots.rollback()
+        self._request(Action.REBOOT, f"rolling back to slot {change.slot}")
+        return change
+
     def services(self) -> list[ServiceStatus]:
         return self._supervisor.statuses()
 
@@ -314,3 +342,13 @@ class Boot:
         # Containers share the host's product UUID: each node has its own identity instead.
         uuid = self._uuid if mode is Mode.CONTAINER else found.product_uuid or self._uuid
         return MachineHardware(found, uuid, mode.value)
+
+
+def _installer(env: NodeEnv) -> Install | None:
+    """How a maintenance-mode node installs to disk: only in metal mode, and only when it is
+    not running from an installed disk already (its config then lives on STATE)."""
+    if env.options.mode is not Mode.METAL or env.options.config_dir is not None:
+        return None
+    from kiln.machined.platform.metal import install  # metal only
+
+    return install.install_if_asked

@@ -19,7 +19,7 @@ import asyncio
 import logging
 
 from kiln.machined.api.tls import maintenance_identity
-from kiln.machined.apply.store import ConfigStore
+from kiln.machined.apply.store import ConfigStore, wipe_directory
 from kiln.machined.controllers import HostSeams
 from kiln.machined.early import EarlyApi
 from kiln.machined.errors import MachinedError, NodeStateError, UnsupportedError
@@ -63,7 +63,7 @@ class Node:
         self.log = ServiceLogHandler(options.state_dir / "logs")
         self.env = NodeEnv(
             options=options,
-            store=ConfigStore(options.state_dir),
+            store=ConfigStore(options.configs),
             events=self.events,
             registry=node_registry(),
             host=host_seams or HostSeams(host.system_hostname, host.local_addresses),
@@ -160,12 +160,14 @@ class Node:
         return action
 
     def _wipe(self) -> None:
-        """Everything in the state directory goes, except the maintenance identity and the
-        link to a hub (the hub knows the machine by it: a reset machine goes back to its free
-        pool)."""
+        """Everything in the state (and config) directory goes, except the maintenance
+        identity and the link to a hub (the hub knows the machine by it: a reset machine goes
+        back to its free pool); on an installed machine, what EPHEMERAL and STATE hold."""
         self.log.log.close()
         try:
             self.env.store.wipe(keep={MAINTENANCE_DIR, HUB_DIR})
+            if self.options.config_dir is not None:
+                wipe_directory(self.options.state_dir, keep={MAINTENANCE_DIR, HUB_DIR})
         except OSError as exc:
             raise MachinedError(f"reset: cannot wipe {self.options.state_dir}: {exc}") from exc
         finally:

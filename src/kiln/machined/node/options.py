@@ -32,6 +32,11 @@ class NodeOptions:
     extra_services: tuple[ServiceSpec, ...] = ()
     trust_port: int = TRUST_PORT
     hub_join: Path | None = None  # a HubJoinConfig file: join that hub
+    config_dir: Path | None = None  # where the config is kept, if not in state_dir (STATE)
+
+    @property
+    def configs(self) -> Path:
+        return self.config_dir or self.state_dir
 
     @property
     def api_address(self) -> str:

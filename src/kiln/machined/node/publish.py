@@ -11,9 +11,21 @@ from pydantic import BaseModel
 
 from kiln.machined.platform.host import Versions
 from kiln.machinery.config import MachineConfig
-from kiln.machinery.resources import MachineIdentitySpec, Stage, VersionSpec
+from kiln.machinery.resources import (
+    BootSlotsSpec,
+    MachineIdentitySpec,
+    MountStatusSpec,
+    Stage,
+    VersionSpec,
+)
 from kiln.machinery.resources.config import machine_config
-from kiln.machinery.resources.runtime import machine_identity, machine_stage, version
+from kiln.machinery.resources.runtime import (
+    boot_slots,
+    machine_identity,
+    machine_stage,
+    mount_status,
+    version,
+)
 from kiln.resources import NotFoundError, Resource, State
 
 OWNER = "runtime.Sequencer"
@@ -40,6 +52,13 @@ class NodePublisher:
 
     async def stage(self, stage: Stage, phase: str, waiting: str = "") -> None:
         await self._put(machine_stage.new(stage, phase, waiting))
+
+    async def boot_slots(self, spec: BootSlotsSpec) -> None:
+        await self._put(boot_slots.new(spec))
+
+    async def mounts(self, found: dict[str, MountStatusSpec]) -> None:
+        for point, spec in found.items():
+            await self._put(mount_status.new(point, spec))
 
     async def config(self, config: MachineConfig) -> None:
         await self._put(machine_config.new(config))

@@ -65,6 +65,16 @@ class MachineServiceStub:
                 request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.ResetRequest.SerializeToString,
                 response_deserializer=kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.FromString,
                 _registered_method=True)
+        self.Upgrade = channel.stream_unary(
+                '/kiln.machine.v1alpha1.MachineService/Upgrade',
+                request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeResponse.FromString,
+                _registered_method=True)
+        self.Rollback = channel.unary_unary(
+                '/kiln.machine.v1alpha1.MachineService/Rollback',
+                request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackResponse.FromString,
+                _registered_method=True)
         self.ServiceList = channel.unary_unary(
                 '/kiln.machine.v1alpha1.MachineService/ServiceList',
                 request_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.ServiceListRequest.SerializeToString,
@@ -181,6 +191,18 @@ class MachineServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Reset(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Upgrade(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Rollback(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -314,6 +336,16 @@ def add_MachineServiceServicer_to_server(servicer, server):
                     servicer.Reset,
                     request_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.ResetRequest.FromString,
                     response_serializer=kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.SerializeToString,
+            ),
+            'Upgrade': grpc.stream_unary_rpc_method_handler(
+                    servicer.Upgrade,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeResponse.SerializeToString,
+            ),
+            'Rollback': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rollback,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackResponse.SerializeToString,
             ),
             'ServiceList': grpc.unary_unary_rpc_method_handler(
                     servicer.ServiceList,
@@ -558,6 +590,60 @@ class MachineService:
             '/kiln.machine.v1alpha1.MachineService/Reset',
             kiln_dot_machinery_dot_api_dot_machine__pb2.ResetRequest.SerializeToString,
             kiln_dot_machinery_dot_api_dot_common__pb2.EmptyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Upgrade(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/kiln.machine.v1alpha1.MachineService/Upgrade',
+            kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_machine__pb2.UpgradeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rollback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.machine.v1alpha1.MachineService/Rollback',
+            kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_machine__pb2.RollbackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,8 @@ class MachineServiceStub:
     Reboot: _grpc.UnaryUnaryMultiCallable[_machine_pb2.RebootRequest, _common_pb2.EmptyResponse]
     Shutdown: _grpc.UnaryUnaryMultiCallable[_machine_pb2.ShutdownRequest, _common_pb2.EmptyResponse]
     Reset: _grpc.UnaryUnaryMultiCallable[_machine_pb2.ResetRequest, _common_pb2.EmptyResponse]
+    Upgrade: _grpc.StreamUnaryMultiCallable[_machine_pb2.UpgradeRequest, _machine_pb2.UpgradeResponse]
+    Rollback: _grpc.UnaryUnaryMultiCallable[_machine_pb2.RollbackRequest, _machine_pb2.RollbackResponse]
     ServiceList: _grpc.UnaryUnaryMultiCallable[_machine_pb2.ServiceListRequest, _machine_pb2.ServiceListResponse]
     ServiceStart: _grpc.UnaryUnaryMultiCallable[_machine_pb2.ServiceRequest, _machine_pb2.ServiceActionResponse]
     ServiceStop: _grpc.UnaryUnaryMultiCallable[_machine_pb2.ServiceRequest, _machine_pb2.ServiceActionResponse]
@@ -64,6 +66,8 @@ class MachineServiceAsyncStub(MachineServiceStub):
     Reboot: _aio.UnaryUnaryMultiCallable[_machine_pb2.RebootRequest, _common_pb2.EmptyResponse]  # type: ignore[assignment]
     Shutdown: _aio.UnaryUnaryMultiCallable[_machine_pb2.ShutdownRequest, _common_pb2.EmptyResponse]  # type: ignore[assignment]
     Reset: _aio.UnaryUnaryMultiCallable[_machine_pb2.ResetRequest, _common_pb2.EmptyResponse]  # type: ignore[assignment]
+    Upgrade: _aio.StreamUnaryMultiCallable[_machine_pb2.UpgradeRequest, _machine_pb2.UpgradeResponse]  # type: ignore[assignment]
+    Rollback: _aio.UnaryUnaryMultiCallable[_machine_pb2.RollbackRequest, _machine_pb2.RollbackResponse]  # type: ignore[assignment]
     ServiceList: _aio.UnaryUnaryMultiCallable[_machine_pb2.ServiceListRequest, _machine_pb2.ServiceListResponse]  # type: ignore[assignment]
     ServiceStart: _aio.UnaryUnaryMultiCallable[_machine_pb2.ServiceRequest, _machine_pb2.ServiceActionResponse]  # type: ignore[assignment]
     ServiceStop: _aio.UnaryUnaryMultiCallable[_machine_pb2.ServiceRequest, _machine_pb2.ServiceActionResponse]  # type: ignore[assignment]
@@ -123,6 +127,20 @@ class MachineServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _machine_pb2.ResetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.EmptyResponse, _abc.Awaitable[_common_pb2.EmptyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Upgrade(
+        self,
+        request_iterator: _MaybeAsyncIterator[_machine_pb2.UpgradeRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_machine_pb2.UpgradeResponse, _abc.Awaitable[_machine_pb2.UpgradeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Rollback(
+        self,
+        request: _machine_pb2.RollbackRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_machine_pb2.RollbackResponse, _abc.Awaitable[_machine_pb2.RollbackResponse]]: ...
 
     @_abc_1.abstractmethod
     def ServiceList(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -38,6 +38,7 @@ from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
 
 DEFAULT_TIMEOUT = 30.0
+APPLY_TIMEOUT = 900.0  # applying a config may install the OS to a disk first
 _T = TypeVar("_T")
 
 
@@ -146,7 +147,9 @@ class Client(EtcdCalls):
             dry_run=dry_run,
             try_timeout_seconds=max(0, round(try_timeout)),
         )
-        reply = await self._call(self.machine.ApplyConfiguration, request)
+        reply = await self._call(
+            self.machine.ApplyConfiguration, request, within=max(self.timeout, APPLY_TIMEOUT)
+        )
         return list(reply.messages)
 
     async def confirm_configuration(self) -> None:
@@ -161,6 +164,22 @@ class Client(EtcdCalls):
 
     async def reset(self, *, graceful: bool = True) -> None:
         await self._call(self.machine.Reset, machine_pb2.ResetRequest(graceful=graceful))
+
+    async def upgrade(
+        self, requests: AsyncIterator[machine_pb2.UpgradeRequest], within: float
+    ) -> list[machine_pb2.Upgrade]:
+        """Stream an image to the node (the first request holds its manifest and signature);
+        ``within`` seconds for all of it."""
+        try:
+            reply = await self.machine.Upgrade(requests, timeout=within)
+        except grpc.aio.AioRpcError as err:
+            raise translate(err, self.node) from None
+        check_answers(reply)
+        return list(reply.messages)
+
+    async def rollback(self) -> list[machine_pb2.Rollback]:
+        reply = await self._call(self.machine.Rollback, machine_pb2.RollbackRequest())
+        return list(reply.messages)
 
     async def kubeconfig(self) -> list[machine_pb2.Kubeconfig]:
         reply = await self._call(self.machine.Kubeconfig, machine_pb2.KubeconfigRequest())
@@ -276,9 +295,11 @@ class Client(EtcdCalls):
             raise ClientError("the client is not connected (use it as 'async with')")
         return self._resources
 
-    async def _call(self, method: Callable[..., Awaitable[_T]], request: object) -> _T:
+    async def _call(
+        self, method: Callable[..., Awaitable[_T]], request: object, within: float | None = None
+    ) -> _T:
         try:
-            reply = await method(request, timeout=self.timeout)
+            reply = await method(request, timeout=within or self.timeout)
         except grpc.aio.AioRpcError as err:
             raise translate(err, self.node) from None
         check_answers(reply)

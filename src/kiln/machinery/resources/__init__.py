@@ -19,21 +19,25 @@ from kiln.machinery.resources.config.machine_config import MachineConfigSpec
 from kiln.machinery.resources.etcd.member import EtcdMemberSpec
 from kiln.machinery.resources.network.hostname_status import HostnameStatusSpec
 from kiln.machinery.resources.network.node_address import NodeAddressSpec
+from kiln.machinery.resources.runtime.boot_slots import BootSlotsSpec
 from kiln.machinery.resources.runtime.machine_identity import MachineIdentitySpec
 from kiln.machinery.resources.runtime.machine_stage import MachineStageSpec, Stage
 from kiln.machinery.resources.runtime.machine_status import MachineStatusSpec
+from kiln.machinery.resources.runtime.mount_status import MountStatusSpec
 from kiln.machinery.resources.runtime.service import ServiceStatusSpec
 from kiln.machinery.resources.runtime.version import VersionSpec
 from kiln.resources import Registry, Resource, definition_of
 
 #: Every resource type a node has.
 NODE_SPECS: tuple[type[BaseModel], ...] = (
+    BootSlotsSpec,
     EtcdMemberSpec,
     HostnameStatusSpec,
     MachineConfigSpec,
     MachineIdentitySpec,
     MachineStageSpec,
     MachineStatusSpec,
+    MountStatusSpec,
     NodeAddressSpec,
     ServiceStatusSpec,
     VersionSpec,
@@ -57,12 +61,14 @@ def redact(resource: Resource[Any]) -> Resource[Any]:
 
 __all__ = [
     "NODE_SPECS",
+    "BootSlotsSpec",
     "EtcdMemberSpec",
     "HostnameStatusSpec",
     "MachineConfigSpec",
     "MachineIdentitySpec",
     "MachineStageSpec",
     "MachineStatusSpec",
+    "MountStatusSpec",
     "NodeAddressSpec",
     "ServiceStatusSpec",
     "Stage",

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 
 from kiln.machinery.kubernetes.services import KUBERNETES_SERVICES
 from kiln.machinery.resources import (
+    BootSlotsSpec,
     MachineConfigSpec,
     MachineStageSpec,
     MachineStatusSpec,
     ServiceStatusSpec,
     Stage,
 )
-from kiln.machinery.resources.runtime import machine_stage, machine_status
+from kiln.machinery.resources.runtime import boot_slots, machine_stage, machine_status
 from kiln.resources import Controller, Input, Output, ReconcileContext, Resource
 
 # Service states that mean "meant to run but not running": a service stopped on request or
@@ -29,6 +30,7 @@ class MachineStatusController(Controller):
             Input.of(MachineStageSpec, id=machine_stage.ID),
             Input.of(MachineConfigSpec),
             Input.of(ServiceStatusSpec),
+            Input.of(BootSlotsSpec, id=boot_slots.ID),
         ]
 
     def outputs(self) -> Sequence[Output]:
@@ -42,7 +44,9 @@ class MachineStatusController(Controller):
         unmet = unmet_conditions(stage, configured, services)
         if found is not None and found.spec.waiting:
             unmet.insert(1 if unmet else 0, f"waiting for {found.spec.waiting}")
-        await ctx.modify(machine_status.new(stage, unmet))
+        slots = await ctx.reader.find(BootSlotsSpec, boot_slots.ID)
+        active, found_slots = (slots.spec.active, slots.spec.slots) if slots else ("", [])
+        await ctx.modify(machine_status.new(stage, unmet, active, list(found_slots)))
 
 
 def unmet_conditions(

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiln.machinery.resources import MountStatusSpec
+
 logger = logging.getLogger(__name__)
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME = 2, 4, 8, 1 << 21
@@ -51,6 +53,31 @@ def mounted(mountinfo: str) -> set[str]:
     return {line.split()[4] for line in mountinfo.splitlines() if len(line.split()) > 4}
 
 
+def mount_table(mountinfo: str) -> dict[str, tuple[str, str, str]]:
+    """``{mount point: (source, type, options)}`` from a ``/proc/self/mountinfo`` text (the
+    last mount on a point wins)."""
+    table = {}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields[6:]:
+            continue
+        dash = fields.index("-", 6)
+        table[fields[4]] = (fields[dash + 2], fields[dash + 1], fields[5])
+    return table
+
+
+def mount_status() -> dict[str, MountStatusSpec]:
+    """What is mounted now, and whether each mount can be written (``access(2)`` says EROFS
+    on a read-only one)."""
+    table = mount_table(Path("/proc/self/mountinfo").read_text())
+    return {
+        point: MountStatusSpec(
+            source=source, fstype=fstype, options=options, writable=os.access(point, os.W_OK)
+        )
+        for point, (source, fstype, options) in table.items()
+    }
+
+
 def mount(spec: Mount) -> None:
     Path(spec.target).mkdir(parents=True, exist_ok=True)
     result = _libc.mount(
@@ -63,6 +90,12 @@ def mount(spec: Mount) -> None:
     if result != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {spec.fstype} on {spec.target}: {os.strerror(err)}")
+
+
+def unmount(target: str) -> None:
+    if _libc.umount2(target.encode(), 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount {target}: {os.strerror(err)}")
 
 
 def mount_kernel_filesystems() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiln.machinery.resources import namespaces
+from kiln.machinery.resources.runtime.boot_slots import BootSlot
 from kiln.machinery.resources.runtime.machine_stage import Stage
 from kiln.machinery.resources.spec import Spec
 from kiln.resources import PrintColumn, Resource, definition
@@ -18,6 +19,7 @@ ID = "machine"
     print_columns=(
         PrintColumn("Stage", "stage"),
         PrintColumn("Ready", "ready"),
+        PrintColumn("Slot", "activeSlot"),
         PrintColumn("Unmet", "unmetConditions"),
     ),
     description="The machine's stage and readiness.",
@@ -26,8 +28,18 @@ class MachineStatusSpec(Spec):
     stage: Stage = Stage.BOOTING
     ready: bool = False
     unmet_conditions: list[str] = []
+    active_slot: str = ""  # installed machines: the A/B slot this boot runs from
+    slots: list[BootSlot] = []
 
 
-def new(stage: Stage, unmet: list[str]) -> Resource[MachineStatusSpec]:
-    spec = MachineStatusSpec(stage=stage, ready=not unmet, unmet_conditions=unmet)
+def new(
+    stage: Stage, unmet: list[str], active_slot: str = "", slots: list[BootSlot] | None = None
+) -> Resource[MachineStatusSpec]:
+    spec = MachineStatusSpec(
+        stage=stage,
+        ready=not unmet,
+        unmet_conditions=unmet,
+        active_slot=active_slot,
+        slots=slots or [],
+    )
     return Resource.new(ID, spec)
