@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiln.machinery.config import MachineConfig, apply_patches
+from kiln.machinery.config import MachineConfig, StrategicPatch, apply_patches
 from kiln.machinery.config.generate import generate_configs, node_patch
+from kiln.machinery.config.yamlparse import JSONValue
 from kiln.machinery.health import HealthTargets, check_cluster, failed
 from kiln.machinery.kilnconfig import Context, issue_context
 from kiln.machinery.privatefile import write_private_file
@@ -81,6 +82,8 @@ async def generate(c: Creating) -> str:
         also = [node.cluster_address] if node.cluster_address else []
         own = node_patch(f"node {node.name}", node.address, node.name, also=also)
         patches = [*c.request.config_patches, own]
+        if c.request.image is not None:  # VMs run from memory: no disk to install to
+            patches.append(StrategicPatch("diskless VM", ({"machine": {"install": DISKLESS}},)))
         c.configs[node.name] = apply_patches(config, patches)
         directory = c.record.node_dir(node)
         directory.mkdir(parents=True, exist_ok=True)
@@ -163,6 +166,7 @@ def _all(c: Creating) -> list[NodeRecord]:
     return c.record.nodes
 
 
+DISKLESS: JSONValue = {"disk": None}
 ALLOCATE = "allocate addresses"
 GENERATE = "generate secrets and configs"
 START = "start node daemons"
