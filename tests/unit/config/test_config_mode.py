@@ -22,14 +22,16 @@ def test_modes_are_a_closed_choice() -> None:
     assert Mode("metal") is Mode.METAL
 
 
-def test_metal_needs_an_install_disk(controlplane: Doc) -> None:
+def test_metal_without_an_install_disk_runs_from_memory(controlplane: Doc) -> None:
     assert validate_for_mode(load(controlplane), Mode.METAL) == []
     del controlplane["machine"]["install"]
-    with pytest.raises(ConfigError) as caught:
-        validate_for_mode(load(controlplane), Mode.METAL)
-    assert caught.value.lines() == [
-        f"c.yaml: {MC}: machine.install.disk: required in metal mode",
+    reason = "not set: the machine runs from memory and loses its state at power off"
+    assert validate_for_mode(load(controlplane), Mode.METAL) == [
+        ConfigProblem(MC, "machine.install.disk", reason)
     ]
+    with pytest.raises(ConfigError) as caught:
+        validate_for_mode(load(controlplane), Mode.METAL, strict=True)
+    assert caught.value.lines() == [f"c.yaml: {MC}: machine.install.disk: {reason}"]
 
 
 def test_metal_installs_the_booted_image_without_install_image(controlplane: Doc) -> None:

@@ -1,8 +1,9 @@
 """Checks that depend on where a machine runs, on top of the schema's own validation.
 
 =========  =================================================================================
-metal      installs itself to a disk: ``machine.install.disk`` required (without
-           ``install.image`` the machine installs the image it booted from)
+metal      installs itself to ``machine.install.disk`` (without ``install.image`` the image it
+           booted from); without one it runs from memory, booted from the network or a VM's
+           kernel, and loses its state when it powers off (a warning)
 container  runs as a process: ``network.interfaces`` do not apply (a warning); ``install`` is
            ignored silently so that one generated config serves every mode
 cloud      boots from a cloud image: nothing to install, nothing extra required
@@ -31,7 +32,8 @@ def validate_for_mode(
     machine = config.machine_config.machine
     if mode is Mode.METAL:
         if not machine.install.disk:
-            errors.append(ConfigProblem(label, "machine.install.disk", "required in metal mode"))
+            reason = "not set: the machine runs from memory and loses its state at power off"
+            warnings.append(ConfigProblem(label, "machine.install.disk", reason))
     elif mode is Mode.CONTAINER and machine.network.interfaces:
         reason = "do not apply in container mode (the container runtime owns the links)"
         warnings.append(ConfigProblem(label, "machine.network.interfaces", reason))
