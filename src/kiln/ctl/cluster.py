@@ -36,6 +36,18 @@ STATE_OPTION = click.option(
 )
 
 
+MEMORY_OPTION = click.option(
+    "--memory",
+    type=click.IntRange(512, 65536),
+    default=1024,
+    show_default=True,
+    help="qemu: MiB of memory per VM.",
+)
+CPUS_OPTION = click.option(
+    "--cpus", type=click.IntRange(1, 64), default=1, show_default=True, help="qemu: vCPUs per VM."
+)
+
+
 @click.group("cluster")
 def cluster() -> None:
     """Create, show and destroy local clusters."""
@@ -61,20 +73,8 @@ def cluster() -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="qemu: the output directory of `kilnctl image build` to boot the VMs from.",
 )
-@click.option(
-    "--memory",
-    type=click.IntRange(512, 65536),
-    default=1024,
-    show_default=True,
-    help="qemu: MiB of memory per VM.",
-)
-@click.option(
-    "--cpus",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="qemu: virtual CPUs per VM.",
-)
+@MEMORY_OPTION
+@CPUS_OPTION
 @STATE_OPTION
 def create(
     provisioner: str,

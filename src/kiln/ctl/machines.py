@@ -9,7 +9,15 @@ import click
 from rich.markup import escape
 
 from kiln.ctl import connect, render
-from kiln.ctl.cluster import STATE_OPTION, ProgressLines, existing, nodes_table, provisioner_for
+from kiln.ctl.cluster import (
+    CPUS_OPTION,
+    MEMORY_OPTION,
+    STATE_OPTION,
+    ProgressLines,
+    existing,
+    nodes_table,
+    provisioner_for,
+)
 from kiln.ctl.cluster import vm_image as read_vm_image
 from kiln.machinery.hubjoin import load_hub_join
 from kiln.provision.request import ClusterRequest, HubJoin, VMResources
@@ -41,8 +49,8 @@ def machines() -> None:
     show_default=True,
     help="The hub's machine port (kiln-hub serve --machine-listen), on the URL's host.",
 )
-@click.option("--memory", type=click.IntRange(512, 65536), default=1024, show_default=True)
-@click.option("--cpus", type=click.IntRange(1, 64), default=1, show_default=True)
+@MEMORY_OPTION
+@CPUS_OPTION
 @STATE_OPTION
 def create(
     name: str,

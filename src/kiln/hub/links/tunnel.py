@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kiln.hub.links.registry import Sink
+from kiln.tasks import until_first_ends
 
 CHUNK = 64 * 1024
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
@@ -84,13 +85,9 @@ async def _bridge(
             writer.write(data)
             await writer.drain()
 
-    tasks = [asyncio.create_task(to_machine()), asyncio.create_task(from_machine())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_ends(to_machine(), from_machine())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
         with contextlib.suppress(Exception):
             await link.close(conn_id)
         writer.close()

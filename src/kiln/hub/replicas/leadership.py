@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
@@ -19,6 +18,7 @@ from kiln.hub.replicas.leader import LeaderLock
 from kiln.hub.replicas.registry import HEARTBEAT_EVERY, ReplicaRecord, demote_others, sweep
 from kiln.hub.resources import MachineSpec
 from kiln.resources import Controller, ControllerRuntime, EventType, Kind, State
+from kiln.tasks import until_first_ends
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,10 @@ class Replica:
             await self._record.beat()
             await demote_others(self._state, self._record.id)
             runtime = ControllerRuntime(self._state, self._controllers())
-            await _until_first(runtime.run(), self._lock.lost(), self._sweep(), stop=runtime.stop)
+            ended = await until_first_ends(runtime.run(), self._lock.lost(), self._sweep())
+            for task in ended:  # the controllers or the sweep failed: the replica fails
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
             self._record.leader = False
             logger.warning("replica %s no longer leads: controllers stopped", self._record.id)
             await self._record.beat()
@@ -97,21 +100,3 @@ class Replica:
                     ):
                         await self._links.cut(found.id, f"machine {found.id} is revoked")
             await asyncio.sleep(REWATCH_AFTER)
-
-
-async def _until_first(
-    *work: Coroutine[Any, Any, None], stop: Callable[[], Coroutine[Any, Any, None]]
-) -> None:
-    """Run ``work`` until one of them ends; then ``stop()`` and cancel the rest. An error of
-    the one that ended is raised."""
-    tasks = [asyncio.create_task(each) for each in work]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        await stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]

@@ -26,6 +26,7 @@ from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.api import hublink_pb2_grpc
 from kiln.machinery.pinning import trusting
 from kiln.machinery.secrets import CertificateAuthority, Usage
+from kiln.tasks import until_first_ends
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +63,9 @@ class PeerService(hublink_pb2_grpc.HubPeerServiceServicer):
             while (data := await incoming.get()) is not None:
                 await context.write(pb.PeerFrame(data=data))
 
-        tasks = [asyncio.create_task(to_machine()), asyncio.create_task(from_machine())]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await until_first_ends(to_machine(), from_machine())
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)
             await link.close(conn_id)
 
 

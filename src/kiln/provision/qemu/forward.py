@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pyroute2 import netns
 
+from kiln.tasks import until_first_ends
+
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
@@ -120,16 +122,9 @@ async def _pump_both(
                 writer.write(data)
                 await writer.drain()
 
-    tasks = [
-        asyncio.create_task(pump(a_reader, b_writer)),
-        asyncio.create_task(pump(b_reader, a_writer)),
-    ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_first_ends(pump(a_reader, b_writer), pump(b_reader, a_writer))
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
         for writer in (a_writer, b_writer):
             writer.close()
 
