@@ -113,14 +113,22 @@ class Node:
                 if action is Action.SHUTDOWN or self._shutdown:
                     return
                 if action is Action.REBOOT and self.options.mode is Mode.METAL:
-                    if host.survives_reboot(self.options.state_dir):
+                    if self._reboot_keeps_config():
                         return  # the host reboots (kiln.machined.platform.metal.runner)
                     logger.info(
-                        "the state is in memory (no STATE partition): rebooting the node "
-                        "daemon, not the machine, so that the config is kept"
+                        "the state is in memory and nothing was installed: rebooting the "
+                        "node daemon, not the machine, so that the config is kept"
                     )
         finally:
             await self.hub.close()
+
+    def _reboot_keeps_config(self) -> bool:
+        """Whether the config survives the machine rebooting: the state is on a disk, or the
+        config names the disk it was just installed to (and kept on)."""
+        if host.survives_reboot(self.options.state_dir):
+            return True
+        config = self.env.store.load()
+        return config is not None and config.machine_config.machine.install.disk is not None
 
     def _load_config(self) -> MachineConfig | None:
         store = self.env.store
