@@ -84,6 +84,7 @@ class VMSpec:
     memory_mb: int = 1024
     cpus: int = 2
     disks: tuple[Path, ...] = ()
+    media: Path | None = None  # a read-only disk after ``disks`` (an ISO image, shareable)
     uefi_vars: Path | None = None
     qmp: Path | None = None  # a QMP control socket (keys, power)
     tap: str | None = None  # a tap device instead of user-mode networking (no forwards)
@@ -115,6 +116,8 @@ class VMSpec:
             argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
+        if self.media is not None:
+            argv += ["-drive", f"file={self.media},format=raw,if=virtio,readonly=on"]
         argv += ["-netdev", net, "-device", nic]
         if self.qmp is not None:
             argv += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]

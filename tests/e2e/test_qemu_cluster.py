@@ -1,7 +1,8 @@
 """A cluster of VMs booted from the built image: ``kilnctl cluster create --provisioner qemu``
-makes the private network, boots a control plane and a worker, bootstraps etcd and adds a
-context whose endpoint reaches the worker through the control plane; ``cluster destroy``
-leaves no VM, no network namespace and no state behind."""
+makes the private network, boots a control plane and a worker from the image's ISO, installs
+each to its own disk, bootstraps etcd and adds a context whose endpoint reaches the worker
+through the control plane; ``cluster destroy`` leaves no VM, no network namespace and no
+state behind."""
 
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ async def test_a_vm_cluster_from_create_to_destroy(image: BuiltImage, home: Path
     status = yaml.safe_load(got.stdout.decode())
     assert status["node"] == "10.5.0.3"  # the worker, through the control plane's forwarding
     assert status["spec"]["stage"] == "running"
+    for address in ("10.5.0.2", "10.5.0.3"):  # each runs from slot A of its installed disk
+        got = await kilnctl(home, "get", "bootslots", "-o", "yaml", "-n", address)
+        assert got.returncode == 0, got.stderr.decode()
+        slots = yaml.safe_load(got.stdout.decode())["spec"]
+        assert slots["active"] == "A", slots
+        assert {s["slot"]: s["state"] for s in slots["slots"]} == {"A": "good", "B": "empty"}
     health = await kilnctl(
         home,
         *["health", "--wait-timeout", "60s"],

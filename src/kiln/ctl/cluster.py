@@ -75,6 +75,16 @@ def cluster() -> None:
 )
 @MEMORY_OPTION
 @CPUS_OPTION
+@click.option(
+    "--disk-size",
+    "disk_gib",
+    type=click.IntRange(0, 1024),
+    default=4,
+    show_default=True,
+    metavar="GIB",
+    help="qemu: each VM boots the image's ISO and installs to a disk of this many GiB "
+    "(sparse); 0: no disk, VMs boot kernel and initramfs and run from memory.",
+)
 @STATE_OPTION
 def create(
     provisioner: str,
@@ -86,6 +96,7 @@ def create(
     image: Path | None,
     memory: int,
     cpus: int,
+    disk_gib: int,
     state_root: Path | None,
 ) -> None:
     """Start a cluster of nodes on this machine, bootstrap it, add a kilnconfig context."""
@@ -105,7 +116,7 @@ def create(
         state_root=state_root,
         kilnconfig=global_options().kilnconfig_path,
         image=booted,
-        vm=VMResources(memory_mb=memory, cpus=cpus),
+        vm=VMResources(memory_mb=memory, cpus=cpus, disk_gib=disk_gib if booted else 0),
     )
     out = render.console()
     out.print(
@@ -247,10 +258,12 @@ def vm_image(directory: Path) -> VMImage:
         raise click.UsageError(
             f"--image {directory}: unreadable {manifest_path.name}: {exc}"
         ) from None
+    iso = directory / build.ISO
     return VMImage(
         kernel=(directory / build.KERNEL).absolute(),
         initramfs=(directory / build.INITRAMFS).absolute(),
         root=(directory / build.ROOTFS).absolute(),
         cmdline=cmdline,
         version=str(described.get("version", "")),
+        iso=iso.absolute() if iso.is_file() else None,
     )

@@ -21,7 +21,7 @@ from kiln.machinery.secrets import SecretsBundle
 from kiln.provision import addresses, contexts, daemons, nodes
 from kiln.provision.errors import ProvisionError, StepRetry
 from kiln.provision.record import SECRETS_FILE, ClusterRecord, NodeRecord, load_record
-from kiln.provision.request import ClusterRequest, NodeRole
+from kiln.provision.request import VM_INSTALL_DISK, ClusterRequest, NodeRole
 from kiln.provision.steps import NodeStep, Step
 
 
@@ -82,7 +82,10 @@ async def generate(c: Creating) -> str:
         also = [node.cluster_address] if node.cluster_address else []
         own = node_patch(f"node {node.name}", node.address, node.name, also=also)
         patches = [*c.request.config_patches, own]
-        if c.request.image is not None:  # VMs run from memory: no disk to install to
+        if c.request.installs:
+            install: JSONValue = {"disk": VM_INSTALL_DISK}
+            patches.append(StrategicPatch("VM install disk", ({"machine": {"install": install}},)))
+        elif c.request.image is not None:  # VMs run from memory: no disk to install to
             patches.append(StrategicPatch("diskless VM", ({"machine": {"install": DISKLESS}},)))
         c.configs[node.name] = apply_patches(config, patches)
         directory = c.record.node_dir(node)

@@ -71,6 +71,7 @@ class VMImage:
     root: Path  # the root squashfs, attached read-only to every VM
     cmdline: str
     version: str = ""
+    iso: Path | None = None  # the bootable ISO: VMs that install boot from it first
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,18 @@ class HubJoin:
     machine_port: int = 8444
 
 
+#: The disk a VM installs to: the first virtio disk (the image's ISO is the second).
+VM_INSTALL_DISK = "/dev/vda"
+
+
 @dataclass(frozen=True)
 class VMResources:
+    """Each VM's memory and vCPUs, and the GiB of the disk it installs to (0: no disk, the
+    VM boots from the network and runs from memory)."""
+
     memory_mb: int = 1024
     cpus: int = 1
+    disk_gib: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,23 @@ class ClusterRequest:
     def pool(self) -> bool:
         return self.machines > 0
 
+    @property
+    def installs(self) -> bool:
+        """Whether the VMs boot the image's ISO and install to a disk of their own (else
+        they boot kernel and initramfs, PXE-style, and run from memory)."""
+        return self.image is not None and self.vm.disk_gib > 0
+
     def __post_init__(self) -> None:
         check_name(self.name)
+        if self.installs and (self.image is None or self.image.iso is None):
+            raise ProvisionError(
+                "VMs that install to a disk boot the image's ISO: the image has no kiln.iso"
+            )
+        if self.installs and self.pool:
+            raise ProvisionError(
+                "machines for a hub boot from the network with the hub on their kernel "
+                "command line: they have no install disk (give no disk size)"
+            )
         if self.pool:
             if not self.machines <= MAX_WORKERS:
                 raise ProvisionError(f"machines: {self.machines} is more than {MAX_WORKERS}")

@@ -1,10 +1,15 @@
 """A cluster's VMs as detached QEMU processes, each on its tap device in the cluster's
-network namespace, booted PXE-style from the image: kernel and initramfs given to QEMU, the
-root squashfs attached read-only (shared by all VMs of the cluster), ``/var`` in memory."""
+network namespace. Booted PXE-style from the image (kernel and initramfs given to QEMU, the
+root squashfs attached read-only and shared by all VMs, ``/var`` in memory), or, for a VM
+that installs, through UEFI: its own blank disk first, then the image's ISO read-only; the
+node installs to the disk when it gets its config and from then on boots from it (a guest
+reboot restarts the VM)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import shutil
 
 from kiln import qemu
 from kiln.provision import daemons
@@ -12,12 +17,16 @@ from kiln.provision.qemu import network
 from kiln.provision.record import ClusterRecord, NodeRecord
 from kiln.provision.request import VMImage, VMResources
 
+DISK = "disk.raw"
+UEFI_VARS = "uefi-vars.fd"
+GIB = 1 << 30
+
 
 def vm_spec(
     record: ClusterRecord, node: NodeRecord, image: VMImage, resources: VMResources
 ) -> qemu.VMSpec:
     index = record.nodes.index(node)
-    return qemu.VMSpec(
+    spec = qemu.VMSpec(
         kernel=image.kernel,
         initramfs=image.initramfs,
         root=image.root,
@@ -28,6 +37,32 @@ def vm_spec(
         tap=network.tap(index),
         mac=network.node_mac(index),
     )
+    if not resources.disk_gib or image.iso is None:
+        return spec
+    directory = record.node_dir(node)
+    return dataclasses.replace(
+        spec,
+        kernel=None,
+        initramfs=None,
+        root=None,
+        cmdline="",
+        disks=(directory / DISK,),
+        media=image.iso,
+        uefi_vars=directory / UEFI_VARS,
+        reboot=True,
+    )
+
+
+def prepare_disks(spec: qemu.VMSpec, disk_gib: int) -> None:
+    """A blank (sparse) install disk and a copy of the firmware's variables, unless the VM
+    has them already (a VM started again keeps what it installed)."""
+    for disk in spec.disks:
+        if not disk.exists():
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            with disk.open("wb") as f:
+                f.truncate(disk_gib * GIB)
+    if spec.uefi_vars is not None and not spec.uefi_vars.exists():
+        shutil.copyfile(qemu.OVMF_VARS, spec.uefi_vars)
 
 
 async def start(
@@ -35,7 +70,9 @@ async def start(
 ) -> None:
     """Boot the node's VM and record QEMU's process in ``node``."""
     record.node_dir(node).mkdir(parents=True, exist_ok=True)
-    argv = vm_spec(record, node, image, resources).argv(await asyncio.to_thread(qemu.accelerator))
+    spec = vm_spec(record, node, image, resources)
+    await asyncio.to_thread(prepare_disks, spec, resources.disk_gib)
+    argv = spec.argv(await asyncio.to_thread(qemu.accelerator))
     started = daemons.detach(
         network.in_namespace(record.name, argv),
         record.node_dir(node) / "qemu.log",
