@@ -90,6 +90,7 @@ class VMSpec:
     tap: str | None = None  # a tap device instead of user-mode networking (no forwards)
     mac: str | None = None
     reboot: bool = False  # a guest reboot restarts the VM (else QEMU exits)
+    oem_strings: tuple[str, ...] = ()  # SMBIOS type 11 strings the guest's firmware carries
 
     def argv(self, accel: str) -> list[str]:
         if self.tap is not None:
@@ -119,6 +120,9 @@ class VMSpec:
         if self.media is not None:
             argv += ["-drive", f"file={self.media},format=raw,if=virtio,readonly=on"]
         argv += ["-netdev", net, "-device", nic]
+        if self.oem_strings:  # QEMU's option syntax: a comma in a value is written twice
+            values = "".join(f",value={s.replace(',', ',,')}" for s in self.oem_strings)
+            argv += ["-smbios", f"type=11{values}"]
         if self.qmp is not None:
             argv += ["-qmp", f"unix:{self.qmp},server=on,wait=off"]
         return argv

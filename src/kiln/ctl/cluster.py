@@ -4,12 +4,14 @@ booted from a built image (``--provisioner qemu --image DIR``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
 from kiln.ctl import connect, render
+from kiln.ctl.connect import FC
 from kiln.ctl.options import global_options
 from kiln.machinery.config import Patch, parse_patch
 from kiln.machinery.config.model import DEFAULT_KUBERNETES_VERSION
@@ -48,6 +50,19 @@ CPUS_OPTION = click.option(
 )
 
 
+def disk_option(default: int) -> Callable[[FC], FC]:
+    return click.option(
+        "--disk-size",
+        "disk_gib",
+        type=click.IntRange(0, 1024),
+        default=default,
+        show_default=True,
+        metavar="GIB",
+        help="qemu: each VM boots the image's ISO and installs to a disk of this many GiB "
+        "(sparse); 0: no disk, VMs boot kernel and initramfs and run from memory.",
+    )
+
+
 @click.group("cluster")
 def cluster() -> None:
     """Create, show and destroy local clusters."""
@@ -75,16 +90,7 @@ def cluster() -> None:
 )
 @MEMORY_OPTION
 @CPUS_OPTION
-@click.option(
-    "--disk-size",
-    "disk_gib",
-    type=click.IntRange(0, 1024),
-    default=4,
-    show_default=True,
-    metavar="GIB",
-    help="qemu: each VM boots the image's ISO and installs to a disk of this many GiB "
-    "(sparse); 0: no disk, VMs boot kernel and initramfs and run from memory.",
-)
+@disk_option(4)
 @STATE_OPTION
 def create(
     provisioner: str,

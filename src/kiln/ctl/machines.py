@@ -14,6 +14,7 @@ from kiln.ctl.cluster import (
     MEMORY_OPTION,
     STATE_OPTION,
     ProgressLines,
+    disk_option,
     existing,
     nodes_table,
     provisioner_for,
@@ -51,6 +52,7 @@ def machines() -> None:
 )
 @MEMORY_OPTION
 @CPUS_OPTION
+@disk_option(0)
 @STATE_OPTION
 def create(
     name: str,
@@ -60,6 +62,7 @@ def create(
     hub_machine_port: int,
     memory: int,
     cpus: int,
+    disk_gib: int,
     state_root: Path | None,
 ) -> None:
     """Boot COUNT VMs from the image in maintenance mode, joined to the hub if given."""
@@ -72,7 +75,7 @@ def create(
         machines=count,
         state_root=state_root,
         image=read_vm_image(image),
-        vm=VMResources(memory_mb=memory, cpus=cpus),
+        vm=VMResources(memory_mb=memory, cpus=cpus, disk_gib=disk_gib),
         hub=hub,
     )
     render.console().print(

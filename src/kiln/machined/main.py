@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
         from kiln.machined.platform.metal import runner
 
         runner.prepare()
-        if args.hub_join is None:  # the kernel's kiln.hub and kiln.join_token, if given
+        if args.hub_join is None:  # kiln.hub and kiln.join_token (kernel, firmware), if given
             from kiln.machined.platform.metal.cmdline import hub_join_file
 
             args.hub_join = hub_join_file()

@@ -137,11 +137,6 @@ class ClusterRequest:
             raise ProvisionError(
                 "VMs that install to a disk boot the image's ISO: the image has no kiln.iso"
             )
-        if self.installs and self.pool:
-            raise ProvisionError(
-                "machines for a hub boot from the network with the hub on their kernel "
-                "command line: they have no install disk (give no disk size)"
-            )
         if self.pool:
             if not self.machines <= MAX_WORKERS:
                 raise ProvisionError(f"machines: {self.machines} is more than {MAX_WORKERS}")

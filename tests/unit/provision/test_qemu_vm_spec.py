@@ -56,10 +56,21 @@ def test_a_diskless_vm_boots_kernel_and_initramfs(tmp_path: Path) -> None:
     assert not spec.disks and spec.media is None and "-no-reboot" in argv
 
 
-def test_installing_needs_the_iso_and_is_not_for_hub_machines(tmp_path: Path) -> None:
+def test_installing_needs_the_iso(tmp_path: Path) -> None:
     with pytest.raises(ProvisionError, match=r"has no kiln\.iso"):
         ClusterRequest("vms", image=image(tmp_path, iso=False), vm=VMResources(disk_gib=4))
-    with pytest.raises(ProvisionError, match="no install disk"):
-        ClusterRequest("vms", image=image(tmp_path), vm=VMResources(disk_gib=4), machines=2)
     assert ClusterRequest("vms", image=image(tmp_path), vm=VMResources(disk_gib=4)).installs
     assert not ClusterRequest("vms", vm=VMResources(disk_gib=4)).installs  # no image: processes
+
+
+def test_the_hub_to_join_goes_where_each_kind_of_vm_reads_it(tmp_path: Path) -> None:
+    cluster, node = record(tmp_path)
+    hub = ["kiln.hub=https://10.5.0.1:8443", "kiln.join_token=a.b,c"]
+    diskless = vms.vm_spec(cluster, node, image(tmp_path), VMResources(), hub).argv("tcg")
+    assert diskless[diskless.index("-append") + 1].endswith(" ".join(hub))
+    assert "-smbios" not in diskless
+    installing = vms.vm_spec(cluster, node, image(tmp_path), VMResources(disk_gib=4), hub)
+    argv = installing.argv("tcg")  # no kernel command line: the firmware's OEM strings
+    assert argv[argv.index("-smbios") + 1] == (
+        "type=11,value=kiln.hub=https://10.5.0.1:8443,value=kiln.join_token=a.b,,c"
+    )

@@ -15,7 +15,6 @@ Destroy powers the VMs off, stops the network's processes and removes the namesp
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +27,7 @@ from kiln.provision.creating import ALLOCATE, WAIT_MAINTENANCE, CreateStep, Crea
 from kiln.provision.errors import ProvisionError
 from kiln.provision.qemu import forward, network, vms
 from kiln.provision.record import ClusterRecord, NodeRecord, ProcessRecord
-from kiln.provision.request import ClusterRequest, HubJoin, VMImage
+from kiln.provision.request import ClusterRequest, HubJoin
 from kiln.provision.steps import ProgressCallback, Step, ignore_progress
 
 NETWORK_LOG = "network.log"
@@ -114,12 +113,12 @@ def _hub_address(hub: HubJoin) -> tuple[str, int]:
     return found.hostname, found.port or 443
 
 
-def kernel_arguments(image: VMImage, hub: HubJoin | None) -> str:
-    """The image's command line, plus the hub to join as the VMs reach it."""
+def hub_arguments(hub: HubJoin | None) -> list[str]:
+    """The hub to join as the VMs reach it: ``kiln.hub=`` and ``kiln.join_token=``."""
     if hub is None:
-        return image.cmdline
+        return []
     _, port = _hub_address(hub)
-    return f"{image.cmdline} kiln.hub=https://{network.GATEWAY}:{port} kiln.join_token={hub.token}"
+    return [f"kiln.hub=https://{network.GATEWAY}:{port}", f"kiln.join_token={hub.token}"]
 
 
 async def _stop_all(found: list[ProcessRecord]) -> None:
@@ -134,7 +133,6 @@ async def boot(c: Creating, node: NodeRecord) -> str:
     image = c.request.image
     if image is None:
         raise ProvisionError("the QEMU provisioner needs an image to boot")
-    booted = dataclasses.replace(image, cmdline=kernel_arguments(image, c.request.hub))
-    await vms.start(c.record, node, booted, c.request.vm)
+    await vms.start(c.record, node, image, c.request.vm, hub_arguments(c.request.hub))
     c.record.save()
     return f"QEMU pid {node.pid}, console {daemons.log_path(c.record, node)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+from collections.abc import Sequence
 
 from kiln import qemu
 from kiln.provision import daemons
@@ -23,14 +24,20 @@ GIB = 1 << 30
 
 
 def vm_spec(
-    record: ClusterRecord, node: NodeRecord, image: VMImage, resources: VMResources
+    record: ClusterRecord,
+    node: NodeRecord,
+    image: VMImage,
+    resources: VMResources,
+    extra: Sequence[str] = (),
 ) -> qemu.VMSpec:
+    """``extra`` ``key=value`` arguments (the hub to join) go on the kernel command line of a
+    VM booted PXE-style, or into the SMBIOS OEM strings of one that boots from its disk."""
     index = record.nodes.index(node)
     spec = qemu.VMSpec(
         kernel=image.kernel,
         initramfs=image.initramfs,
         root=image.root,
-        cmdline=image.cmdline,
+        cmdline=" ".join([image.cmdline, *extra]),
         serial_log=daemons.log_path(record, node),
         memory_mb=resources.memory_mb,
         cpus=resources.cpus,
@@ -50,6 +57,7 @@ def vm_spec(
         media=image.iso,
         uefi_vars=directory / UEFI_VARS,
         reboot=True,
+        oem_strings=tuple(extra),
     )
 
 
@@ -66,11 +74,15 @@ def prepare_disks(spec: qemu.VMSpec, disk_gib: int) -> None:
 
 
 async def start(
-    record: ClusterRecord, node: NodeRecord, image: VMImage, resources: VMResources
+    record: ClusterRecord,
+    node: NodeRecord,
+    image: VMImage,
+    resources: VMResources,
+    extra: Sequence[str] = (),
 ) -> None:
     """Boot the node's VM and record QEMU's process in ``node``."""
     record.node_dir(node).mkdir(parents=True, exist_ok=True)
-    spec = vm_spec(record, node, image, resources)
+    spec = vm_spec(record, node, image, resources, extra)
     await asyncio.to_thread(prepare_disks, spec, resources.disk_gib)
     argv = spec.argv(await asyncio.to_thread(qemu.accelerator))
     started = daemons.detach(

@@ -2,7 +2,9 @@
 
 ``kiln.hub=URL kiln.join_token=TOKEN`` make a machine that has no other instruction join that
 hub (the same as a HubJoinConfig document): the image can be put anywhere and the machine
-shows up in the hub's inventory.
+shows up in the hub's inventory. The same two may come as SMBIOS OEM strings from the
+machine's firmware (:mod:`.smbios`), for machines booted from a shared ISO or disk; the
+kernel command line wins where both give them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from kiln.machined.platform.metal import smbios
 from kiln.machinery.hubjoin.config import write_hub_join
 
 HUB, JOIN_TOKEN = "kiln.hub", "kiln.join_token"
@@ -27,11 +30,15 @@ def arguments(text: str) -> dict[str, str]:
 
 
 def hub_join_file(
-    cmdline: Path = Path("/proc/cmdline"), target: Path = HUB_JOIN_FILE
+    cmdline: Path = Path("/proc/cmdline"),
+    target: Path = HUB_JOIN_FILE,
+    dmi_table: Path = smbios.DMI_TABLE,
 ) -> Path | None:
-    """A hub-join file made from the kernel's ``kiln.hub`` and ``kiln.join_token``, or None
-    when the command line names no hub."""
+    """A hub-join file made from ``kiln.hub`` and ``kiln.join_token`` (kernel command line,
+    else SMBIOS OEM strings), or None when neither names a hub."""
     given = arguments(cmdline.read_text())
+    if not (given.get(HUB) and given.get(JOIN_TOKEN)):
+        given = {**smbios.oem_arguments(dmi_table), **given}
     url, token = given.get(HUB), given.get(JOIN_TOKEN)
     if not url or not token:
         return None
