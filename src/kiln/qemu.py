@@ -91,6 +91,7 @@ class VMSpec:
     mac: str | None = None
     reboot: bool = False  # a guest reboot restarts the VM (else QEMU exits)
     oem_strings: tuple[str, ...] = ()  # SMBIOS type 11 strings the guest's firmware carries
+    uuid: str | None = None  # the machine's SMBIOS system UUID (the UUID a node goes by)
 
     def argv(self, accel: str) -> list[str]:
         if self.tap is not None:
@@ -102,6 +103,8 @@ class VMSpec:
         nic = "virtio-net-pci,netdev=net0" + (f",mac={self.mac}" if self.mac else "")
         cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", "max")
         argv = [QEMU, "-accel", accel, "-cpu", cpu]
+        if self.uuid is not None:
+            argv += ["-uuid", self.uuid]
         argv += ["-m", str(self.memory_mb), "-smp", str(self.cpus), "-nodefaults"]
         argv += ["-display", "none", "-monitor", "none"]
         if not self.reboot:

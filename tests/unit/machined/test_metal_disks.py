@@ -12,6 +12,8 @@ import pytest
 from kiln.image import manifest
 from kiln.machined.errors import InvalidRequestError
 from kiln.machined.platform.metal import blockdev, install, kmod, pid1, upload
+from kiln.machinery.config.generate import generate_configs
+from kiln.machinery.secrets import SecretsBundle
 
 MOUNTINFO = """\
 22 1 254:2 / / ro,relatime - squashfs /dev/vda2 ro
@@ -142,3 +144,20 @@ def test_a_changed_artifact_or_manifest_or_another_key_is_refused(tmp_path: Path
     _, other_public = manifest.generate_key(tmp_path / "other")
     with pytest.raises(InvalidRequestError, match="signature does not match"):
         upload.ImageUpload(tmp_path / "u3", other_public.read_bytes()).begin(data, sig)
+
+
+async def test_an_install_carries_the_hub_identity_to_the_installed_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[dict[str, Path] | None] = []
+
+    async def installing(config: object, carry: dict[str, Path] | None = None) -> None:
+        asked.append(carry)
+
+    monkeypatch.setattr(install, "install", installing)
+    secrets = SecretsBundle.generate()
+    config = generate_configs("c", "https://10.0.0.1:6443", secrets).worker  # /dev/sda
+    await install.carrying(Path("/var/lib/kiln"), ("hub",))(config)
+    assert asked == [{"lib/kiln/hub": Path("/var/lib/kiln/hub")}]  # where the new /var has it
+    await install.carrying(Path("/tmp/node"), ("hub",))(config)
+    assert asked[-1] == {}  # a state directory outside /var: nothing to carry

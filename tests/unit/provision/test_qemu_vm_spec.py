@@ -74,3 +74,14 @@ def test_the_hub_to_join_goes_where_each_kind_of_vm_reads_it(tmp_path: Path) -> 
     assert argv[argv.index("-smbios") + 1] == (
         "type=11,value=kiln.hub=https://10.5.0.1:8443,value=kiln.join_token=a.b,,c"
     )
+
+
+def test_a_vm_keeps_its_machine_uuid_and_another_cluster_gets_another(tmp_path: Path) -> None:
+    cluster, node = record(tmp_path)
+    first = vms.vm_spec(cluster, node, image(tmp_path), VMResources(disk_gib=4))
+    again = vms.vm_spec(cluster, node, image(tmp_path), VMResources())
+    assert first.uuid is not None and first.uuid == again.uuid  # installed or not, rebooted
+    argv = first.argv("tcg")
+    assert argv[argv.index("-uuid") + 1] == first.uuid
+    other, _ = record(tmp_path / "other")
+    assert vms.vm_spec(other, node, image(tmp_path), VMResources()).uuid != first.uuid

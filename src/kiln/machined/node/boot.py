@@ -37,6 +37,7 @@ from kiln.machined.node.serving import BootServers, issues_own_certificate
 from kiln.machined.platform import host
 from kiln.machined.services import ServiceLog, ServiceStatus, Supervisor
 from kiln.machined.state import NamespacedState, open_node_state
+from kiln.machined.statefiles import HUB_DIR
 from kiln.machinery.config import MachineConfig, Mode
 from kiln.machinery.resources import Stage
 from kiln.resources import ControllerRuntime, Registry, State
@@ -351,4 +352,4 @@ def _installer(env: NodeEnv) -> Install | None:
         return None
     from kiln.machined.platform.metal import install  # metal only
 
-    return install.install_if_asked
+    return install.carrying(env.options.state_dir, (HUB_DIR,))

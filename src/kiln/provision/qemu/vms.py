@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+import uuid as uuidlib
 from collections.abc import Sequence
 
 from kiln import qemu
@@ -43,6 +44,7 @@ def vm_spec(
         cpus=resources.cpus,
         tap=network.tap(index),
         mac=network.node_mac(index),
+        uuid=machine_uuid(record, node),
     )
     if not resources.disk_gib or image.iso is None:
         return spec
@@ -59,6 +61,13 @@ def vm_spec(
         reboot=True,
         oem_strings=tuple(extra),
     )
+
+
+def machine_uuid(record: ClusterRecord, node: NodeRecord) -> str:
+    """The VM's SMBIOS system UUID, as a machine's is: the same through reboots and installs
+    (a node goes by it), new for every cluster made."""
+    made = f"{record.directory}/{node.name}@{record.created.isoformat()}"
+    return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, made))
 
 
 def prepare_disks(spec: qemu.VMSpec, disk_gib: int) -> None:

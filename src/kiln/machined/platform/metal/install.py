@@ -22,6 +22,7 @@ import shutil
 import stat
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ PARTITION_WAIT = 30.0
 LOADER_FILE = "systemd-bootx64.efi"
 CONFIG_FILE = "config.yaml"
 OWN_ARGS = ("kiln.root=", "kiln.slot=", "BOOT_IMAGE=", "initrd=")
+
+
+VAR = Path("/var")  # where the installed system mounts EPHEMERAL
 
 
 @dataclass(frozen=True)
@@ -76,14 +80,26 @@ def boot_cmdline(proc_cmdline: str, extra: list[str]) -> str:
     return " ".join([*words, *extra])
 
 
-async def install_if_asked(config: MachineConfig) -> None:
-    """Install to ``machine.install.disk`` if the config names one."""
-    if config.machine_config.machine.install.disk is not None:
-        await install(config)
+def carrying(state_dir: Path, names: tuple[str, ...]) -> Callable[[MachineConfig], Awaitable[None]]:
+    """Install if the config names a disk, carrying the directories ``names`` of the state
+    directory (under ``/var``) to the installed system's EPHEMERAL, where it finds them again:
+    what the node is to its hub stays the same machine."""
+    carry: dict[str, Path] = {}
+    if state_dir.is_relative_to(VAR):
+        carry = {str(state_dir.relative_to(VAR) / name): state_dir / name for name in names}
+
+    async def install_if_asked(config: MachineConfig) -> None:
+        if config.machine_config.machine.install.disk is not None:
+            await install(config, carry=carry)
+
+    return install_if_asked
 
 
-async def install(config: MachineConfig, version: str = __version__) -> Installed:
-    """Install to the disk ``config`` names (see the module docstring)."""
+async def install(
+    config: MachineConfig, version: str = __version__, carry: dict[str, Path] | None = None
+) -> Installed:
+    """Install to the disk ``config`` names (see the module docstring); ``carry``: directories
+    to copy onto the new EPHEMERAL, by their path there."""
     started = time.monotonic()
     section = config.machine_config.machine.install
     if section.disk is None:
@@ -113,6 +129,8 @@ async def install(config: MachineConfig, version: str = __version__) -> Installe
     await asyncio.to_thread(blockdev.copy, running_from, parts[layout.BOOT_A], size)
     cmdline = boot_cmdline(proc_cmdline, section.extra_kernel_args)
     await asyncio.to_thread(_write_partitions, parts, version, cmdline, guids, config)
+    if carry:
+        await asyncio.to_thread(_carry, parts[layout.EPHEMERAL], carry)
     seconds = time.monotonic() - started
     logger.info("installed to /dev/%s in %.1fs", disk, seconds)
     return Installed(disk, seconds)
@@ -130,6 +148,13 @@ async def _format_in_place(config: MachineConfig, disk: str) -> None:
     for name in (layout.STATE, layout.EPHEMERAL):
         await process.run(["mkfs.ext4", "-F", "-q", "-L", name, parts[name]], timeout=300)
     await asyncio.to_thread(_write_config, parts[layout.STATE], config)
+
+
+def _carry(ephemeral: str, carry: dict[str, Path]) -> None:
+    with partmount.mounted(ephemeral, "ext4") as mounted:
+        for where, source in carry.items():
+            if source.is_dir():
+                shutil.copytree(source, mounted / where, symlinks=True, dirs_exist_ok=True)
 
 
 def _write_config(state_partition: str, config: MachineConfig) -> None:
