@@ -70,3 +70,18 @@ def forward_address() -> tuple[str, int]:
     """A free host address and port in 127.99.0.0/16 for the VM's forwarded API port."""
     host = f"127.99.{random.randint(1, 254)}.{random.randint(1, 254)}"
     return host, free_port(host)
+
+
+async def image_variant(image: BuiltImage, tmp: Path, label: str, **broken: bool) -> Path:
+    """A signed build of the same sources labelled ``label`` (version ``0.1.0+label``), for
+    upgrades; ``broken`` takes the build's hidden options (``break_boot=True``, ...)."""
+    from conftest import signing_keys
+    from kiln.image import build
+
+    private, _ = signing_keys()
+    output = tmp / label
+    options = build.BuildOptions(output=output, signing_key=private, label=label, **broken)
+    await build.build(options)
+    for unused in (build.DISK, build.ISO):  # not needed for an upgrade
+        (output / unused).unlink()
+    return output

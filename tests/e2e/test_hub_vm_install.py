@@ -1,9 +1,11 @@
-"""A VM that only knows its hub from its firmware joins it and is installed by it: `kilnctl
-machines create --disk-size` boots the image's ISO with the hub and join token as SMBIOS OEM
-strings (no kernel command line to put them on); the machine joins the hub in maintenance
-mode, and a template naming it with an install disk has the hub configure it through its
-outbound link, the node install itself to the disk and come back from it, and etcd
-bootstrapped: a healthy one-node cluster the hub made on a real VM."""
+"""A VM that only knows its hub from its firmware joins it, is installed by it and upgraded by
+it: `kilnctl machines create --disk-size` boots the image's ISO with the hub and join token as
+SMBIOS OEM strings (no kernel command line to put them on); the machine joins the hub in
+maintenance mode, and a template naming it with an install disk has the hub configure it
+through its outbound link, the node install itself to the disk and come back from it as the
+same machine, and etcd bootstrapped: a healthy one-node cluster the hub made on a real VM.
+Then the template names another Kiln version and its image: the hub streams the image through
+the machine's link, the node writes its other slot and boots it, and runs the new version."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from image_vm import BuiltImage
+from image_vm import BuiltImage, image_variant
 
 from kiln import process
 from kiln.hub.testing import HubProcess
@@ -32,6 +34,7 @@ KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 TEMPLATE = """\
 kind: Cluster
 name: vmedge
+{kiln}
 ---
 kind: ControlPlane
 machines: [{uuid}]
@@ -86,7 +89,7 @@ async def test_a_vm_joins_through_its_firmware_and_the_hub_installs_it(
         assert "kiln.join_token" not in console.read_text(errors="replace")  # not on its cmdline
 
         template = tmp_path / "vmedge.yaml"
-        template.write_text(TEMPLATE.format(uuid=uuid))
+        template.write_text(TEMPLATE.format(uuid=uuid, kiln=""))
         env = {
             **home,
             "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml"),
@@ -100,6 +103,17 @@ async def test_a_vm_joins_through_its_firmware_and_the_hub_installs_it(
         assert described["healthy"], described
         assert [m["uuid"] for m in described["machines"]] == [uuid]
         assert "installed: /dev/vda6 on /var" in console.read_text(errors="replace")
+
+        second = await image_variant(image, tmp_path, "second")
+        version = json.loads((second / "manifest.json").read_text())["version"]
+        kiln = f"kiln: {{version: {version}, image: {second}}}"
+        template.write_text(TEMPLATE.format(uuid=uuid, kiln=kiln))
+        await run(sync, env, timeout=1000)  # until the machine runs the new version
+        async with hub.client() as api:
+            reply = await api.ListMachines(hub_pb2.ListRequest())
+        (machine,) = [json.loads(text)["spec"] for text in reply.resources]
+        assert (machine["version"], machine["stage"]) == (version, "running")
+        assert "root /dev/vda3 mounted read-only" in console.read_text(errors="replace")  # B
     finally:
         destroy = [KILNCTL, "machines", "destroy", "--name", POOL]
         await process.run(destroy, env=home, timeout=120, check=False)

@@ -21,6 +21,9 @@ def insecure(node: NodeRecord) -> client.Client:
     return client.Client(target, timeout=CALL_TIMEOUT)
 
 
+LAUNCHER_LOG = "qemu.log"
+
+
 def secure(node: NodeRecord, context: Context) -> client.Client:
     target = client.resolve(context, endpoints=[node.endpoint], nodes=[node.endpoint])
     return client.Client(target, timeout=CALL_TIMEOUT)
@@ -33,7 +36,12 @@ def require_running(step: str, record: ClusterRecord, node: NodeRecord) -> None:
     tail = daemons.log_tail(record, node)
     log = daemons.log_path(record, node)
     message = f"the node daemon (pid {node.pid}) is not running; the end of {log}:"
-    raise StepError(step, "\n".join([message, *tail]) if tail else message, node=node.name)
+    launcher = record.node_dir(node) / LAUNCHER_LOG  # a VM's QEMU says why it stopped here
+    said = (
+        launcher.read_text(errors="replace").strip().splitlines()[-5:] if launcher.is_file() else []
+    )
+    lines = [message, *tail, *([f"{launcher}:", *said] if said else [])]
+    raise StepError(step, "\n".join(lines), node=node.name)
 
 
 async def in_maintenance(step: str, record: ClusterRecord, node: NodeRecord) -> bool:

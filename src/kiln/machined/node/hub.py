@@ -23,9 +23,9 @@ from kiln.machined.statefiles import HUB_DIR, MAINTENANCE_DIR
 from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.config import HubJoinConfigDocument, MachineConfig
 from kiln.machinery.config.types import parse_duration
-from kiln.machinery.resources import MachineStageSpec
-from kiln.machinery.resources.runtime import machine_stage
-from kiln.resources import NotFoundError, cast_spec
+from kiln.machinery.resources import BootSlotsSpec, MachineStageSpec
+from kiln.machinery.resources.runtime import boot_slots, machine_stage
+from kiln.resources import NotFoundError, Pointer, cast_spec
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class NodeHub:
         facts = pb.Facts(
             hostname=boot.name,
             addresses=addresses,
-            version=versions.tag,
+            version=await _os_version(boot, versions.tag),
             arch=versions.arch,
             os=versions.os,
             stage=stage,
@@ -111,3 +111,15 @@ class NodeHub:
             api_certificate=certificate,
         )
         return boot.uuid, facts
+
+
+async def _os_version(boot: Boot, tag: str) -> str:
+    """The version of the Kiln OS image the node runs: its booted slot's (which an image's
+    label sets, ``0.1.0+label``), else Kiln's own."""
+    with contextlib.suppress(NotFoundError):
+        found = await boot.state.get(Pointer.of(BootSlotsSpec, boot_slots.ID))
+        spec = cast_spec(found, BootSlotsSpec).spec
+        for slot in spec.slots:
+            if slot.slot == spec.active and slot.version:
+                return slot.version
+    return tag

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from kiln import qemu
 from kiln.provision import daemons
+from kiln.provision.nodes import LAUNCHER_LOG
 from kiln.provision.qemu import network
 from kiln.provision.record import ClusterRecord, NodeRecord
 from kiln.provision.request import VMImage, VMResources
@@ -96,7 +97,7 @@ async def start(
     argv = spec.argv(await asyncio.to_thread(qemu.accelerator))
     started = daemons.detach(
         network.in_namespace(record.name, argv),
-        record.node_dir(node) / "qemu.log",
+        record.node_dir(node) / LAUNCHER_LOG,
         recorded=argv,
     )
     node.pid, node.argv, node.start_time = started.pid, started.argv, started.start_time
