@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import grpc
+
 from kiln.hub.errors import MachineUnavailableError
 from kiln.hub.links.tunnel import Tunnels
 from kiln.hub.resources import (
@@ -27,12 +29,29 @@ from kiln.machinery.pinning import ChannelSecurity, trusting
 from kiln.resources import NotFoundError, Pointer, State, cast_spec
 
 RELAY_TIMEOUT = 30.0
+MAX_MESSAGE = 17 * 1024 * 1024  # a node takes up to 16 MiB (an etcd snapshot to recover from)
+CHANNEL_OPTIONS = (
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+)
 
 
 class MachineRelay:
     def __init__(self, state: State, tunnels: Tunnels) -> None:
         self._state = state
         self._tunnels = tunnels
+
+    @contextlib.asynccontextmanager
+    async def channel(self, uuid: str) -> AsyncIterator[grpc.aio.Channel]:
+        """A channel to the machine's API for raw calls (:mod:`~kiln.hub.api.machine_proxy`)."""
+        security = await self._security(uuid)
+        async with self._tunnels.dial(uuid) as address:
+            options = [*security.options, *CHANNEL_OPTIONS]
+            channel = grpc.aio.secure_channel(address, security.credentials, options=options)
+            try:
+                yield channel
+            finally:
+                await channel.close()
 
     @contextlib.asynccontextmanager
     async def client(self, uuid: str) -> AsyncIterator[Client]:
