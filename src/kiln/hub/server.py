@@ -21,6 +21,7 @@ import grpc
 
 from kiln.hub import pki
 from kiln.hub.api.access import AccessInterceptor
+from kiln.hub.api.cluster_access import ClusterAccessService
 from kiln.hub.api.cluster_nodes import ClusterNodes
 from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.api.hub_service import HubService
@@ -109,7 +110,11 @@ class HubServer:
             api,
         )
         hubcluster_pb2_grpc.add_ClusterServiceServicer_to_server(clusters, api)
-        api.add_generic_rpc_handlers((MachineProxy(ClusterNodes(state), relay),))
+        cluster_nodes = ClusterNodes(state)
+        hubcluster_pb2_grpc.add_ClusterAccessServiceServicer_to_server(
+            ClusterAccessService(state, cluster_nodes), api
+        )
+        api.add_generic_rpc_handlers((MachineProxy(cluster_nodes, relay),))
         machine_port = _port(options.machine_listen)
         hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
             JoinService(tokens, machines, hub_pki.ca, machine_port), api

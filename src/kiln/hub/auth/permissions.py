@@ -22,6 +22,7 @@ from kiln.machinery.roles import Role
 
 HUB = "/kiln.hub.v1alpha1.HubService/"
 CLUSTER = "/kiln.hub.v1alpha1.ClusterService/"
+ACCESS = "/kiln.hub.v1alpha1.ClusterAccessService/"
 JOIN = "/kiln.hublink.v1alpha1.HubJoinService/"
 LINK = "/kiln.hublink.v1alpha1.HubLinkService/"
 PEER = "/kiln.hublink.v1alpha1.HubPeerService/"
@@ -63,6 +64,8 @@ PERMISSIONS: dict[str, Permission] = {
     CLUSTER + "GetCluster":     Permission(READER),
     CLUSTER + "ListClusters":   Permission(READER),
     CLUSTER + "ExportCluster":  Permission(READER),
+    ACCESS + "CheckAccess":     Permission(READER),
+    ACCESS + "Kubeconfig":      Permission(OPERATOR, mutating=True),
     JOIN + "Join":           Permission(MACHINE, mutating=True),
     LINK + "Connect":        Permission(MACHINE),
     PEER + "Tunnel":         Permission(MACHINE),

@@ -64,6 +64,14 @@ async def connect_clusters(
 
 
 @contextlib.asynccontextmanager
+async def connect_access(
+    access: HubAccess,
+) -> AsyncIterator[hubcluster_pb2_grpc.ClusterAccessServiceAsyncStub]:
+    async with _channel(access) as channel:
+        yield hubcluster_pb2_grpc.ClusterAccessServiceStub(channel)
+
+
+@contextlib.asynccontextmanager
 async def _channel(access: HubAccess) -> AsyncIterator[grpc.aio.Channel]:
     try:
         security = trusting(access.ca)
