@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
 
+from kiln.commandline import run_main
+from kiln.ctl.main import run as kilnctl_run
+from kiln.hub.clientconfig import FILE_NAME
+from kiln.hub.main import cli as hub_cli
 from kiln.hub.testing import HubProcess
 from kiln.resources.pgserver import PostgresServer
 
@@ -44,3 +50,44 @@ async def hub_process(
         database = await server.new_database("hub")
     async with HubProcess(data, host=host, database=database) as started:
         yield started
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command run in this process printed, and its exit code."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def _in_process(main: Callable[[list[str]], int], args: list[str]) -> Ran:
+    """Run a command line in a thread of its own (it runs its own event loop)."""
+
+    def work() -> Ran:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+        return Ran(code, out.getvalue(), err.getvalue())
+
+    return await asyncio.to_thread(work)
+
+
+def _hub_main(args: list[str]) -> int:
+    try:
+        run_main(hub_cli, "kiln-hub", args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+async def kiln_hub(hub: HubProcess, *args: str, key: str | None = None) -> Ran:
+    """``kiln-hub`` with the hub's client config and an API key (the initial admin's)."""
+    config = str(hub.data_dir / FILE_NAME)
+    access = ["--config", config, "--api-key", hub.admin_key if key is None else key]
+    return await _in_process(_hub_main, [*access, *args])
+
+
+async def kilnctl(config: Path, *args: str) -> Ran:
+    """``kilnctl --kilnconfig CONFIG ...``."""
+    return await _in_process(kilnctl_run, ["--kilnconfig", str(config), *args])

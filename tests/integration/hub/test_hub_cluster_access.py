@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +20,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hub_helpers import hub_process, until
+from hub_helpers import hub_process, kiln_hub, kilnctl, until
 
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
@@ -45,7 +42,6 @@ name: {name}
 kind: ControlPlane
 machineSelector: {{selector: "{selector}", count: 1}}
 """
-KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite"])
@@ -93,21 +89,6 @@ async def machines(
         await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
 
 
-def kiln_hub(
-    hub: HubProcess, *args: str, key: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
-    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
-    argv = [sys.executable, "-m", "kiln.hub", *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
-
-
-def kilnctl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "KILNCONFIG"}
-    argv = [KILNCTL, "--kilnconfig", str(config), *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
-
-
 async def audit(hub: HubProcess, method: str) -> list[dict[str, Any]]:
     async with hub.client() as api:
         reply = await api.ListAudit(hub_pb2.ListAuditRequest())
@@ -127,7 +108,9 @@ async def edge(
         await api.LabelMachine(hub_pb2.LabelMachineRequest(id=uuid, set={"pool": "access"}))
     template = tmp_path_factory.mktemp("access") / "edge.yaml"
     template.write_text(TEMPLATE.format(name="edge", selector="pool=access"))
-    synced = kiln_hub(hub, "template", "sync", "-f", str(template), "--wait", "--timeout", "150s")
+    synced = await kiln_hub(
+        hub, "template", "sync", "-f", str(template), "--wait", "--timeout", "150s"
+    )
     assert synced.returncode == 0, synced.stderr
     return uuid
 
@@ -137,50 +120,52 @@ async def test_an_unknown_or_unbootstrapped_cluster_is_refused(
 ) -> None:
     idle = tmp_path / "idle.yaml"  # selects no machine: never bootstrapped
     idle.write_text(TEMPLATE.format(name="idle", selector="pool=nowhere"))
-    assert kiln_hub(hub, "template", "sync", "-f", str(idle)).returncode == 0
+    assert (await kiln_hub(hub, "template", "sync", "-f", str(idle))).returncode == 0
     for command in ("kilnconfig", "kubeconfig"):
-        unknown = kiln_hub(hub, command, "nope", "-o", str(tmp_path / command))
+        unknown = await kiln_hub(hub, command, "nope", "-o", str(tmp_path / command))
         assert unknown.returncode == 1
         assert "no cluster 'nope' on this hub" in unknown.stderr and "NOT_FOUND" in unknown.stderr
-        waiting = kiln_hub(hub, command, "idle", "-o", str(tmp_path / command))
+        waiting = await kiln_hub(hub, command, "idle", "-o", str(tmp_path / command))
         assert waiting.returncode == 1
         assert "cluster idle is not bootstrapped yet" in waiting.stderr
         assert "FAILED_PRECONDITION" in waiting.stderr
         assert not (tmp_path / command).exists()
-    assert kiln_hub(hub, "template", "delete", "idle").returncode == 0
+    assert (await kiln_hub(hub, "template", "delete", "idle")).returncode == 0
 
 
 async def test_kilnctl_reaches_the_cluster_through_the_hub_and_changes_are_audited(
     hub: HubProcess, machines: dict[str, tuple[str, NodeProcess]], edge: str, tmp_path: Path
 ) -> None:
     config = tmp_path / "edge.kilnconfig"
-    made = kiln_hub(hub, "kilnconfig", "edge", "-o", str(config))
+    made = await kiln_hub(hub, "kilnconfig", "edge", "-o", str(config))
     assert made.returncode == 0, made.stderr
     assert "context edge@hub written" in made.stdout and "as admin" in made.stdout
     context = kilnconfig.load(config).get("edge@hub")
     assert context.hub is not None and context.hub.api_key == hub.admin_key
     assert not context.crt and not context.key  # no machine credentials leave the hub
 
-    version = kilnctl(config, "version")  # no -n: the first control plane
+    version = await kilnctl(config, "version")  # no -n: the first control plane
     assert version.returncode == 0, version.stderr
     assert "Server:" in version.stdout and "Maintenance: no" in version.stdout, version.stdout
-    members = kilnctl(config, "etcd", "members")
+    members = await kilnctl(config, "etcd", "members")
     assert members.returncode == 0, members.stderr
     assert MEMBER_HOST in members.stdout
-    services = kilnctl(config, "-n", MEMBER_HOST, "services")
+    services = await kilnctl(config, "-n", MEMBER_HOST, "services")
     assert services.returncode == 0, services.stderr
     assert any(line.split()[:2] == [MEMBER_HOST, "etcd"] for line in services.stdout.splitlines())
-    logs = kilnctl(config, "-n", edge, "logs", "etcd", "--tail", "5")  # a server stream
+    logs = await kilnctl(config, "-n", edge, "logs", "etcd", "--tail", "5")  # a server stream
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout.strip()
-    both = kilnctl(config, "-n", f"{MEMBER_HOST},{edge}", "version")  # asked in the hub at once
+    both = await kilnctl(
+        config, "-n", f"{MEMBER_HOST},{edge}", "version"
+    )  # asked in the hub at once
     assert both.returncode == 0, both.stderr
     assert f"Node: {MEMBER_HOST}" in both.stdout and f"Node: {edge}" in both.stdout
-    one_at_a_time = kilnctl(config, "-n", f"{MEMBER_HOST},{edge}", "logs", "etcd")
+    one_at_a_time = await kilnctl(config, "-n", f"{MEMBER_HOST},{edge}", "logs", "etcd")
     assert one_at_a_time.returncode == 1
     assert "answers for one machine at a time" in one_at_a_time.stderr
 
-    defrag = kilnctl(config, "etcd", "defrag")  # changes something: audited
+    defrag = await kilnctl(config, "etcd", "defrag")  # changes something: audited
     assert defrag.returncode == 0, defrag.stderr
     (entry,) = await audit(hub, "EtcdDefragment")
     assert entry["result"] == "OK" and "(admin)" in entry["who"]
@@ -205,15 +190,15 @@ async def test_a_reader_reads_but_may_not_change_anything(
     async with hub.client() as api:
         reader = (await api.CreateApiKey(hub_pb2.CreateApiKeyRequest(role="reader"))).key
     config = tmp_path / "reader.kilnconfig"
-    made = kiln_hub(hub, "kilnconfig", "edge", "--key", reader, "-o", str(config))
+    made = await kiln_hub(hub, "kilnconfig", "edge", "--key", reader, "-o", str(config))
     assert made.returncode == 0, made.stderr
     assert "as reader" in made.stdout
     assert kilnconfig.load(config).get("edge@hub").hub.api_key == reader  # type: ignore[union-attr]
 
-    services = kilnctl(config, "services")
+    services = await kilnctl(config, "services")
     assert services.returncode == 0, services.stderr
     assert "etcd" in services.stdout
-    refused = kilnctl(config, "etcd", "defrag")
+    refused = await kilnctl(config, "etcd", "defrag")
     assert refused.returncode == 1
     assert (
         "EtcdDefragment needs role operator or higher on the hub; the API key has role reader"
@@ -228,7 +213,7 @@ async def test_a_reader_reads_but_may_not_change_anything(
     assert [e["result"] for e in entries] == ["OK", "PERMISSION_DENIED"]
     assert "(reader)" in entries[-1]["who"] and entries[-1]["target"] == "edge"
 
-    refused = kiln_hub(hub, "kubeconfig", "edge", "-o", str(tmp_path / "k"), key=reader)
+    refused = await kiln_hub(hub, "kubeconfig", "edge", "-o", str(tmp_path / "k"), key=reader)
     assert refused.returncode == 1
     assert "needs role operator" in refused.stderr and "PERMISSION_DENIED" in refused.stderr
     assert not (tmp_path / "k").exists()
@@ -238,10 +223,10 @@ async def test_a_machine_outside_the_cluster_is_refused(
     hub: HubProcess, machines: dict[str, tuple[str, NodeProcess]], edge: str, tmp_path: Path
 ) -> None:
     config = tmp_path / "edge.kilnconfig"
-    assert kiln_hub(hub, "kilnconfig", "edge", "-o", str(config)).returncode == 0
+    assert (await kiln_hub(hub, "kilnconfig", "edge", "-o", str(config))).returncode == 0
     free_uuid, _ = machines[FREE_HOST]
     for node in (free_uuid, FREE_HOST, "127.91.9.9"):
-        refused = kilnctl(config, "-n", node, "version")
+        refused = await kilnctl(config, "-n", node, "version")
         assert refused.returncode == 1
         assert f"{node}: not a machine of cluster edge" in refused.stderr, refused.stderr
     target = resolve(kilnconfig.load(config).get("edge@hub"), nodes=[free_uuid])
@@ -259,7 +244,7 @@ async def test_an_operator_gets_a_short_lived_admin_kubeconfig(
     out = tmp_path / "edge.kubeconfig"
     async with hub.client() as api:
         operator = (await api.CreateApiKey(hub_pb2.CreateApiKeyRequest(role="operator"))).key
-    made = kiln_hub(hub, "kubeconfig", "edge", "-o", str(out), "--ttl", "2h", key=operator)
+    made = await kiln_hub(hub, "kubeconfig", "edge", "-o", str(out), "--ttl", "2h", key=operator)
     assert made.returncode == 0, made.stderr
     assert (out.stat().st_mode & 0o777) == 0o600
     config = yaml.safe_load(out.read_text())
@@ -289,7 +274,7 @@ async def test_an_operator_gets_a_short_lived_admin_kubeconfig(
     expected = datetime.now(UTC) + timedelta(hours=2)
     assert abs(certificate.not_valid_after_utc - expected) < timedelta(minutes=2)
 
-    too_long = kiln_hub(hub, "kubeconfig", "edge", "--ttl", "400d", key=operator)
+    too_long = await kiln_hub(hub, "kubeconfig", "edge", "--ttl", "400d", key=operator)
     assert too_long.returncode == 1 and "INVALID_ARGUMENT" in too_long.stderr
     entries = await audit(hub, "Kubeconfig")
     assert [(e["result"], e["target"]) for e in entries][-2:] == [
