@@ -37,11 +37,11 @@ class ClusterNode:
     def answers_to(self, label: str) -> bool:
         if label == self.uuid:
             return True
-        try:
-            host, port = split_endpoint(label, API_PORT)
+        try:  # the port does not matter: the hub reaches the machine through its connection
+            host, _ = split_endpoint(label, API_PORT)
         except ValueError:
             return False
-        return port == API_PORT and host.lower() in (self.address, self.hostname.lower())
+        return host.lower() in (self.address, self.hostname.lower())
 
     def __str__(self) -> str:
         return f"{self.hostname or self.address} ({self.address}, {self.uuid})"
