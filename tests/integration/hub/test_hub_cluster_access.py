@@ -89,6 +89,18 @@ async def machines(
         await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
 
 
+def node_config(node: NodeProcess) -> dict[str, Any]:
+    """The machine config the node runs, as its state directory holds it."""
+    documents = yaml.safe_load_all((node.state_dir / "config.yaml").read_text())
+    return next(d for d in documents if "machine" in d)
+
+
+def machine_token(node: NodeProcess) -> str:
+    token = node_config(node)["machine"]["token"]
+    assert isinstance(token, str) and len(token) >= 16
+    return token
+
+
 async def audit(hub: HubProcess, method: str) -> list[dict[str, Any]]:
     async with hub.client() as api:
         reply = await api.ListAudit(hub_pb2.ListAuditRequest())
@@ -185,7 +197,7 @@ async def test_kilnctl_reaches_the_cluster_through_the_hub_and_changes_are_audit
 
 
 async def test_a_reader_reads_but_may_not_change_anything(
-    hub: HubProcess, edge: str, tmp_path: Path
+    hub: HubProcess, machines: dict[str, tuple[str, NodeProcess]], edge: str, tmp_path: Path
 ) -> None:
     async with hub.client() as api:
         reader = (await api.CreateApiKey(hub_pb2.CreateApiKeyRequest(role="reader"))).key
@@ -198,6 +210,17 @@ async def test_a_reader_reads_but_may_not_change_anything(
     services = await kilnctl(config, "services")
     assert services.returncode == 0, services.stderr
     assert "etcd" in services.stdout
+    # The machine sees the reader's role, not the hub's: it redacts its secrets.
+    _, node = machines[MEMBER_HOST]
+    secret = machine_token(node)
+    as_reader = await kilnctl(config, "get", "mc", "-o", "yaml")
+    assert as_reader.returncode == 0, as_reader.stderr
+    assert "MachineConfig" in as_reader.stdout and secret not in as_reader.stdout
+    admin_config = tmp_path / "admin.kilnconfig"
+    assert (await kiln_hub(hub, "kilnconfig", "edge", "-o", str(admin_config))).returncode == 0
+    as_admin = await kilnctl(admin_config, "get", "mc", "-o", "yaml")
+    assert as_admin.returncode == 0, as_admin.stderr
+    assert secret in as_admin.stdout
     refused = await kilnctl(config, "etcd", "defrag")
     assert refused.returncode == 1
     assert (
@@ -256,8 +279,7 @@ async def test_an_operator_gets_a_short_lived_admin_kubeconfig(
     )
     # The node's own config holds the cluster's Kubernetes CA: the certificate comes from it.
     _, node = machines[MEMBER_HOST]
-    node_config = list(yaml.safe_load_all((node.state_dir / "config.yaml").read_text()))
-    ca_pem = base64.b64decode(node_config[0]["cluster"]["ca"]["crt"])
+    ca_pem = base64.b64decode(node_config(node)["cluster"]["ca"]["crt"])
     assert base64.b64decode(cluster["cluster"]["certificate-authority-data"]) == ca_pem
     ca = x509.load_pem_x509_certificate(ca_pem)
     public = ca.public_key()

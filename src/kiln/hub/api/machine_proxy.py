@@ -4,7 +4,8 @@ kilnconfig`` calls the hub, which relays each call to machines of the cluster it
 Every method of MachineService and ResourceService is served here by one generic handler per
 call shape (unary, server stream, client stream, both), on raw bytes: the request goes to the
 machine as it came, through the machine's own connection to the hub (:class:`MachineRelay`,
-as the cluster's admin client), and the answer comes back. The access interceptor
+with a client certificate of the role the key acts as: the machine authorizes and redacts as
+for that role), and the answer comes back. The access interceptor
 (:mod:`~kiln.hub.api.access`) has authenticated the API key and checked its role against the
 machine API's table first; it records the calls a reader may not make in the audit log, with
 the machine the handler names in :data:`~kiln.hub.api.access.AUDIT_TARGET`.
@@ -27,15 +28,16 @@ import grpc
 from google.protobuf.message import Message
 
 from kiln.errors import KilnError
-from kiln.hub.api.access import AUDIT_TARGET
+from kiln.hub.api.access import AUDIT_TARGET, CALLER
 from kiln.hub.api.cluster_nodes import ClusterNode, ClusterNodes
 from kiln.hub.api.relay import MachineRelay
 from kiln.hub.api.status import status_of
-from kiln.hub.auth.permissions import RELAYED_SERVICES
+from kiln.hub.auth.permissions import MACHINE_ROLES, RELAYED_SERVICES
 from kiln.hub.errors import InvalidRequestError
 from kiln.machinery import forwarding, node_answers
 from kiln.machinery.api import machine_pb2, resource_pb2
 from kiln.machinery.client import ClientError
+from kiln.machinery.roles import Role
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -79,7 +81,7 @@ class MachineProxy(grpc.GenericRpcHandler):
                 if len(picked) > 1:
                     return await self._fan_out(method, output, picked, request, context)
                 label, node = picked[0]
-                async with self._relay.channel(node.uuid) as channel:
+                async with self._relay.channel(node.uuid, _role()) as channel:
                     call: Any = channel.unary_unary(method)
                     answer = await _relayed(label, node, call(request, timeout=_left(context)))
                 return _labelled(answer, output, label)
@@ -89,7 +91,7 @@ class MachineProxy(grpc.GenericRpcHandler):
 
             async def client_stream(requests: AsyncIterator[bytes], context: Context) -> bytes:
                 ((label, node),) = await self._pick(method, context)
-                async with self._relay.channel(node.uuid) as channel:
+                async with self._relay.channel(node.uuid, _role()) as channel:
                     call: Any = channel.stream_unary(method)
                     answer = await _relayed(label, node, call(requests, timeout=_left(context)))
                 return _labelled(answer, output, label)
@@ -98,7 +100,7 @@ class MachineProxy(grpc.GenericRpcHandler):
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[bytes]:
             ((label, node),) = await self._pick(method, context)
-            async with self._relay.channel(node.uuid) as channel:
+            async with self._relay.channel(node.uuid, _role()) as channel:
                 call: Any
                 if client_streaming:
                     call = channel.stream_stream(method)(request, timeout=_left(context))
@@ -138,7 +140,7 @@ class MachineProxy(grpc.GenericRpcHandler):
 
         async def one(label: str, node: ClusterNode) -> list[Message]:
             try:
-                async with self._relay.channel(node.uuid) as channel:
+                async with self._relay.channel(node.uuid, _role()) as channel:
                     call: Any = channel.unary_unary(method)
                     within = node_answers.budget(_left(context))
                     answer = await _relayed(label, node, call(request, timeout=within))
@@ -181,6 +183,11 @@ def _labelled(answer: bytes, output: type[Message], label: str) -> bytes:
     message = output.FromString(answer)
     node_answers.label_all(message, label)
     return message.SerializeToString()
+
+
+def _role() -> Role:
+    """The role the caller's key acts as on the machine (the interceptor admitted it)."""
+    return MACHINE_ROLES[CALLER.get().role]
 
 
 def _left(context: Context) -> float | None:
