@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -17,6 +19,9 @@ from kiln.ctl.main import run as kilnctl_run
 from kiln.hub.clientconfig import FILE_NAME
 from kiln.hub.main import cli as hub_cli
 from kiln.hub.testing import HubProcess
+from kiln.machinery.api import hub_pb2
+from kiln.machinery.hubjoin import hub_join_document
+from kiln.machinery.privatefile import write_private_file
 from kiln.resources.pgserver import PostgresServer
 
 
@@ -91,3 +96,28 @@ async def kiln_hub(hub: HubProcess, *args: str, key: str | None = None) -> Ran:
 async def kilnctl(config: Path, *args: str) -> Ran:
     """``kilnctl --kilnconfig CONFIG ...``."""
     return await _in_process(kilnctl_run, ["--kilnconfig", str(config), *args])
+
+
+async def join_file(hub: HubProcess, directory: Path) -> Path:
+    """A HubJoinConfig file with a new join token of ``hub`` (reconnecting within 2 s)."""
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+    path = directory / "hubjoin.yaml"
+    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
+    write_private_file(path, json.dumps(document))
+    return path
+
+
+async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
+    """The machines of the inventory matching ``selector``, once there are ``count``."""
+    found: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        nonlocal found
+        async with hub.client() as api:
+            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
+        found = [json.loads(text) for text in reply.resources]
+        return len(found) == count
+
+    await until(enough, within=60.0)
+    return found

@@ -20,15 +20,13 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hub_helpers import hub_process, kiln_hub, kilnctl, until
+from hub_helpers import hub_process, join_file, kiln_hub, kilnctl, wait_machines
 
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
 from kiln.machinery import kilnconfig
 from kiln.machinery.api import hub_pb2, machine_pb2
 from kiln.machinery.client import Client, ClientError, resolve
-from kiln.machinery.hubjoin import hub_join_document
-from kiln.machinery.privatefile import write_private_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -58,28 +56,15 @@ async def machines(
 ) -> AsyncIterator[dict[str, tuple[str, NodeProcess]]]:
     """The member-to-be and the free machine, joined: by host, (UUID, node)."""
     root = tmp_path_factory.mktemp("access-nodes")
-    async with hub.client() as api:
-        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
-    join_file = root / "hubjoin.yaml"
-    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
-    write_private_file(join_file, json.dumps(document))
+    joining = await join_file(hub, root)
     started = [
-        NodeProcess(root / f"n{i}", host=host, hub_join=join_file)
+        NodeProcess(root / f"n{i}", host=host, hub_join=joining)
         for i, host in enumerate((MEMBER_HOST, FREE_HOST))
     ]
     try:
         await asyncio.gather(*(node.start() for node in started))
-        found: list[dict[str, Any]] = []
-
-        async def joined() -> bool:
-            nonlocal found
-            async with hub.client() as api:
-                selector = "kiln.dev/stage=maintenance,kiln.dev/connected=true"
-                reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
-            found = [json.loads(text) for text in reply.resources]
-            return len(found) == len(started)
-
-        await until(joined, within=60.0)
+        selector = "kiln.dev/stage=maintenance,kiln.dev/connected=true"
+        found = await wait_machines(hub, len(started), selector)
         by_host = {node.host: node for node in started}
         yield {
             m["spec"]["hostname"]: (m["metadata"]["id"], by_host[m["spec"]["hostname"]])
