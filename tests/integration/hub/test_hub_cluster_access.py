@@ -158,6 +158,11 @@ async def test_kilnctl_reaches_the_cluster_through_the_hub_and_changes_are_audit
     )  # asked in the hub at once
     assert both.returncode == 0, both.stderr
     assert f"Node: {MEMBER_HOST}" in both.stdout and f"Node: {edge}" in both.stdout
+    health = await kilnctl(
+        config, "health", "--control-plane-nodes", MEMBER_HOST, "--wait-timeout", "60s"
+    )
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "healthy: all" in health.stdout
     one_at_a_time = await kilnctl(config, "-n", f"{MEMBER_HOST},{edge}", "logs", "etcd")
     assert one_at_a_time.returncode == 1
     assert "answers for one machine at a time" in one_at_a_time.stderr

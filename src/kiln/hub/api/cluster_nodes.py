@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from kiln.hub.errors import InvalidRequestError, NotFoundError, NotReadyError
 from kiln.hub.resources import (
@@ -18,10 +21,13 @@ from kiln.hub.resources import (
     ClusterSpec,
     MachineStatusSpec,
 )
+from kiln.hub.resources.cluster_machine import CLUSTER_LABEL
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.endpoints import API_PORT, split_endpoint
-from kiln.resources import Kind, Phase, Pointer, State
+from kiln.resources import Kind, Phase, Pointer, State, cast_spec
 from kiln.resources import NotFoundError as ResourceNotFound
+
+_S = TypeVar("_S", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -98,25 +104,32 @@ class ClusterNodes:
             raise NotReadyError(f"cluster {name} is being deleted")
         allocated = [
             cm
-            for cm in await self._state.list(Kind.of(ClusterMachineSpec))
+            for cm in await self._state.list(Kind.of(ClusterMachineSpec), f"{CLUSTER_LABEL}={name}")
             if cm.spec.cluster == name and cm.metadata.phase is not Phase.TEARING_DOWN
         ]
-        steps = {s.id: s.spec for s in await self._state.list(Kind.of(ClusterMachineStatusSpec))}
-        if not any(steps.get(cm.id) and steps[cm.id].bootstrapped for cm in allocated):
+        steps = [await self._spec(ClusterMachineStatusSpec, cm.id) for cm in allocated]
+        if not any(step is not None and step.bootstrapped for step in steps):
             raise NotReadyError(
                 f"cluster {name} is not bootstrapped yet (kiln-hub template status {name} "
                 "--wait waits until it is healthy)"
             )
-        statuses = {m.id: m.spec for m in await self._state.list(Kind.of(MachineStatusSpec))}
-        nodes = tuple(
-            ClusterNode(
-                uuid=cm.id,
-                address=cm.spec.address,
-                hostname=statuses[cm.id].hostname if cm.id in statuses else "",
-                machine_type=cm.spec.machine_type,
-                bootstrap=cm.spec.bootstrap,
+        nodes = []
+        for cm in sorted(allocated, key=lambda cm: cm.spec.address):
+            status = await self._spec(MachineStatusSpec, cm.id)
+            nodes.append(
+                ClusterNode(
+                    uuid=cm.id,
+                    address=cm.spec.address,
+                    hostname=status.hostname if status is not None else "",
+                    machine_type=cm.spec.machine_type,
+                    bootstrap=cm.spec.bootstrap,
+                )
             )
-            for cm in sorted(allocated, key=lambda cm: cm.spec.address)
-        )
         endpoint = next((cm.spec.endpoint for cm in allocated if cm.spec.endpoint), "")
-        return ClusterView(name, endpoint, nodes)
+        return ClusterView(name, endpoint, tuple(nodes))
+
+    async def _spec(self, kind: type[_S], resource_id: str) -> _S | None:
+        try:
+            return cast_spec(await self._state.get(Pointer.of(kind, resource_id)), kind).spec
+        except ResourceNotFound:
+            return None
