@@ -57,3 +57,10 @@ def test_a_client_of_a_hub_context_dials_the_hub_and_names_every_node(route: Hub
 def test_the_hub_metadata_names_the_key_and_cluster() -> None:
     assert forwarding.AUTHORIZATION == "authorization" and forwarding.BEARER == "Bearer "
     assert forwarding.CLUSTER == "kiln-cluster"
+
+
+def test_a_hub_context_is_described_by_its_hub_key_and_cluster(route: HubRoute) -> None:
+    config = Kilnconfig().add("edge@hub", Context(hub=route))
+    described = kilnconfig.describe(config)
+    assert described.endpoints == ("127.0.0.9:8443",) and described.expires is None
+    assert described.common_name == "API key abc123 through the hub, to cluster edge"
