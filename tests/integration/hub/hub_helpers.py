@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
+import pytest_asyncio
 
 from kiln.commandline import run_main
 from kiln.ctl.main import run as kilnctl_run
@@ -55,6 +56,19 @@ async def hub_process(
         database = await server.new_database("hub")
     async with HubProcess(data, host=host, database=database) as started:
         yield started
+
+
+def module_hub(host: str, backends: list[str] = BACKENDS) -> Any:
+    """A module's ``hub`` fixture: one hub on ``host`` per backend, for the module's tests."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", params=backends)
+    async def hub(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[HubProcess]:
+        async with hub_process(request, tmp_path_factory, host) as started:
+            yield started
+
+    return hub
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hub_helpers import hub_process, join_file, kiln_hub, kilnctl, wait_machines
+from hub_helpers import join_file, kiln_hub, kilnctl, module_hub, wait_machines
 
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
@@ -42,12 +42,7 @@ machineSelector: {{selector: "{selector}", count: 1}}
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite"])
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
+hub = module_hub(HUB_HOST, ["sqlite"])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

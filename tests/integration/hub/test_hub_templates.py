@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from hub_helpers import BACKENDS, code_of, hub_process, join_file, until, wait_machines
+from hub_helpers import code_of, join_file, module_hub, until, wait_machines
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.templates.load import load_template
@@ -56,13 +56,8 @@ patches:
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
+# The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses.
+hub = module_hub(HUB_HOST)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
