@@ -232,6 +232,13 @@ async def test_a_machine_outside_the_cluster_is_refused(
 ) -> None:
     config = tmp_path / "edge.kilnconfig"
     assert (await kiln_hub(hub, "kilnconfig", "edge", "-o", str(config))).returncode == 0
+    again = await kiln_hub(hub, "kilnconfig", "edge", "-o", str(config))
+    assert again.returncode == 1 and "already exists (use --force" in again.stderr
+    merged = await kiln_hub(hub, "kilnconfig", "edge", "-o", str(config), "--merge")
+    assert merged.returncode == 0, merged.stderr  # the same context: stored once
+    assert list(kilnconfig.load(config).contexts) == ["edge@hub"]
+    badly_named = await kiln_hub(hub, "kilnconfig", "edge", "--context", "a b", "-o", str(config))
+    assert badly_named.returncode == 1 and "context 'a b': " in badly_named.stderr
     free_uuid, _ = machines[FREE_HOST]
     for node in (free_uuid, FREE_HOST, "127.91.9.9"):
         refused = await kilnctl(config, "-n", node, "version")

@@ -66,17 +66,17 @@ def kilnconfig_command(
             return await call(hub.CheckAccess, hubcluster_pb2.ClusterRequest(id=cluster))
 
     reply = options.run(check())
-    route = HubRoute(
-        url=embedded.hub,
-        ca=base64.b64encode(embedded.ca).decode(),
-        api_key=embedded.api_key,
-        cluster=cluster,
-    )
     name = context_name or f"{cluster}@hub"
     try:
+        route = HubRoute(
+            url=embedded.hub,
+            ca=base64.b64encode(embedded.ca).decode(),
+            api_key=embedded.api_key,
+            cluster=cluster,
+        )
         ours = Kilnconfig(context=name, contexts={name: Context(hub=route)})
-    except ValueError as exc:
-        raise HubClientError(f"--context {name!r}: {exc}") from None
+    except ValueError as exc:  # pydantic's ValidationError: the context's name or hub address
+        raise HubClientError(f"context {name!r}: {_first(exc)}") from None
     machines = ", ".join(f"{n.hostname or n.address} ({n.address})" for n in reply.nodes)
     summary = f"cluster {cluster} through the hub {embedded.hub} as {reply.role}; machines: "
     if output is None:
@@ -134,3 +134,13 @@ def kubeconfig_command(
     except OSError as exc:
         raise HubClientError(f"{output}: {exc.strerror or exc}") from None
     click.echo(f"{summary} written to {output}")
+
+
+def _first(error: ValueError) -> str:
+    """The first problem pydantic found, in one line."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else str(first["msg"])
+    return str(error)
