@@ -21,15 +21,13 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from hub_helpers import BACKENDS, code_of, hub_process, until
+from hub_helpers import code_of, join_file, module_hub, until, wait_machines
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.templates.load import load_template
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import hub_pb2, hubcluster_pb2
-from kiln.machinery.hubjoin import hub_join_document
-from kiln.machinery.privatefile import write_private_file
 from kiln.machinery.probe import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -58,13 +56,8 @@ patches:
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
+# The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses.
+hub = module_hub(HUB_HOST)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -74,14 +67,10 @@ async def nodes(
     """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
     selects; by UUID."""
     root = tmp_path_factory.mktemp("templates-nodes")
-    async with hub.client() as api:
-        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
-    join_file = root / "hubjoin.yaml"
-    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
-    write_private_file(join_file, json.dumps(document))
+    joining = await join_file(hub, root)
     trust_port = free_port(NODE_HOSTS[0])  # one per cluster, as for any cluster's nodes
     started = [
-        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
+        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=joining)
         for i, host in enumerate(NODE_HOSTS)
     ]
     try:
@@ -104,20 +93,6 @@ async def nodes(
 @pytest.fixture
 def uuids(nodes: dict[str, NodeProcess]) -> list[str]:
     return sorted(nodes)
-
-
-async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    async def enough() -> bool:
-        nonlocal found
-        async with hub.client() as api:
-            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
-        found = [json.loads(text) for text in reply.resources]
-        return len(found) == count
-
-    await until(enough, within=60.0)
-    return found
 
 
 def kiln_hub(

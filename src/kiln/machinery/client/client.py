@@ -92,12 +92,16 @@ class Client(EtcdCalls):
     @property
     def node(self) -> str:
         """The endpoint, as errors name it."""
+        if self.target.hub is not None:
+            return f"hub {self.target.address}"
         return self.target.address
 
     async def __aenter__(self) -> Self:
         address = self.target.address
         if self.dial is not None:
             address, security = self.dial.address, self.dial.security
+        elif self.target.hub is not None:
+            security = credentials.trusting(self.target.hub.ca)
         elif self.target.credentials is None:
             security = await credentials.pinned(self.target)
         else:
@@ -107,7 +111,7 @@ class Client(EtcdCalls):
             address,
             security.credentials,
             options=options,
-            interceptors=nodes.interceptors(self.target.forwarded),
+            interceptors=nodes.interceptors(self.target),
         )
         self._machine = machine_pb2_grpc.MachineServiceStub(self._channel)
         self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
