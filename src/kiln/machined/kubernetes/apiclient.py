@@ -70,8 +70,13 @@ class ApiClient:
 
 
 def _reason(error: urllib.error.HTTPError) -> str:
+    """The Status answer's message and the messages of its causes (the PodDisruptionBudget
+    that refuses an eviction, ...)."""
     try:
-        message = json.loads(error.read()).get("message")
-    except (ValueError, OSError, AttributeError):
-        message = None
-    return str(message or error.reason)
+        status = json.loads(error.read())
+        message = status.get("message")
+        causes = (status.get("details") or {}).get("causes") or []
+        found = [str(cause["message"]) for cause in causes if cause.get("message")]
+    except (ValueError, OSError, AttributeError, TypeError):
+        message, found = None, []
+    return "; ".join([str(message or error.reason), *found])

@@ -1,0 +1,208 @@
+"""The node leaving Kubernetes before it goes down, and coming back after, as Talos does.
+
+Before a reboot, shutdown, OS upgrade or graceful reset, a node whose kubelet joined and whose
+Node is registered cordons its Node (annotated ``kiln.dev/cordoned-for=<action>``) and evicts
+its pods (:mod:`kiln.machined.kubernetes.drain`), asking again while a PodDisruptionBudget
+refuses, until every evicted pod is gone. A drain that does not finish within its timeout
+uncordons the node and raises :class:`~kiln.machined.errors.DrainError`: the action does not
+happen. A node that cannot drain at all (no kubelet credentials yet, the API out of reach, no
+Node) goes down without, saying so in an event.
+
+Every boot, once the kubelet has joined and the Node is Ready, the node undoes a cordon it made
+(a user's ``kubectl cordon`` has no annotation and stays). Every step is a ``drain`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kiln.machined.errors import DrainError, NodeStateError
+from kiln.machined.events import EventBus, EventType
+from kiln.machined.kubernetes import drain as evictions
+from kiln.machined.kubernetes.apiclient import ApiClient
+from kiln.machined.kubernetes.errors import KubernetesError
+from kiln.machined.kubernetes.kubelet import KubeletPaths
+from kiln.machined.node.k8s_controlplane import Spawn
+from kiln.machinery.drain import DrainOptions
+
+logger = logging.getLogger(__name__)
+
+POLL = 1.0
+UNCORDON_POLL = 3.0
+UNCORDON_TASK = "uncordon"
+
+
+class NodeDrain:
+    """Drains of the Node ``hostname`` through the API at ``server``, as its kubelet."""
+
+    def __init__(
+        self,
+        hostname: str,
+        server: str,
+        kubelet: KubeletPaths,
+        eviction_version: Callable[[], str],
+        events: EventBus,
+    ) -> None:
+        self._hostname = hostname
+        self._kubelet = kubelet
+        self._client = ApiClient(server, kubelet.ca, kubelet.client_certificate)
+        self._eviction_version = eviction_version
+        self._events = events
+        self._lock = asyncio.Lock()
+        self._uncordon: asyncio.Task[None] | None = None
+        self._left: list[str] = []  # what keeps the drain going: the error if it times out
+
+    @property
+    def _api(self) -> evictions.NodeApi:
+        return evictions.NodeApi(self._client, self._hostname, self._eviction_version())
+
+    def start(self, spawn: Spawn) -> asyncio.Task[None]:
+        """Undo Kiln's cordon once the Node is Ready (in the background)."""
+        self._uncordon = spawn(self._uncordon_when_ready(), UNCORDON_TASK)
+        return self._uncordon
+
+    async def drain(self, action: str, options: DrainOptions) -> None:
+        """Cordon and drain before ``action``; :class:`DrainError` when it cannot finish."""
+        if options.skip:
+            self._event(f"not drained before the {action}: asked not to")
+            return
+        if self._lock.locked():
+            raise NodeStateError("the node is draining already, for another action")
+        async with self._lock:
+            await self._stop_uncordon()
+            node = await self._registered_node(action)
+            if node is None:
+                return
+            await self._drain(action, node, options.timeout)
+
+    async def _registered_node(self, action: str) -> dict[str, Any] | None:
+        why = None
+        if not self._kubelet.client_certificate.exists():
+            why = "the kubelet has not joined the cluster"
+        else:
+            try:
+                node = await asyncio.to_thread(self._api.node)
+            except KubernetesError as exc:
+                why = f"the Kubernetes API cannot be reached ({exc})"
+            else:
+                if node is not None:
+                    return node
+                why = f"no Node {self._hostname} is registered"
+        self._event(f"not drained before the {action}: {why}")
+        return None
+
+    async def _drain(self, action: str, node: dict[str, Any], within: float) -> None:
+        started = time.monotonic()
+        patch = evictions.cordon_patch(node, action)
+        if patch is not None:
+            try:
+                await asyncio.to_thread(self._api.patch, patch)
+            except KubernetesError as exc:
+                message = f"the {action} did not happen: node {self._hostname} cannot be cordoned"
+                self._event(f"{message}: {exc}")
+                raise DrainError(f"{message}: {exc}") from None
+            self._event(f"cordoned node {self._hostname} for the {action}")
+        else:
+            self._event(f"node {self._hostname} was cordoned by someone else: left so")
+        try:
+            async with asyncio.timeout(within):
+                await self._evict_all()
+        except (TimeoutError, KubernetesError) as exc:
+            await self._give_up(action, patch is not None, within, exc)
+        self._event(f"node {self._hostname} drained in {time.monotonic() - started:.1f}s")
+
+    async def _evict_all(self) -> None:
+        """Evict until no pod to evict is left; ``_left`` says what remains meanwhile."""
+        evicted: set[str] = set()
+        refused: dict[str, evictions.Refusal] = {}
+        announced = False
+        self._left = []
+        while True:
+            found = evictions.plan(await asyncio.to_thread(self._api.pods))
+            if not announced:
+                self._announce(found)
+                announced = True
+            if not found.evict:
+                return
+            self._left = []
+            for pod in found.evict:
+                if pod.terminating or pod.uid in evicted:
+                    self._left.append(f"{pod} is still terminating")
+                    continue
+                refusal = await asyncio.to_thread(self._api.evict, pod)
+                if refusal is None:
+                    evicted.add(pod.uid)
+                    refused.pop(pod.uid, None)
+                    self._event(f"evicted pod {pod}")
+                    self._left.append(f"{pod} is still terminating")
+                    continue
+                if pod.uid not in refused:
+                    self._event(f"eviction of pod {pod} refused for now: {refusal.why}")
+                refused[pod.uid] = refusal
+                self._left.append(f"{pod} cannot be evicted: {refusal.why}")
+            await asyncio.sleep(POLL)
+
+    def _announce(self, found: evictions.Plan) -> None:
+        pods = ", ".join(str(pod) for pod in found.evict) or "none"
+        message = f"evicting {len(found.evict)} pods: {pods}"
+        if found.skipped:
+            skipped = ", ".join(f"{pod} ({why.value})" for pod, why in found.skipped)
+            message += f"; left: {skipped}"
+        self._event(message)
+
+    async def _give_up(self, action: str, cordoned: bool, within: float, exc: Exception) -> None:
+        if isinstance(exc, TimeoutError):
+            why = f"not done in {within:g}s: " + ("; ".join(self._left) or "pods remain")
+        else:
+            why = str(exc)
+        undone = ""
+        if cordoned:
+            try:
+                await self._undo_cordon()
+                undone = "; the node is uncordoned"
+            except KubernetesError as err:
+                undone = f"; the node stays cordoned ({err})"
+        message = f"the {action} did not happen: node {self._hostname} cannot be drained, {why}"
+        self._event(message + undone)
+        raise DrainError(message + undone) from None
+
+    async def _undo_cordon(self) -> bool:
+        node = await asyncio.to_thread(self._api.node)
+        patch = None if node is None else evictions.uncordon_patch(node)
+        if patch is None:
+            return False
+        await asyncio.to_thread(self._api.patch, patch)
+        annotations = (node or {}).get("metadata", {}).get("annotations", {})
+        why = annotations.get(evictions.CORDONED_FOR, "")
+        self._event(f"uncordoned node {self._hostname} (cordoned for the {why})")
+        return True
+
+    async def _uncordon_when_ready(self) -> None:
+        while True:
+            if self._kubelet.client_certificate.exists():
+                try:
+                    node = await asyncio.to_thread(self._api.node)
+                    if node is not None and not evictions.cordoned_by_kiln(node):
+                        return
+                    if node is not None and evictions.is_ready(node):
+                        await self._undo_cordon()
+                        return
+                except KubernetesError as exc:
+                    logger.info("uncordon waits: %s", exc)
+            await asyncio.sleep(UNCORDON_POLL)
+
+    async def _stop_uncordon(self) -> None:
+        task, self._uncordon = self._uncordon, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _event(self, message: str) -> None:
+        logger.info("%s", message)
+        self._events.publish(EventType.DRAIN, message)
