@@ -59,7 +59,7 @@ class ApiClient:
             with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context()) as got:
                 return json.loads(got.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ApiError(f"{what}: {exc.code} {_reason(exc)}", exc.code) from exc
+            raise ApiError(f"{what}: {exc.code} {reason_of(exc)}", exc.code) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ApiError(f"{what}: {exc}") from exc
         except ValueError as exc:
@@ -69,7 +69,7 @@ class ApiClient:
         return self.request("GET", path)
 
 
-def _reason(error: urllib.error.HTTPError) -> str:
+def reason_of(error: urllib.error.HTTPError) -> str:
     """The Status answer's message and the messages of its causes (the PodDisruptionBudget
     that refuses an eviction, ...)."""
     try:
