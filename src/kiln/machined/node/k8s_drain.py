@@ -24,9 +24,7 @@ from typing import Any
 from kiln.machined.errors import DrainError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.kubernetes import drain as evictions
-from kiln.machined.kubernetes.apiclient import ApiClient
 from kiln.machined.kubernetes.errors import KubernetesError
-from kiln.machined.kubernetes.kubelet import KubeletPaths
 from kiln.machined.node.k8s_controlplane import Spawn
 from kiln.machinery.drain import DrainOptions
 
@@ -38,28 +36,26 @@ UNCORDON_TASK = "uncordon"
 
 
 class NodeDrain:
-    """Drains of the Node ``hostname`` through the API at ``server``, as its kubelet."""
+    """Drains of the Node ``hostname``; ``api`` gives the calls as its kubelet (None while the
+    kubelet has no credentials)."""
 
     def __init__(
         self,
         hostname: str,
-        server: str,
-        kubelet: KubeletPaths,
-        eviction_version: Callable[[], str],
+        api: Callable[[], evictions.NodeApi | None],
         events: EventBus,
+        *,
+        poll: float = POLL,
+        uncordon_poll: float = UNCORDON_POLL,
     ) -> None:
         self._hostname = hostname
-        self._kubelet = kubelet
-        self._client = ApiClient(server, kubelet.ca, kubelet.client_certificate)
-        self._eviction_version = eviction_version
+        self._node_api = api
         self._events = events
+        self._poll = poll
+        self._uncordon_poll = uncordon_poll
         self._lock = asyncio.Lock()
         self._uncordon: asyncio.Task[None] | None = None
         self._left: list[str] = []  # what keeps the drain going: the error if it times out
-
-    @property
-    def _api(self) -> evictions.NodeApi:
-        return evictions.NodeApi(self._client, self._hostname, self._eviction_version())
 
     def start(self, spawn: Spawn) -> asyncio.Task[None]:
         """Undo Kiln's cordon once the Node is Ready (in the background)."""
@@ -75,33 +71,32 @@ class NodeDrain:
             raise NodeStateError("the node is draining already, for another action")
         async with self._lock:
             await self._stop_uncordon()
-            node = await self._registered_node(action)
-            if node is None:
+            api = self._node_api()
+            if api is None:
+                self._event(f"not drained before the {action}: the kubelet has not joined")
                 return
-            await self._drain(action, node, options.timeout)
+            node = await self._registered_node(api, action)
+            if node is not None:
+                await self._drain(api, action, node, options.timeout)
 
-    async def _registered_node(self, action: str) -> dict[str, Any] | None:
-        why = None
-        if not self._kubelet.client_certificate.exists():
-            why = "the kubelet has not joined the cluster"
-        else:
-            try:
-                node = await asyncio.to_thread(self._api.node)
-            except KubernetesError as exc:
-                why = f"the Kubernetes API cannot be reached ({exc})"
-            else:
-                if node is not None:
-                    return node
-                why = f"no Node {self._hostname} is registered"
-        self._event(f"not drained before the {action}: {why}")
-        return None
+    async def _registered_node(self, api: evictions.NodeApi, action: str) -> dict[str, Any] | None:
+        why = f"no Node {self._hostname} is registered"
+        try:
+            node = await asyncio.to_thread(api.node)
+        except KubernetesError as exc:
+            node, why = None, f"the Kubernetes API cannot be reached ({exc})"
+        if node is None:
+            self._event(f"not drained before the {action}: {why}")
+        return node
 
-    async def _drain(self, action: str, node: dict[str, Any], within: float) -> None:
+    async def _drain(
+        self, api: evictions.NodeApi, action: str, node: dict[str, Any], within: float
+    ) -> None:
         started = time.monotonic()
         patch = evictions.cordon_patch(node, action)
         if patch is not None:
             try:
-                await asyncio.to_thread(self._api.patch, patch)
+                await asyncio.to_thread(api.patch, patch)
             except KubernetesError as exc:
                 message = f"the {action} did not happen: node {self._hostname} cannot be cordoned"
                 self._event(f"{message}: {exc}")
@@ -111,19 +106,19 @@ class NodeDrain:
             self._event(f"node {self._hostname} was cordoned by someone else: left so")
         try:
             async with asyncio.timeout(within):
-                await self._evict_all()
+                await self._evict_all(api)
         except (TimeoutError, KubernetesError) as exc:
-            await self._give_up(action, patch is not None, within, exc)
+            await self._give_up(api, action, patch is not None, within, exc)
         self._event(f"node {self._hostname} drained in {time.monotonic() - started:.1f}s")
 
-    async def _evict_all(self) -> None:
+    async def _evict_all(self, api: evictions.NodeApi) -> None:
         """Evict until no pod to evict is left; ``_left`` says what remains meanwhile."""
         evicted: set[str] = set()
-        refused: dict[str, evictions.Refusal] = {}
+        refused: set[str] = set()
         announced = False
         self._left = []
         while True:
-            found = evictions.plan(await asyncio.to_thread(self._api.pods))
+            found = evictions.plan(await asyncio.to_thread(api.pods))
             if not announced:
                 self._announce(found)
                 announced = True
@@ -134,18 +129,17 @@ class NodeDrain:
                 if pod.terminating or pod.uid in evicted:
                     self._left.append(f"{pod} is still terminating")
                     continue
-                refusal = await asyncio.to_thread(self._api.evict, pod)
+                refusal = await asyncio.to_thread(api.evict, pod)
                 if refusal is None:
                     evicted.add(pod.uid)
-                    refused.pop(pod.uid, None)
                     self._event(f"evicted pod {pod}")
                     self._left.append(f"{pod} is still terminating")
                     continue
                 if pod.uid not in refused:
                     self._event(f"eviction of pod {pod} refused for now: {refusal.why}")
-                refused[pod.uid] = refusal
+                    refused.add(pod.uid)
                 self._left.append(f"{pod} cannot be evicted: {refusal.why}")
-            await asyncio.sleep(POLL)
+            await asyncio.sleep(self._poll)
 
     def _announce(self, found: evictions.Plan) -> None:
         pods = ", ".join(str(pod) for pod in found.evict) or "none"
@@ -155,7 +149,9 @@ class NodeDrain:
             message += f"; left: {skipped}"
         self._event(message)
 
-    async def _give_up(self, action: str, cordoned: bool, within: float, exc: Exception) -> None:
+    async def _give_up(
+        self, api: evictions.NodeApi, action: str, cordoned: bool, within: float, exc: Exception
+    ) -> None:
         if isinstance(exc, TimeoutError):
             why = f"not done in {within:g}s: " + ("; ".join(self._left) or "pods remain")
         else:
@@ -163,7 +159,7 @@ class NodeDrain:
         undone = ""
         if cordoned:
             try:
-                await self._undo_cordon()
+                await self._undo_cordon(api)
                 undone = "; the node is uncordoned"
             except KubernetesError as err:
                 undone = f"; the node stays cordoned ({err})"
@@ -171,30 +167,29 @@ class NodeDrain:
         self._event(message + undone)
         raise DrainError(message + undone) from None
 
-    async def _undo_cordon(self) -> bool:
-        node = await asyncio.to_thread(self._api.node)
+    async def _undo_cordon(self, api: evictions.NodeApi) -> None:
+        node = await asyncio.to_thread(api.node)
         patch = None if node is None else evictions.uncordon_patch(node)
-        if patch is None:
-            return False
-        await asyncio.to_thread(self._api.patch, patch)
-        annotations = (node or {}).get("metadata", {}).get("annotations", {})
-        why = annotations.get(evictions.CORDONED_FOR, "")
+        if node is None or patch is None:
+            return
+        await asyncio.to_thread(api.patch, patch)
+        why = node["metadata"]["annotations"][evictions.CORDONED_FOR]
         self._event(f"uncordoned node {self._hostname} (cordoned for the {why})")
-        return True
 
     async def _uncordon_when_ready(self) -> None:
         while True:
-            if self._kubelet.client_certificate.exists():
+            api = self._node_api()
+            if api is not None:
                 try:
-                    node = await asyncio.to_thread(self._api.node)
+                    node = await asyncio.to_thread(api.node)
                     if node is not None and not evictions.cordoned_by_kiln(node):
                         return
                     if node is not None and evictions.is_ready(node):
-                        await self._undo_cordon()
+                        await self._undo_cordon(api)
                         return
                 except KubernetesError as exc:
                     logger.info("uncordon waits: %s", exc)
-            await asyncio.sleep(UNCORDON_POLL)
+            await asyncio.sleep(self._uncordon_poll)
 
     async def _stop_uncordon(self) -> None:
         task, self._uncordon = self._uncordon, None

@@ -33,6 +33,7 @@ from kiln.machined.kubernetes.artifacts import (
     ArtifactLocation,
     host_arch,
 )
+from kiln.machined.kubernetes.drain import NodeApi
 from kiln.machined.kubernetes.errors import (
     ArtifactVerificationError,
     KubernetesError,
@@ -106,9 +107,7 @@ class NodeKubernetes:
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = False
         self._kube_proxy: Path | None = None
-        self.drainer = NodeDrain(
-            hostname, self._server, self.kubelet, self._eviction_version, events
-        )
+        self.drainer = NodeDrain(hostname, self._node_api, events)
 
     async def start(self) -> None:
         version = kubelet_version(self._config)
@@ -160,13 +159,17 @@ class NodeKubernetes:
         if self._manifests is not None:
             self._tasks.append(self._spawn(self._manifests.run(), ClusterManifests.TASK_NAME))
 
-    def _eviction_version(self) -> str:
-        """The Eviction group/version the cluster's API server serves."""
+    def _node_api(self) -> NodeApi | None:
+        """The calls of a drain, as the kubelet; None until it has its client certificate."""
+        if not self.kubelet.client_certificate.exists():
+            return None
+        client = ApiClient(self._server, self.kubelet.ca, self.kubelet.client_certificate)
         try:
             version = self._config.machine_config.cluster.kubernetes.version
-            return compatibility(version).eviction_version
+            eviction = compatibility(version).eviction_version
         except KubernetesVersionError:  # the services say so; a drain tries the current one
-            return Compatibility("").eviction_version
+            eviction = Compatibility("").eviction_version
+        return NodeApi(client, self._hostname, eviction)
 
     async def upgrade(self, config: MachineConfig) -> None:
         """Run the kubelet and kube-proxy of ``config``'s version: binaries fetched and verified
