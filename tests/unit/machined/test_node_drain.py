@@ -177,3 +177,16 @@ async def test_at_boot_a_users_cordon_stays() -> None:
     task = drainer(cluster, events).start(lambda work, name: asyncio.create_task(work, name=name))
     await asyncio.wait_for(task, 2)
     assert cluster.patches == [] and drain_events(events) == []
+
+
+async def test_a_drain_whose_caller_goes_away_undoes_its_cordon() -> None:
+    cluster, events = Cluster(node(), ["db"]), EventBus()
+    cluster.budget = {"db"}
+    draining = asyncio.create_task(drainer(cluster, events).drain("reboot", DrainOptions()))
+    async for event in events.subscribe(tail=-1):
+        if event.message == "cordoned node w1 for the reboot":
+            break
+    draining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await draining
+    assert cluster.stored == node()

@@ -109,6 +109,11 @@ class NodeDrain:
                 await self._evict_all(api)
         except (TimeoutError, KubernetesError) as exc:
             await self._give_up(api, action, patch is not None, within, exc)
+        except asyncio.CancelledError:  # the caller went away: the action will not happen
+            if patch is not None:
+                with contextlib.suppress(KubernetesError):
+                    await asyncio.shield(self._undo_cordon(api))
+            raise
         self._event(f"node {self._hostname} drained in {time.monotonic() - started:.1f}s")
 
     async def _evict_all(self, api: evictions.NodeApi) -> None:
