@@ -3,6 +3,7 @@ upgrade, graceful reset): shared by the node and its clients."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from kiln.machinery.api import machine_pb2
@@ -18,8 +19,8 @@ class DrainOptions:
     timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise ValueError(f"a drain timeout must be positive, not {self.timeout:g}s")
+        if not 0 < self.timeout < math.inf:
+            raise ValueError(f"a drain timeout must be positive and finite, not {self.timeout:g}s")
 
     def to_proto(self) -> machine_pb2.DrainOptions:
         return machine_pb2.DrainOptions(skip=self.skip, timeout_seconds=self.timeout)

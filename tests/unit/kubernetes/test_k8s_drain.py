@@ -153,5 +153,6 @@ def test_drain_options_default_and_refuse_a_timeout_that_is_not_positive() -> No
     given = DrainOptions.from_proto(machine_pb2.DrainOptions(skip=True, timeout_seconds=7))
     assert given == DrainOptions(skip=True, timeout=7)
     assert given.to_proto().timeout_seconds == 7
-    with pytest.raises(ValueError, match="positive"):
-        DrainOptions.from_proto(machine_pb2.DrainOptions(timeout_seconds=-1))
+    for wrong in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="positive and finite"):
+            DrainOptions.from_proto(machine_pb2.DrainOptions(timeout_seconds=wrong))

@@ -170,7 +170,8 @@ class NodeDrain:
                 undone = f"; the node stays cordoned ({err})"
         message = f"the {action} did not happen: node {self._hostname} cannot be drained, {why}"
         self._event(message + undone)
-        raise DrainError(message + undone) from None
+        hint = " (ask again with the drain skipped, kilnctl --no-drain, to go down anyway)"
+        raise DrainError(message + undone + hint) from None
 
     async def _undo_cordon(self, api: evictions.NodeApi) -> None:
         node = await asyncio.to_thread(api.node)
