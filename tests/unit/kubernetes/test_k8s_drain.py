@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import urllib.error
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,16 @@ def test_a_users_cordon_is_neither_annotated_nor_undone() -> None:
     assert drain.uncordon_patch(node()) is None
 
 
-def test_readiness_is_the_ready_condition() -> None:
+def test_readiness_is_the_ready_condition_said_since_a_time() -> None:
     assert drain.is_ready(node())
     assert not drain.is_ready({"status": {"conditions": [{"type": "Ready", "status": "False"}]}})
     assert not drain.is_ready({})
+    said = node()
+    said["status"]["conditions"][0]["lastHeartbeatTime"] = "2026-12-07T00:44:30Z"
+    boot = datetime(2026, 12, 7, 0, 44, 30, 600_000, tzinfo=UTC)
+    assert drain.is_ready(said, boot)  # the same second: said by this boot's kubelet
+    assert not drain.is_ready(said, boot + timedelta(seconds=1))
+    assert not drain.is_ready(node(), boot)  # no heartbeat at all
 
 
 def http_error(code: int, status: dict[str, Any]) -> urllib.error.HTTPError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,17 +160,20 @@ async def test_an_unreachable_api_or_a_skip_does_not_hold_the_node() -> None:
     assert cluster.patches == [] and list(cluster.pods_left) == ["web"]
 
 
-async def test_at_boot_kilns_cordon_is_undone_once_the_node_is_ready() -> None:
-    cordoned = node(unschedulable=True, ready=False)
+async def test_at_boot_kilns_cordon_is_undone_once_the_kubelet_says_again_it_is_ready() -> None:
+    cordoned = node(unschedulable=True)  # Ready, as the kubelet said before the reboot
+    cordoned["status"]["conditions"][0]["lastHeartbeatTime"] = "2020-01-01T00:00:00Z"
     cordoned["metadata"]["annotations"] = {drain.CORDONED_FOR: "upgrade"}
     cluster, events = Cluster(cordoned, []), EventBus()
     task = drainer(cluster, events).start(lambda work, name: asyncio.create_task(work, name=name))
     await asyncio.sleep(0.05)
-    assert cluster.patches == []  # not Ready yet
+    assert cluster.patches == []  # a Ready from before this boot
     assert cluster.stored is not None
-    cluster.stored["status"]["conditions"][0]["status"] = "True"
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    cluster.stored["status"]["conditions"][0]["lastHeartbeatTime"] = now
     await asyncio.wait_for(task, 2)
-    assert cluster.stored == node()
+    assert cluster.stored["spec"] == {}
+    assert cluster.stored["metadata"]["annotations"] == {}
     assert drain_events(events) == ["uncordoned node w1 (cordoned for the upgrade)"]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -109,9 +110,21 @@ def uncordon_patch(node: Obj) -> dict[str, Any] | None:
     return {"metadata": {"annotations": {CORDONED_FOR: None}}, "spec": {"unschedulable": None}}
 
 
-def is_ready(node: Obj) -> bool:
+def is_ready(node: Obj, since: datetime | None = None) -> bool:
+    """Whether the Node is Ready, as its kubelet last said at ``since`` or later (a Ready
+    condition from before a reboot is stale: the kubelet has not said so again yet)."""
     conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    for condition in conditions:
+        if condition.get("type") != "Ready" or condition.get("status") != "True":
+            continue
+        if since is None:
+            return True
+        try:
+            heartbeat = datetime.fromisoformat(str(condition.get("lastHeartbeatTime")))
+        except ValueError:
+            return False
+        return heartbeat >= since.replace(microsecond=0)
+    return False
 
 
 @dataclass(frozen=True)

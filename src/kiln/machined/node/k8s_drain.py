@@ -8,8 +8,9 @@ uncordons the node and raises :class:`~kiln.machined.errors.DrainError`: the act
 happen. A node that cannot drain at all (no kubelet credentials yet, the API out of reach, no
 Node) goes down without, saying so in an event.
 
-Every boot, once the kubelet has joined and the Node is Ready, the node undoes a cordon it made
-(a user's ``kubectl cordon`` has no annotation and stays). Every step is a ``drain`` event.
+Every boot, once the kubelet has joined and said again that the Node is Ready (a heartbeat of
+this boot), the node undoes a cordon it made (a user's ``kubectl cordon`` has no annotation and
+stays). Every step is a ``drain`` event.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from kiln.machined.errors import DrainError, NodeStateError
@@ -54,6 +56,7 @@ class NodeDrain:
         self._poll = poll
         self._uncordon_poll = uncordon_poll
         self._lock = asyncio.Lock()
+        self._since = datetime.now(UTC)  # a Ready said before this boot does not count
         self._uncordon: asyncio.Task[None] | None = None
         self._left: list[str] = []  # what keeps the drain going: the error if it times out
 
@@ -190,7 +193,7 @@ class NodeDrain:
                     node = await asyncio.to_thread(api.node)
                     if node is not None and not evictions.cordoned_by_kiln(node):
                         return
-                    if node is not None and evictions.is_ready(node):
+                    if node is not None and evictions.is_ready(node, self._since):
                         await self._undo_cordon(api)
                         return
                 except KubernetesError as exc:
