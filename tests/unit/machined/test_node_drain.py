@@ -33,6 +33,7 @@ class Cluster(drain.NodeApi):
         self.budget: set[str] = set()
         self.patches: list[dict[str, Any]] = []
         self.unreachable = False
+        self.failing_listings = 0  # the next listings that fail on the server's side
 
     def node(self) -> dict[str, Any] | None:
         if self.unreachable:
@@ -57,6 +58,9 @@ class Cluster(drain.NodeApi):
                     self.stored[section][key] = value
 
     def pods(self) -> list[dict[str, Any]]:
+        if self.failing_listings:
+            self.failing_listings -= 1
+            raise ApiError("GET /api/v1/pods: 503 the server is shutting down", 503)
         listing = []
         for name, pod in list(self.pods_left.items()):
             if pod["terminating"]:
@@ -194,4 +198,19 @@ async def test_a_drain_whose_caller_goes_away_undoes_its_cordon() -> None:
     draining.cancel()
     with pytest.raises(asyncio.CancelledError):
         await draining
+    assert cluster.stored == node()
+
+
+async def test_an_api_failing_for_a_while_is_asked_again() -> None:
+    cluster, events = Cluster(node(), ["web"]), EventBus()
+    cluster.failing_listings = 3
+    await drainer(cluster, events).drain("reboot", DrainOptions(timeout=5))
+    assert cluster.pods_left == {} and cluster.failing_listings == 0
+
+
+async def test_an_api_failing_past_the_timeout_says_so() -> None:
+    cluster, events = Cluster(node(), ["web"]), EventBus()
+    cluster.failing_listings = 1000
+    with pytest.raises(DrainError, match=r"the Kubernetes API failed: .* 503 the server"):
+        await drainer(cluster, events).drain("reboot", DrainOptions(timeout=0.1))
     assert cluster.stored == node()

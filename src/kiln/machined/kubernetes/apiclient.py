@@ -24,6 +24,11 @@ class ApiError(KubernetesError):
         super().__init__(message)
         self.status = status
 
+    @property
+    def temporary(self) -> bool:
+        """No answer, or a failure on the server's side: worth asking again."""
+        return self.status == 0 or self.status >= 500
+
 
 class ApiClient:
     """Requests to ``server`` trusting ``ca``, as the holder of ``cert`` and ``key`` (PEM files;

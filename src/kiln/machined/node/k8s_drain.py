@@ -20,12 +20,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kiln.machined.errors import DrainError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.kubernetes import drain as evictions
+from kiln.machined.kubernetes.apiclient import ApiError
 from kiln.machined.kubernetes.errors import KubernetesError
 from kiln.machined.node.k8s_controlplane import Spawn
 from kiln.machinery.drain import DrainOptions
@@ -120,34 +122,43 @@ class NodeDrain:
         self._event(f"node {self._hostname} drained in {time.monotonic() - started:.1f}s")
 
     async def _evict_all(self, api: evictions.NodeApi) -> None:
-        """Evict until no pod to evict is left; ``_left`` says what remains meanwhile."""
-        evicted: set[str] = set()
-        refused: set[str] = set()
-        announced = False
+        """Evict until no pod to evict is left; ``_left`` says what remains meanwhile. An API
+        that does not answer, or fails on its side, is asked again (until the timeout)."""
+        progress = _Progress()
         self._left = []
         while True:
-            found = evictions.plan(await asyncio.to_thread(api.pods))
-            if not announced:
-                self._announce(found)
-                announced = True
-            if not found.evict:
-                return
-            self._left = []
-            for pod in found.evict:
-                if pod.terminating or pod.uid in evicted:
-                    self._left.append(f"{pod} is still terminating")
-                    continue
-                refusal = await asyncio.to_thread(api.evict, pod)
-                if refusal is None:
-                    evicted.add(pod.uid)
-                    self._event(f"evicted pod {pod}")
-                    self._left.append(f"{pod} is still terminating")
-                    continue
-                if pod.uid not in refused:
-                    self._event(f"eviction of pod {pod} refused for now: {refusal.why}")
-                    refused.add(pod.uid)
-                self._left.append(f"{pod} cannot be evicted: {refusal.why}")
+            try:
+                if await self._evict_round(api, progress):
+                    return
+            except ApiError as exc:
+                if not exc.temporary:
+                    raise
+                self._left = [*progress.left, f"the Kubernetes API failed: {exc}"]
             await asyncio.sleep(self._poll)
+
+    async def _evict_round(self, api: evictions.NodeApi, progress: _Progress) -> bool:
+        """One pass over the node's pods; whether none is left to evict or wait for."""
+        found = evictions.plan(await asyncio.to_thread(api.pods))
+        if not progress.announced:
+            self._announce(found)
+            progress.announced = True
+        progress.left = []
+        for pod in found.evict:
+            if pod.terminating or pod.uid in progress.evicted:
+                progress.left.append(f"{pod} is still terminating")
+                continue
+            refusal = await asyncio.to_thread(api.evict, pod)
+            if refusal is None:
+                progress.evicted.add(pod.uid)
+                self._event(f"evicted pod {pod}")
+                progress.left.append(f"{pod} is still terminating")
+                continue
+            if pod.uid not in progress.refused:
+                self._event(f"eviction of pod {pod} refused for now: {refusal.why}")
+                progress.refused.add(pod.uid)
+            progress.left.append(f"{pod} cannot be evicted: {refusal.why}")
+        self._left = progress.left
+        return not found.evict
 
     def _announce(self, found: evictions.Plan) -> None:
         pods = ", ".join(str(pod) for pod in found.evict) or "none"
@@ -210,3 +221,13 @@ class NodeDrain:
     def _event(self, message: str) -> None:
         logger.info("%s", message)
         self._events.publish(EventType.DRAIN, message)
+
+
+@dataclass
+class _Progress:
+    """What one drain did so far: the pods it evicted, those refused, those left."""
+
+    announced: bool = False
+    evicted: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)
+    left: list[str] = field(default_factory=list)
