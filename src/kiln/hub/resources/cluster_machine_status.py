@@ -37,6 +37,13 @@ class ClusterMachineStatusSpec(Spec):
     config_hash: str = ""  # of the config last applied
     applied_at: datetime | None = None
     bootstrapped: bool = False
-    updating: bool = False  # a changed config was sent to it running; it counts against its
-    # set's maxParallelism until it runs again
+    updating: bool = False  # a changed config or Kiln version was sent to it running; it
+    # counts against its set's maxParallelism until it runs again
     reset_at: datetime | None = None
+    # A Kiln upgrade, recorded before the image is sent (so it is never sent twice): the
+    # version and image sent, the version it ran then, and when.
+    upgrade_version: str = ""
+    upgrade_image: str = ""
+    upgrade_from: str = ""
+    upgraded_at: datetime | None = None
+    paused: str = ""  # why the rollout stopped at this machine (until the template changes)

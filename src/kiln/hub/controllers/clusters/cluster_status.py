@@ -86,6 +86,14 @@ class ClusterStatusController(Controller):
             phase = "configuring"
         else:
             phase = "running"
+        paused = next(
+            (
+                f"rollout paused: machine {cm.id}: {step.paused}"
+                for cm in mine
+                if (step := steps.get(cm.id)) is not None and step.paused
+            ),
+            "",
+        )
         checks, members = await self._health(cluster.id, running, phase)
         healthy = phase == "running" and bool(checks) and all(c.ok for c in checks)
         return ClusterStatusSpec(
@@ -98,6 +106,7 @@ class ClusterStatusController(Controller):
             etcd_members=members,
             checks=checks,
             healthy=healthy,
+            rollout=paused,
         )
 
     async def _health(
