@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
+from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.testing import HubProcess
+from kiln.machined.testing import NodeProcess
+from kiln.machinery.api import hub_pb2, hubcluster_pb2
+from kiln.machinery.hubjoin import hub_join_document
+from kiln.machinery.privatefile import write_private_file
+from kiln.machinery.probe import free_port
 from kiln.resources.pgserver import PostgresServer
 
 
@@ -44,3 +55,69 @@ async def hub_process(
         database = await server.new_database("hub")
     async with HubProcess(data, host=host, database=database) as started:
         yield started
+
+
+async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
+    """The hub's machines matching ``selector``, once there are ``count`` of them."""
+    found: list[dict[str, Any]] = []
+
+    async def enough() -> bool:
+        nonlocal found
+        async with hub.client() as api:
+            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
+        found = [json.loads(text) for text in reply.resources]
+        return len(found) == count
+
+    await until(enough, within=60.0)
+    return found
+
+
+@contextlib.asynccontextmanager
+async def joined_nodes(
+    hub: HubProcess, root: Path, hosts: Sequence[str], pool: str
+) -> AsyncIterator[dict[str, NodeProcess]]:
+    """Nodes in maintenance mode on ``hosts``, joined to the hub through their outbound link
+    and labelled ``pool=<pool>``; by UUID."""
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+    join_file = root / "hubjoin.yaml"
+    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
+    write_private_file(join_file, json.dumps(document))
+    trust_port = free_port(hosts[0])  # one per cluster, as for any cluster's nodes
+    started = [
+        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
+        for i, host in enumerate(hosts)
+    ]
+    try:
+        await asyncio.gather(*(node.start() for node in started))
+        found = await wait_machines(
+            hub, len(started), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
+        )
+        async with hub.client() as api:
+            for machine in found:
+                request = hub_pb2.LabelMachineRequest(
+                    id=machine["metadata"]["id"], set={"pool": pool}
+                )
+                await api.LabelMachine(request)
+        by_host = {node.host: node for node in started}
+        yield {m["metadata"]["id"]: by_host[m["spec"]["hostname"]] for m in found}
+    finally:
+        await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
+
+
+def kiln_hub(
+    hub: HubProcess, *args: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kiln-hub ARGS`` against the hub, as its admin unless ``key`` is given."""
+    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
+    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
+    argv = [sys.executable, "-m", "kiln.hub", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
+
+
+async def cluster_of(hub: HubProcess, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Cluster resource and its status' spec."""
+    async with connect_clusters(hub.access()) as api:
+        reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
+    found = [json.loads(text) for text in reply.resources]
+    return found[0], found[1]["spec"]

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,16 +18,22 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from hub_helpers import BACKENDS, code_of, hub_process, until
+from hub_helpers import (
+    BACKENDS,
+    cluster_of,
+    code_of,
+    hub_process,
+    joined_nodes,
+    kiln_hub,
+    until,
+    wait_machines,
+)
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.templates.load import load_template
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import hub_pb2, hubcluster_pb2
-from kiln.machinery.hubjoin import hub_join_document
-from kiln.machinery.privatefile import write_private_file
-from kiln.machinery.probe import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -74,59 +77,13 @@ async def nodes(
     """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
     selects; by UUID."""
     root = tmp_path_factory.mktemp("templates-nodes")
-    async with hub.client() as api:
-        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
-    join_file = root / "hubjoin.yaml"
-    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
-    write_private_file(join_file, json.dumps(document))
-    trust_port = free_port(NODE_HOSTS[0])  # one per cluster, as for any cluster's nodes
-    started = [
-        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
-        for i, host in enumerate(NODE_HOSTS)
-    ]
-    try:
-        await asyncio.gather(*(node.start() for node in started))
-        found = await wait_machines(
-            hub, len(started), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
-        )
-        async with hub.client() as api:
-            for machine in found:
-                request = hub_pb2.LabelMachineRequest(
-                    id=machine["metadata"]["id"], set={"pool": "templates"}
-                )
-                await api.LabelMachine(request)
-        by_host = {node.host: node for node in started}
-        yield {m["metadata"]["id"]: by_host[m["spec"]["hostname"]] for m in found}
-    finally:
-        await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
+    async with joined_nodes(hub, root, NODE_HOSTS, "templates") as started:
+        yield started
 
 
 @pytest.fixture
 def uuids(nodes: dict[str, NodeProcess]) -> list[str]:
     return sorted(nodes)
-
-
-async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    async def enough() -> bool:
-        nonlocal found
-        async with hub.client() as api:
-            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
-        found = [json.loads(text) for text in reply.resources]
-        return len(found) == count
-
-    await until(enough, within=60.0)
-    return found
-
-
-def kiln_hub(
-    hub: HubProcess, *args: str, key: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
-    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
-    argv = [sys.executable, "-m", "kiln.hub", *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
 
 
 def template_text(planes: int, workers: bool = False) -> str:
@@ -140,10 +97,7 @@ def template_file(tmp_path: Path, planes: int, workers: bool = False) -> Path:
 
 
 async def cluster(hub: HubProcess, name: str = "edge") -> tuple[dict[str, Any], dict[str, Any]]:
-    async with connect_clusters(hub.access()) as api:
-        reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
-    found = [json.loads(text) for text in reply.resources]
-    return found[0], found[1]["spec"]
+    return await cluster_of(hub, name)
 
 
 async def allocated(hub: HubProcess) -> set[str]:

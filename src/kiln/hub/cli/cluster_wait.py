@@ -38,9 +38,11 @@ async def wait_cluster(
                 raise
             cluster, status = split(decode(list(reply.resources)))
             live.update(render_status(cluster, status))
-            if not gone and status is not None and status.healthy:
+            # A status made for an older template says nothing of the rollout of this one.
+            current = status is not None and status.template == cluster.spec.template.fingerprint()
+            if not gone and current and status is not None and status.healthy:
                 return
-            if not gone and status is not None and status.rollout:
+            if not gone and current and status is not None and status.rollout:
                 raise HubClientError(f"cluster {name}: {status.rollout}")
             last = _missing(headline(name, status), status)
             if time.monotonic() + POLL > deadline:

@@ -47,3 +47,4 @@ class ClusterMachineStatusSpec(Spec):
     upgrade_from: str = ""
     upgraded_at: datetime | None = None
     paused: str = ""  # why the rollout stopped at this machine (until the template changes)
+    template: str = ""  # the fingerprint of the cluster's template its last step was for

@@ -53,3 +53,4 @@ class ClusterStatusSpec(Spec):
     checks: list[HealthCheck] = Field(default_factory=list)
     healthy: bool = False
     rollout: str = ""  # "rollout paused: machine <uuid>: <reason>" while a rollout is stopped
+    template: str = ""  # the fingerprint of the template every machine's step was made for

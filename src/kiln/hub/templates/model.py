@@ -29,6 +29,7 @@ template (``file:``, read by the client before the template is sent).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any, Literal
 
@@ -196,3 +197,7 @@ class ClusterTemplate(Spec):
 
     def documents(self) -> list[Spec]:
         return [self.cluster, self.control_plane, *self.workers, *self.machines]
+
+    def fingerprint(self) -> str:
+        """A short hash of the template: which one a status was made for."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

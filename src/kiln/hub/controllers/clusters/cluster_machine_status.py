@@ -74,6 +74,7 @@ class ClusterMachineStatusController(Controller):
         allocated = await ctx.reader.list(ClusterMachineSpec)
         jobs: dict[str, asyncio.Task[Outcome]] = {}
         held: list[Resource[ClusterMachineSpec]] = []
+        made_for: dict[str, str] = {}  # the template each converging machine's step is for
         plans = _Plans(allocated, clusters, secrets, machines, statuses)
         for cm in allocated:
             status = plans.status(cm)
@@ -100,6 +101,7 @@ class ClusterMachineStatusController(Controller):
                 elif desired is None:
                     continue  # its set left the template: it is about to be released
                 else:
+                    made_for[cm.id] = cluster.spec.template.fingerprint()
                     turn = plans.turn(cm)
                     record = _recorder(ctx, cm.id, latest)
                     work = self._steps.converge(
@@ -114,7 +116,10 @@ class ClusterMachineStatusController(Controller):
         unsettled = False
         for cm in held:
             outcome = jobs[cm.id].result()
-            await ctx.modify(Resource.new(cm.id, outcome.status))
+            status = outcome.status
+            if cm.id in made_for:
+                status = status.model_copy(update={"template": made_for[cm.id]})
+            await ctx.modify(Resource.new(cm.id, status))
             if outcome.released:
                 await ctx.remove_finalizer(cm.pointer)
             unsettled = unsettled or not (outcome.settled or outcome.released)

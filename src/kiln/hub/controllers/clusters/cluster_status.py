@@ -69,6 +69,7 @@ class ClusterStatusController(Controller):
         steps: dict[str, ClusterMachineStatusSpec],
     ) -> ClusterStatusSpec:
         template = cluster.spec.template
+        fingerprint = template.fingerprint()
         summaries = [_summary(cm, machines.get(cm.id), steps.get(cm.id)) for cm in mine]
         live = [s for s in summaries if not s.releasing]
         running = [s for s in live if s.phase == MachinePhase.RUNNING]
@@ -82,8 +83,12 @@ class ClusterStatusController(Controller):
             phase, waiting = "deleting", []
         elif waiting:
             phase = "allocating"
-        elif len(running) < len(live) or any(s.releasing for s in summaries):
-            phase = "configuring"
+        elif (
+            len(running) < len(live)
+            or any(s.releasing for s in summaries)
+            or any(_behind(steps.get(cm.id), fingerprint) for cm in mine)
+        ):
+            phase = "configuring"  # or the template changed and not every machine saw it
         else:
             phase = "running"
         paused = next(
@@ -107,6 +112,7 @@ class ClusterStatusController(Controller):
             checks=checks,
             healthy=healthy,
             rollout=paused,
+            template=fingerprint,
         )
 
     async def _health(
@@ -141,6 +147,10 @@ class ClusterStatusController(Controller):
                 for m in listing.members
             )
         return []
+
+
+def _behind(step: ClusterMachineStatusSpec | None, fingerprint: str) -> bool:
+    return step is None or step.template != fingerprint
 
 
 def _summary(
