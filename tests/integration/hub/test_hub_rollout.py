@@ -142,8 +142,8 @@ async def test_a_kubernetes_version_rolls_out_in_order_once_each_across_a_hub_ki
     times = {uuid: applied(node) for uuid, node in nodes.items()}
     assert all(len(found) == 1 for found in times.values()), times  # each exactly once
     (p1, p2), (w1, w2) = sorted(times[u][0] for u in planes), sorted(times[u][0] for u in workers)
-    # One at a time, each running again before the next (the settle time is 8 s).
-    assert seconds(p1, p2) > 6 and seconds(p2, w1) > 6 and seconds(w1, w2) > 6, times
+    # One at a time, each running again before the next (2 s after a live apply).
+    assert min(seconds(p1, p2), seconds(p2, w1), seconds(w1, w2)) >= 1.9, times
     _, status = await cluster_of(hub, "roll")
     assert status["phase"] == "running" and status["healthy"] and not status["rollout"]
 
@@ -167,7 +167,7 @@ async def test_a_locked_machine_is_skipped_and_catches_up_once_unlocked(
     assert len(applied(nodes[locked])) == before[locked]  # it kept its old config
     assert (await messages(hub))[locked] == "locked: skipped by the rollout"
     w1, w2 = (applied(nodes[u])[-1] for u in workers)
-    assert abs(seconds(w1, w2)) < 6  # maxParallelism 2: the workers went together
+    assert abs(seconds(w1, w2)) < 1.5  # maxParallelism 2: the workers went together
 
     await label(hub, locked, remove=[LOCKED_LABEL])
 

@@ -36,6 +36,7 @@ class ClusterMachineStatusSpec(Spec):
     message: str = ""
     config_hash: str = ""  # of the config last applied
     applied_at: datetime | None = None
+    live: bool = False  # the machine runs its last config without a reboot
     bootstrapped: bool = False
     updating: bool = False  # a changed config or Kiln version was sent to it running; it
     # counts against its set's maxParallelism until it runs again

@@ -20,6 +20,7 @@ from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpe
 from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec, MachinePhase
 from kiln.hub.templates.configs import MachinePlace, machine_config
 from kiln.hub.templates.model import KilnVersion
+from kiln.machinery.api import machine_pb2
 from kiln.machinery.client import Client, ClientError, answers
 from kiln.machinery.health.checks import Dialer
 from kiln.machinery.resources import namespaces
@@ -34,6 +35,9 @@ GRACE = timedelta(seconds=90)
 #: A machine reports its stage every few seconds: an update is not taken as done (freeing a
 #: slot of its set) before the machine had the time to say it reboots.
 SETTLE = timedelta(seconds=8)
+#: A config applied live (no reboot): the machine runs it at once; a short pause for its
+#: stage and services to show a failure before the next machine's turn.
+LIVE_SETTLE = timedelta(seconds=2)
 #: A machine sent its config in maintenance mode leaves it within this (else it never will).
 BOOTING = timedelta(seconds=20)
 MAINTENANCE = "maintenance"
@@ -132,7 +136,7 @@ class MachineSteps:
             return await self._apply(uuid, desired, updating, "sent its new config", running=True)
         if machine.stage != RUNNING:
             return _waiting(status, f"stage {machine.stage}", MachinePhase.CONFIGURING)
-        if status.updating and _recent(status.applied_at, SETTLE):
+        if status.updating and _recent(status.applied_at, LIVE_SETTLE if status.live else SETTLE):
             return _waiting(status, "taking its new config", MachinePhase.CONFIGURING)
         if cm.bootstrap and not status.bootstrapped:
             return await self._bootstrap(uuid, status)
@@ -189,11 +193,13 @@ class MachineSteps:
         hub killed after sending it and before recording so does not send it twice)."""
         try:
             async with self._dial(uuid) as api:
-                if running and await _runs(api, desired):
+                live = running and await _runs(api, desired)
+                if live:
                     details = "it runs it already"
                 else:
                     replies = await api.apply_configuration(desired.data)
                     details = next((r.mode_details for r in replies if r.mode_details), "")
+                    live = running and all(r.mode == machine_pb2.NO_REBOOT for r in replies)
         except ClientError as err:
             if answers.configured_already(err) or err.code in answers.UNREACHABLE:
                 return _waiting(status, f"its API: {err.message}", MachinePhase.CONFIGURING)
@@ -205,6 +211,7 @@ class MachineSteps:
             "message": f"{done}{': ' + details if details else ''}",
             "config_hash": desired.hash,
             "applied_at": clock.now(),
+            "live": live,
         }
         return Outcome(status.model_copy(update=changed))
 
