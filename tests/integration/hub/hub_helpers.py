@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
+import pytest_asyncio
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.testing import HubProcess
@@ -121,3 +122,30 @@ async def cluster_of(hub: HubProcess, name: str) -> tuple[dict[str, Any], dict[s
         reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
     found = [json.loads(text) for text in reply.resources]
     return found[0], found[1]["spec"]
+
+
+def hub_fixture(host: str) -> Any:
+    """A module's ``hub`` fixture: a real hub on ``host``, on SQLite, then on PostgreSQL."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS, name="hub")
+    async def hub(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[HubProcess]:
+        async with hub_process(request, tmp_path_factory, host) as started:
+            yield started
+
+    return hub
+
+
+def nodes_fixture(hosts: Sequence[str], pool: str) -> Any:
+    """A module's ``nodes`` fixture: nodes on ``hosts`` joined to its hub (:func:`joined_nodes`)."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="nodes")
+    async def nodes(
+        hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[dict[str, NodeProcess]]:
+        root = tmp_path_factory.mktemp(f"{pool}-nodes")
+        async with joined_nodes(hub, root, hosts, pool) as started:
+            yield started
+
+    return nodes

@@ -14,14 +14,12 @@ import asyncio
 import json
 import re
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from hub_helpers import BACKENDS, cluster_of, hub_process, joined_nodes, kiln_hub, until
+from hub_helpers import cluster_of, hub_fixture, kiln_hub, nodes_fixture, until
 
 from kiln.hub.resources.machine_status import LOCKED_LABEL
 from kiln.hub.testing import HubProcess
@@ -49,21 +47,8 @@ updateStrategy: {{maxParallelism: {workers}}}
 APPLIED = re.compile(r"^(\S+ \S+) INFO \S+: config applied \(", re.MULTILINE)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def nodes(
-    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, NodeProcess]]:
-    root = tmp_path_factory.mktemp("rollout-nodes")
-    async with joined_nodes(hub, root, NODE_HOSTS, "rollout") as started:
-        yield started
+hub = hub_fixture(HUB_HOST)
+nodes = nodes_fixture(NODE_HOSTS, "rollout")
 
 
 def template(

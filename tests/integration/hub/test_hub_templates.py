@@ -11,20 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
 from hub_helpers import (
-    BACKENDS,
     cluster_of,
     code_of,
-    hub_process,
-    joined_nodes,
+    hub_fixture,
     kiln_hub,
+    nodes_fixture,
     until,
     wait_machines,
 )
@@ -61,24 +58,9 @@ patches:
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def nodes(
-    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, NodeProcess]]:
-    """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
-    selects; by UUID."""
-    root = tmp_path_factory.mktemp("templates-nodes")
-    async with joined_nodes(hub, root, NODE_HOSTS, "templates") as started:
-        yield started
+hub = hub_fixture(HUB_HOST)  # on SQLite, then on PostgreSQL
+# Three nodes in maintenance mode joined to the hub, in the pool the template selects.
+nodes = nodes_fixture(NODE_HOSTS, "templates")
 
 
 @pytest.fixture
