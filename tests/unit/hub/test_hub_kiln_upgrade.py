@@ -107,6 +107,10 @@ def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> 
     late = sent.model_copy(update={"upgraded_at": clock.now() - timedelta(minutes=6)})
     status, done = machine_upgrade.followed(RUNNING, late)
     assert not done and "fell back to its previous system" in status.paused
+    assert status.phase == "failed" and not status.updating
+    other = RUNNING.model_copy(update={"version": "0.1.5"})
+    status, done = machine_upgrade.followed(other, late)
+    assert status.paused == "runs Kiln 0.1.5 5 minutes after being sent Kiln 0.2.0"
 
 
 def test_a_pause_is_lifted_when_the_template_asks_another_version_or_image() -> None:

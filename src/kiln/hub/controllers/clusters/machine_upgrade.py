@@ -28,8 +28,9 @@ from kiln.machinery.osimage.stream import manifest_version, upgrade_requests
 
 #: A machine sent an image runs the new version within this, or it fell back.
 UPGRADE_GRACE = timedelta(minutes=5)
-#: How long streaming the image may take.
-SEND_TIMEOUT = 600.0
+#: How long streaming the image may take: within the lifecycle controller's bound on one step
+#: (150 s), so that a slow stream ends as a cut call (then followed), never cancelled unseen.
+SEND_TIMEOUT = 120.0
 
 Record = Callable[[ClusterMachineStatusSpec], Awaitable[None]]
 
@@ -69,12 +70,16 @@ def followed(
         return done, True
     sent = status.upgraded_at
     late = sent is None or clock.now() - sent > UPGRADE_GRACE
-    if machine.connected and machine.version == status.upgrade_from and late:
-        why = (
-            f"still on Kiln {machine.version} {UPGRADE_GRACE.seconds // 60} minutes after "
-            f"being sent Kiln {target}: it fell back to its previous system"
-        )
-        return status.model_copy(update={"paused": why, "updating": False}), False
+    if machine.connected and machine.stage == "running" and late:
+        minutes = UPGRADE_GRACE.seconds // 60
+        if machine.version == status.upgrade_from:
+            why = (
+                f"still on Kiln {machine.version} {minutes} minutes after being sent Kiln "
+                f"{target}: it fell back to its previous system"
+            )
+        else:
+            why = f"runs Kiln {machine.version} {minutes} minutes after being sent Kiln {target}"
+        return _paused(status.model_copy(update={"updating": False}), why), False
     where = f"stage {machine.stage}" if machine.connected else "away (rebooting)"
     message = f"upgrading to Kiln {target}: {where}"
     return status.model_copy(update={"phase": MachinePhase.CONFIGURING, "message": message}), False
