@@ -93,6 +93,8 @@ class ClusterMachineStatusController(Controller):
                 if self.name not in cm.metadata.finalizers:
                     await ctx.add_finalizer(cm.pointer)
                 desired = plans.desired.get(cm.id)
+                if desired is not None:
+                    made_for[cm.id] = cluster.spec.template.fingerprint()
                 if isinstance(desired, KilnError):
                     failed = status.model_copy(
                         update={"phase": MachinePhase.FAILED, "message": f"its config: {desired}"}
@@ -101,7 +103,6 @@ class ClusterMachineStatusController(Controller):
                 elif desired is None:
                     continue  # its set left the template: it is about to be released
                 else:
-                    made_for[cm.id] = cluster.spec.template.fingerprint()
                     turn = plans.turn(cm)
                     record = _recorder(ctx, cm.id, latest)
                     work = self._steps.converge(
