@@ -270,3 +270,15 @@ async def test_a_sync_may_not_drop_the_bootstrap_machine_nor_take_another_cluste
     ]
     found = await state.get(Pointer.of(ClusterSpec, "c2"))
     assert found.spec.template.control_plane.machines == ["m1"]  # nothing changed
+
+
+async def test_a_first_config_sent_but_not_recorded_is_not_held_by_the_rollout() -> None:
+    fake = FakeMachine()
+    steps = MachineSteps(fake.dial)
+    secrets = SecretsBundle.generate()
+    unrecorded = ClusterMachineStatusSpec(cluster="c1")  # the hub was killed after sending it
+    running = MachineStatusSpec(connected=True, stage="running")
+    desired = Desired.of(spec(), "m1", cluster(1, 0), secrets)
+    found = await steps.converge(spec(), "m1", running, unrecorded, desired, Turn(False), nothing)
+    assert fake.calls == ["get MachineConfig", "apply"]
+    assert found.status.config_hash == desired.hash

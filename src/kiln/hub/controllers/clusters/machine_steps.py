@@ -123,7 +123,9 @@ class MachineSteps:
             status, upgraded = machine_upgrade.followed(machine, status)
             if not upgraded:
                 return Outcome(status)
-        may_start = status.updating or turn.allowed
+        # A machine whose first config was sent but not recorded (the hub was killed) is not
+        # in a rollout: it only gets that recorded (it runs it already) or sent.
+        may_start = status.updating or turn.allowed or not status.config_hash
         if desired.kiln is not None and desired.kiln_behind(machine):
             if not may_start:
                 return _held(status, f"its upgrade to Kiln {desired.kiln.wanted}", turn)
