@@ -8,9 +8,6 @@ comes up running, else the firmware falls back to the old one by itself.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -21,23 +18,9 @@ from kiln.machinery.api import machine_pb2
 from kiln.machinery.client import Client
 from kiln.machinery.drain import DrainOptions
 from kiln.machinery.osimage import source
+from kiln.machinery.osimage.stream import upgrade_requests
 
-CHUNK = 1 << 20
 UPGRADE_TIMEOUT = 1800.0
-
-
-async def _requests(
-    image: source.ImageFiles, stay: bool, drain: DrainOptions, progress: Progress
-) -> AsyncIterator[machine_pb2.UpgradeRequest]:
-    task = progress.add_task("sending the image", total=image.size)
-    yield machine_pb2.UpgradeRequest(
-        manifest=image.manifest, signature=image.signature, stay=stay, drain=drain.to_proto()
-    )
-    for path in image.artifacts():
-        with path.open("rb") as f:
-            while data := await asyncio.to_thread(f.read, CHUNK):
-                yield machine_pb2.UpgradeRequest(artifact=path.name, data=data)
-                progress.advance(task, len(data))
 
 
 @click.command("upgrade")
@@ -66,8 +49,11 @@ def upgrade(
         with source.open_image(where) as image:
             columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn())
             with Progress(*columns, TransferSpeedColumn(), console=Console(stderr=True)) as bar:
+                task = bar.add_task("sending the image", total=image.size)
+                requests = upgrade_requests(
+                    image, stay=stay, drain=drain, sent=lambda size: bar.advance(task, size)
+                )
                 async with client:
-                    requests = _requests(image, stay, drain, bar)
                     within = UPGRADE_TIMEOUT + drain.answer_within
                     return await showing_drain(client, lambda: client.upgrade(requests, within))
 

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,15 @@ import pytest_asyncio
 
 from kiln.commandline import run_main
 from kiln.ctl.main import run as kilnctl_run
+from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.clientconfig import FILE_NAME
 from kiln.hub.main import cli as hub_cli
 from kiln.hub.testing import HubProcess
-from kiln.machinery.api import hub_pb2
+from kiln.machined.testing import NodeProcess
+from kiln.machinery.api import hub_pb2, hubcluster_pb2
 from kiln.machinery.hubjoin import hub_join_document
 from kiln.machinery.privatefile import write_private_file
+from kiln.machinery.probe import free_port
 from kiln.resources.pgserver import PostgresServer
 
 
@@ -135,3 +141,65 @@ async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict
 
     await until(enough, within=60.0)
     return found
+
+
+@contextlib.asynccontextmanager
+async def joined_nodes(
+    hub: HubProcess, root: Path, hosts: Sequence[str], pool: str
+) -> AsyncIterator[dict[str, NodeProcess]]:
+    """Nodes in maintenance mode on ``hosts``, joined to the hub through their outbound link
+    and labelled ``pool=<pool>``; by UUID."""
+    joining = await join_file(hub, root)
+    trust_port = free_port(hosts[0])  # one per cluster, as for any cluster's nodes
+    started = [
+        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=joining)
+        for i, host in enumerate(hosts)
+    ]
+    try:
+        await asyncio.gather(*(node.start() for node in started))
+        found = await wait_machines(
+            hub, len(started), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
+        )
+        async with hub.client() as api:
+            for machine in found:
+                request = hub_pb2.LabelMachineRequest(
+                    id=machine["metadata"]["id"], set={"pool": pool}
+                )
+                await api.LabelMachine(request)
+        by_host = {node.host: node for node in started}
+        yield {m["metadata"]["id"]: by_host[m["spec"]["hostname"]] for m in found}
+    finally:
+        await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
+
+
+def kiln_hub_run(
+    hub: HubProcess, *args: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``kiln-hub ARGS`` in a process of its own, as the hub's admin unless ``key`` is given
+    (what a test that kills or restarts the hub meanwhile needs)."""
+    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
+    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
+    argv = [sys.executable, "-m", "kiln.hub", *args]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
+
+
+async def cluster_of(hub: HubProcess, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Cluster resource and its status' spec."""
+    async with connect_clusters(hub.access()) as api:
+        reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
+    found = [json.loads(text) for text in reply.resources]
+    return found[0], found[1]["spec"]
+
+
+def nodes_fixture(hosts: Sequence[str], pool: str) -> Any:
+    """A module's ``nodes`` fixture: nodes on ``hosts`` joined to its hub (:func:`joined_nodes`)."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="nodes")
+    async def nodes(
+        hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[dict[str, NodeProcess]]:
+        root = tmp_path_factory.mktemp(f"{pool}-nodes")
+        async with joined_nodes(hub, root, hosts, pool) as started:
+            yield started
+
+    return nodes
