@@ -12,10 +12,11 @@ from kiln.errors import KilnError
 EXIT_ERROR = 1
 
 
-def run_main(command: click.Command, prog_name: str) -> None:
-    """Run ``command``; report every error once, on stderr, and exit with its code."""
+def run_main(command: click.Command, prog_name: str, args: list[str] | None = None) -> None:
+    """Run ``command`` (with ``args``, else the process's); report every error once, on
+    stderr, and exit with its code."""
     try:
-        command.main(prog_name=prog_name, standalone_mode=False)
+        command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

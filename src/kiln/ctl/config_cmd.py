@@ -153,12 +153,14 @@ def contexts() -> None:
             ",".join(described.endpoints),
             ",".join(described.nodes),
             ",".join(described.roles),
-            described.expires.date().isoformat(),
+            described.expires.date().isoformat() if described.expires else "-",
         )
     Console(soft_wrap=True).print(table)
 
 
 def _expiry(described: ContextInfo) -> str:
+    if described.expires is None:
+        return "as the hub's API key"
     remaining = described.expires - datetime.now(UTC)
     when = described.expires.strftime("%Y-%m-%d %H:%M UTC")
     if remaining.total_seconds() <= 0:

@@ -64,6 +64,11 @@ def health(
     others = split_list(nodes) or options.nodes or tuple(context.nodes)
     targets = HealthTargets.of(controlplanes, split_list(worker_nodes) or others)
     targets = dataclasses.replace(targets, kubernetes=kubernetes)
+    if not targets.controlplanes and context.hub is not None:
+        raise CliError(
+            "no control-plane nodes: give --control-plane-nodes (the hub checks the health of "
+            f"its clusters itself: kiln-hub template status {context.hub.cluster})"
+        )
     if not targets.controlplanes:
         raise CliError("no control-plane nodes: give --control-plane-nodes or -e/--endpoints")
     out = render.console()

@@ -45,6 +45,14 @@ kiln.machinery.health run through the tunnel. A released machine is held by a fi
 until it is back in maintenance mode; a deleted Cluster is held the same way until all its
 machines are free, then ClusterService destroys it.
 
+Access (kiln.hub.api.machine_proxy, cluster_access). ``kiln-hub kilnconfig CLUSTER`` writes a
+kilnctl context naming the hub, an API key and the cluster; the hub serves the machine APIs
+on its API port by generic handlers on raw bytes, finds the machines the ``nodes`` metadata
+names among the cluster's, checks the key's role against the nodes' own permission table and
+relays the call through the machine's stream with a client certificate of that role from the
+cluster's OS CA; calls a reader could not make are audited. ``kiln-hub kubeconfig CLUSTER``
+mints an admin kubeconfig from the cluster's Kubernetes CA (the Kubernetes API is not proxied).
+
 Replicas (kiln.hub.replicas). Processes on one database each write a HubReplica record with a
 heartbeat; the one holding the leader lock runs the controllers, clears stale leader marks and
 removes replicas silent too long, marking their machines disconnected. A Machine records the

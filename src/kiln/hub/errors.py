@@ -8,7 +8,8 @@
         ├── PermissionDeniedError   the key's role may not make the call
         ├── InvalidRequestError     a request (or a command's input) is malformed
         │   └── TemplateError       a cluster template is invalid (every problem, one a line)
-        ├── NotFoundError           no such key, token or machine
+        ├── NotFoundError           no such key, token, machine or cluster
+        ├── NotReadyError           the cluster is not ready for it yet (not bootstrapped)
         ├── MachineUnavailableError the machine is not connected, or its API did not answer
         └── HubClientError          a call to the hub failed (the client side)
 """
@@ -35,6 +36,10 @@ class InvalidRequestError(HubError):
 
 
 class NotFoundError(HubError):
+    pass
+
+
+class NotReadyError(HubError):
     pass
 
 

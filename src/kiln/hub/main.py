@@ -17,6 +17,7 @@ import click
 
 from kiln import __version__
 from kiln.commandline import run_main
+from kiln.hub.cli.access import kilnconfig_command, kubeconfig_command
 from kiln.hub.cli.credentials import apikey, audit, jointoken
 from kiln.hub.cli.machines import get, label, logs, machine
 from kiln.hub.cli.templates import template
@@ -115,7 +116,10 @@ def _announce(line: str) -> None:
     sys.stdout.flush()  # the admin key must reach a log or a pipe at once
 
 
-for command in (apikey, jointoken, audit, get, label, machine, logs, template):
+for command in (
+    apikey, jointoken, audit, get, label, machine, logs, template,
+    kilnconfig_command, kubeconfig_command,
+):  # fmt: skip
     cli.add_command(command)
 
 

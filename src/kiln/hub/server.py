@@ -21,10 +21,13 @@ import grpc
 
 from kiln.hub import pki
 from kiln.hub.api.access import AccessInterceptor
+from kiln.hub.api.cluster_access import ClusterAccessService
+from kiln.hub.api.cluster_nodes import ClusterNodes
 from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.api.hub_service import HubService
 from kiln.hub.api.inventory_view import InventoryView
-from kiln.hub.api.relay import MachineRelay
+from kiln.hub.api.machine_proxy import MachineProxy
+from kiln.hub.api.relay import MAX_MESSAGE, MachineRelay
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.join_tokens import JoinTokens
 from kiln.hub.auth.keys import ApiKeys
@@ -50,7 +53,7 @@ from kiln.resources import State
 logger = logging.getLogger(__name__)
 
 STOP_GRACE = 2.0
-API_OPTIONS = (("grpc.so_reuseport", 0),)
+API_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE))
 # Long-lived machine streams: no connection age or idle limits (FACTS: grpc keepalive).
 MACHINE_OPTIONS = (("grpc.so_reuseport", 0),)
 
@@ -107,6 +110,11 @@ class HubServer:
             api,
         )
         hubcluster_pb2_grpc.add_ClusterServiceServicer_to_server(clusters, api)
+        cluster_nodes = ClusterNodes(state)
+        hubcluster_pb2_grpc.add_ClusterAccessServiceServicer_to_server(
+            ClusterAccessService(state, cluster_nodes), api
+        )
+        api.add_generic_rpc_handlers((MachineProxy(cluster_nodes, relay),))
         machine_port = _port(options.machine_listen)
         hublink_pb2_grpc.add_HubJoinServiceServicer_to_server(
             JoinService(tokens, machines, hub_pki.ca, machine_port), api

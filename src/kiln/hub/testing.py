@@ -30,6 +30,7 @@ from kiln.machinery.probe import api_answers, free_port
 START_TIMEOUT = 30.0
 POLL = 0.05
 _KEY = re.compile(r"initial admin API key[^:]*: (\S+)")
+SERVING = "serving its API on"  # the hub's last line of its start
 
 
 class HubStartError(KilnError):
@@ -76,6 +77,7 @@ class HubProcess(DaemonProcess):
                 while not (
                     await api_answers(self.host, self.port)
                     and await api_answers(self.host, self.machine_port)
+                    and SERVING in self.output()  # after the initial key, if any: read it
                 ):
                     if child.returncode is not None:
                         raise HubStartError(f"kiln-hub exited early:\n{self.output()}")

@@ -6,6 +6,7 @@
     └── MachinedError
         ├── InvalidRequestError      a request that makes no sense whatever the node does
         ├── NodeStateError           the request does not fit what the node is doing now
+        │   └── DrainError           the node's pods could not be evicted in time: nothing done
         ├── ConfigRefusedError       a valid config this node will not take (another cluster, ...)
         ├── AccessDeniedError        the caller may not do this (a wrong machine token, ...)
         ├── CertificateRequestError  no control-plane node signed this node's certificate (yet)
@@ -30,6 +31,11 @@ class InvalidRequestError(MachinedError):
 
 class NodeStateError(MachinedError):
     """The request does not fit the node's current stage (maintenance, a pending try, ...)."""
+
+
+class DrainError(NodeStateError):
+    """The node could not be drained in time (a PodDisruptionBudget, pods that do not end):
+    the reboot, shutdown, upgrade or reset asked for did not happen; the message says why."""
 
 
 class ConfigRefusedError(MachinedError):

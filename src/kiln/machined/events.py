@@ -26,6 +26,7 @@ class EventType(StrEnum):
     SERVICE = "service"  # a service changed state or health
     CONFIG = "config"  # a config was applied, staged, tried, confirmed or reverted
     SLOT = "slot"  # an OS slot was written, marked good, rolled back to
+    DRAIN = "drain"  # the node cordoned, drained or uncordoned its Kubernetes Node
 
 
 @dataclass(frozen=True)

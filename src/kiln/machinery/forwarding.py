@@ -6,6 +6,9 @@ calls each of them and answers for all, every message labelled with the node as 
 It calls them as itself, with a client certificate of Organization
 :data:`~kiln.machinery.roles.IMPERSONATOR`, and says in :data:`FORWARDED_ROLE` which roles its
 caller holds; :data:`FORWARDED` marks the call as forwarded, so it is never forwarded again.
+
+A hub relays calls the same way to the machines of one of its clusters: the call names the
+cluster in :data:`CLUSTER` and carries an API key, and the hub authorizes it by the key's role.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from collections.abc import Iterable, Sequence
 NODES = "nodes"
 FORWARDED = "kiln-forwarded"
 FORWARDED_ROLE = "kiln-forwarded-role"
+#: Through a hub (``kiln-hub kilnconfig``): the cluster whose machines ``nodes`` names, and
+#: the caller's API key (``Bearer KEY``, as every call to the hub's API carries it).
+CLUSTER = "kiln-cluster"
+AUTHORIZATION = "authorization"
+BEARER = "Bearer "
 
 
 def join(items: Sequence[str]) -> str:

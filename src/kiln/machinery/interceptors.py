@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
     """Hands each method's behaviour to :meth:`wrap_unary` / :meth:`wrap_streaming`; a
-    client-streaming method (one answer) goes to :meth:`wrap_unary` with the request iterator
-    as its request. Bidirectional streams pass through unchanged (none is defined)."""
+    client-streaming method (one answer) goes to :meth:`wrap_unary` and a bidirectional one to
+    :meth:`wrap_streaming`, each with the request iterator as its request."""
 
     async def intercept_service(
         self,
@@ -45,6 +45,12 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self.wrap_streaming(method, cast(Streaming, handler.unary_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self.wrap_streaming(method, cast(Streaming, handler.stream_stream)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-import pytest_asyncio
-from hub_helpers import BACKENDS, code_of, hub_process, until
+from hub_helpers import (
+    cluster_of,
+    code_of,
+    kiln_hub_run,
+    module_hub,
+    nodes_fixture,
+    until,
+    wait_machines,
+)
 
 from kiln.hub.cli.connection import connect_clusters
 from kiln.hub.templates.load import load_template
 from kiln.hub.testing import HubProcess
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import hub_pb2, hubcluster_pb2
-from kiln.machinery.hubjoin import hub_join_document
-from kiln.machinery.privatefile import write_private_file
-from kiln.machinery.probe import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -58,75 +58,14 @@ patches:
 """
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
-async def hub(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[HubProcess]:
-    """The hub on SQLite, then the same tests on PostgreSQL, on this module's addresses."""
-    async with hub_process(request, tmp_path_factory, HUB_HOST) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def nodes(
-    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, NodeProcess]]:
-    """Three nodes in maintenance mode joined to the hub, labelled into the pool the template
-    selects; by UUID."""
-    root = tmp_path_factory.mktemp("templates-nodes")
-    async with hub.client() as api:
-        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
-    join_file = root / "hubjoin.yaml"
-    document = hub_join_document(hub.url, token, reconnect_max_backoff="2s")
-    write_private_file(join_file, json.dumps(document))
-    trust_port = free_port(NODE_HOSTS[0])  # one per cluster, as for any cluster's nodes
-    started = [
-        NodeProcess(root / f"n{i}", host=host, trust_port=trust_port, hub_join=join_file)
-        for i, host in enumerate(NODE_HOSTS)
-    ]
-    try:
-        await asyncio.gather(*(node.start() for node in started))
-        found = await wait_machines(
-            hub, len(started), "kiln.dev/stage=maintenance,kiln.dev/connected=true"
-        )
-        async with hub.client() as api:
-            for machine in found:
-                request = hub_pb2.LabelMachineRequest(
-                    id=machine["metadata"]["id"], set={"pool": "templates"}
-                )
-                await api.LabelMachine(request)
-        by_host = {node.host: node for node in started}
-        yield {m["metadata"]["id"]: by_host[m["spec"]["hostname"]] for m in found}
-    finally:
-        await asyncio.gather(*(node.stop() for node in started if node.pid is not None))
+hub = module_hub(HUB_HOST)  # on SQLite, then on PostgreSQL
+# Three nodes in maintenance mode joined to the hub, in the pool the template selects.
+nodes = nodes_fixture(NODE_HOSTS, "templates")
 
 
 @pytest.fixture
 def uuids(nodes: dict[str, NodeProcess]) -> list[str]:
     return sorted(nodes)
-
-
-async def wait_machines(hub: HubProcess, count: int, selector: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    async def enough() -> bool:
-        nonlocal found
-        async with hub.client() as api:
-            reply = await api.ListMachines(hub_pb2.ListRequest(selector=selector))
-        found = [json.loads(text) for text in reply.resources]
-        return len(found) == count
-
-    await until(enough, within=60.0)
-    return found
-
-
-def kiln_hub(
-    hub: HubProcess, *args: str, key: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KILN_HUB_CONFIG": str(hub.data_dir / "client.yaml")}
-    env["KILN_HUB_API_KEY"] = hub.admin_key if key is None else key
-    argv = [sys.executable, "-m", "kiln.hub", *args]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=200, check=False)
 
 
 def template_text(planes: int, workers: bool = False) -> str:
@@ -140,10 +79,7 @@ def template_file(tmp_path: Path, planes: int, workers: bool = False) -> Path:
 
 
 async def cluster(hub: HubProcess, name: str = "edge") -> tuple[dict[str, Any], dict[str, Any]]:
-    async with connect_clusters(hub.access()) as api:
-        reply = await api.GetCluster(hubcluster_pb2.ClusterRequest(id=name))
-    found = [json.loads(text) for text in reply.resources]
-    return found[0], found[1]["spec"]
+    return await cluster_of(hub, name)
 
 
 async def allocated(hub: HubProcess) -> set[str]:
@@ -152,10 +88,10 @@ async def allocated(hub: HubProcess) -> set[str]:
 
 
 def sync_and_wait(hub: HubProcess, path: Path) -> str:
-    synced = kiln_hub(hub, "template", "sync", "-f", str(path), "--wait", "--timeout", WAIT)
+    synced = kiln_hub_run(hub, "template", "sync", "-f", str(path), "--wait", "--timeout", WAIT)
     assert synced.returncode == 0, synced.stderr
     assert "cluster edge is healthy" in synced.stdout
-    shown = kiln_hub(hub, "template", "status", "edge")
+    shown = kiln_hub_run(hub, "template", "status", "edge")
     assert shown.returncode == 0, shown.stderr
     return shown.stdout
 
@@ -171,7 +107,7 @@ async def test_an_invalid_template_is_refused_with_every_problem(
         "kind: Workers\nmachines: [x, x]\n"
     )
     for command in ("validate", "sync"):
-        refused = kiln_hub(hub, "template", command, "-f", str(bad))
+        refused = kiln_hub_run(hub, "template", command, "-f", str(bad))
         assert refused.returncode == 1
         lines = refused.stderr.splitlines()
         assert all(line.startswith(f"error: {bad}: document ") for line in lines), lines
@@ -196,10 +132,12 @@ async def test_a_reader_cannot_sync_and_the_refusal_is_audited(
 ) -> None:
     async with hub.client() as api:
         reader = (await api.CreateApiKey(hub_pb2.CreateApiKeyRequest(role="reader"))).key
-    refused = kiln_hub(hub, "template", "sync", "-f", str(template_file(tmp_path, 1)), key=reader)
+    refused = kiln_hub_run(
+        hub, "template", "sync", "-f", str(template_file(tmp_path, 1)), key=reader
+    )
     assert refused.returncode == 1
     assert "needs role operator" in refused.stderr and "PERMISSION_DENIED" in refused.stderr
-    diff = kiln_hub(hub, "template", "diff", "-f", str(template_file(tmp_path, 1)), key=reader)
+    diff = kiln_hub_run(hub, "template", "diff", "-f", str(template_file(tmp_path, 1)), key=reader)
     assert diff.returncode == 0, diff.stderr
     assert "does not exist: sync creates it" in diff.stdout and "+kind: Cluster" in diff.stdout
     async with hub.client() as api:
@@ -223,7 +161,7 @@ async def test_a_synced_cluster_gets_a_healthy_etcd(
     assert status["etcdMembers"] == [machine["hostname"]]
     assert status["endpoint"] == f"https://{machine['hostname']}:6443"
     assert status["healthy"] and all(check["ok"] for check in status["checks"])
-    listed = kiln_hub(hub, "template", "list")
+    listed = kiln_hub_run(hub, "template", "list")
     assert listed.returncode == 0, listed.stderr
     (row,) = listed.stdout.splitlines()[1:]
     assert row.split() == ["edge", "running", "1/1", "true"]
@@ -233,14 +171,14 @@ async def test_a_control_plane_and_a_worker_join_across_a_hub_restart_while_they
     hub: HubProcess, nodes: dict[str, NodeProcess], uuids: list[str], tmp_path: Path
 ) -> None:
     free = set(uuids) - await allocated(hub)
-    synced = kiln_hub(hub, "template", "sync", "-f", str(template_file(tmp_path, 2, True)))
+    synced = kiln_hub_run(hub, "template", "sync", "-f", str(template_file(tmp_path, 2, True)))
     assert synced.returncode == 0, synced.stderr
     await hub.kill()  # kill -9 while the new machines are being configured
     away = [nodes[uuid] for uuid in free]
     await asyncio.gather(*(node.stop() for node in away))  # and they go away meanwhile
     await hub.start()
     await asyncio.gather(*(node.start() for node in away))  # back: the hub carries on
-    waited = kiln_hub(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
+    waited = kiln_hub_run(hub, "template", "status", "edge", "--wait", "--timeout", WAIT)
     assert waited.returncode == 0, waited.stderr
     _, status = await cluster(hub)
     assert {m["uuid"] for m in status["machines"]} == set(uuids)
@@ -250,7 +188,7 @@ async def test_a_control_plane_and_a_worker_join_across_a_hub_restart_while_they
     assert sorted(status["etcdMembers"]) == sorted(planes)
     assert any(c["name"] == "machine type" and c["reason"] == "worker" for c in status["checks"])
     await wait_machines(hub, 3, "kiln.dev/cluster=edge")  # the inventory tells who is where
-    exported = kiln_hub(hub, "template", "export", "edge")
+    exported = kiln_hub_run(hub, "template", "export", "edge")
     assert exported.returncode == 0, exported.stderr
     sent = load_template(template_text(2, True), "sent")
     assert load_template(exported.stdout, "exported") == sent
@@ -280,7 +218,7 @@ async def test_a_smaller_set_resets_a_machine_back_to_the_free_pool(
 
 
 async def test_deleting_the_cluster_frees_every_machine(hub: HubProcess, uuids: list[str]) -> None:
-    deleted = kiln_hub(hub, "template", "delete", "edge", "--wait", "--timeout", WAIT)
+    deleted = kiln_hub_run(hub, "template", "delete", "edge", "--wait", "--timeout", WAIT)
     assert deleted.returncode == 0, deleted.stderr
     assert "released and free" in deleted.stdout
     free = await wait_machines(hub, 3, FREE)

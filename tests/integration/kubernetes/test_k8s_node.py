@@ -4,8 +4,9 @@ the node applies) and kube-proxy as the node's services; the Node Ready once the
 CNI config for its pod CIDR; a pod of a locally built image runs to completion and its logs are
 readable; the cluster manifests (CoreDNS with a configured image, inline manifests) applied;
 ``kilnctl upgrade-k8s`` to the next patch (the same binaries served as v1.20.3) restarts the
-control plane, then the kubelet and kube-proxy, the pods still there; stopping the node leaves
-no container and no mount behind."""
+control plane, then the kubelet and kube-proxy, the pods still there; the node drains before a
+reboot (a PodDisruptionBudget refuses it in time) and uncordons itself after
+(:mod:`k8s_drain_steps`); stopping the node leaves no container and no mount behind."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from k8s_cluster import READY_WITHIN, KubernetesCluster, address, healthy, kubectl, why_no_node
 from k8s_cluster import services as list_services
+from k8s_drain_steps import check_drain_around_reboot
 from k8s_release import VERSION
 from local_images import HELLO_IMAGE, HELLO_OUTPUT, PAUSE_IMAGE, build_images, why_not_buildable
 from machined_cluster import eventually
@@ -186,6 +188,7 @@ async def test_node_runs_a_pod(
         assert f"{node.endpoint}: kubernetes nodes: cp-1 Ready" in capsys.readouterr().out
 
         await upgrade_and_check(cluster, node, tmp_path, capsys, kubeconfig)
+        await check_drain_around_reboot(cluster, node, "cp-1", tmp_path, capsys, kubeconfig)
 
     mounts = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
     assert str(node.state_dir) not in mounts

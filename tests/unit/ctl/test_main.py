@@ -35,3 +35,12 @@ def test_a_missing_file_names_the_file_first(
     missing = f"{tmp_path}/absent.yaml"
     assert run(["validate", "-f", missing, "--mode", "metal"]) == 1
     assert capsys.readouterr().err == f"error: {missing}: No such file or directory\n"
+
+
+@pytest.mark.parametrize("given", ["0s", "soon"])
+def test_a_drain_timeout_that_is_no_positive_duration_is_a_usage_error(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["reboot", "-e", "127.0.0.1:1", "--drain-timeout", given]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "drain-timeout" in err, err

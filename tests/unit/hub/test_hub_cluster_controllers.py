@@ -12,7 +12,8 @@ import pytest
 from kiln.hub import clock
 from kiln.hub.api.cluster_service import ClusterService
 from kiln.hub.controllers.clusters.cluster_machine import ClusterMachineController
-from kiln.hub.controllers.clusters.machine_steps import MachineSteps, UpdateSlots
+from kiln.hub.controllers.clusters.machine_steps import Desired, MachineSteps, Turn
+from kiln.hub.controllers.clusters.machine_upgrade import HUB_DRAIN
 from kiln.hub.errors import TemplateError
 from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpec
 from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec, MachinePhase
@@ -21,6 +22,7 @@ from kiln.machinery.api import machine_pb2
 from kiln.machinery.api.hubcluster_pb2 import SyncClusterRequest
 from kiln.machinery.client import Client, ClientError
 from kiln.machinery.config.model import MachineType
+from kiln.machinery.drain import DrainOptions
 from kiln.machinery.secrets import SecretsBundle
 from kiln.resources import InMemoryState, Kind, Pointer, Resource
 from kiln.resources.testing import ControllerHarness
@@ -107,7 +109,12 @@ class FakeMachine:
     async def bootstrap(self) -> None:
         self._call("bootstrap")
 
-    async def reset(self, *, graceful: bool) -> None:
+    async def get(self, type_name: str, resource_id: str, *, namespace: str) -> list[Any]:
+        self._call(f"get {type_name}")
+        return []  # runs no config the hub knows
+
+    async def reset(self, *, graceful: bool, drain: DrainOptions | None = None) -> None:
+        assert drain == HUB_DRAIN  # the machine may drain within one step's bound
         self._call(f"reset graceful={graceful}")
 
     def _call(self, name: str) -> None:
@@ -141,8 +148,8 @@ async def test_a_machine_is_configured_once_then_bootstrapped_and_then_settled()
 
     def converge(stage: str, connected: bool = True) -> Any:
         found = MachineStatusSpec(connected=connected, stage=stage)
-        slots = UpdateSlots("control-planes", 1)
-        return steps.converge(spec(), "m1", found, status, target, secrets, slots)
+        desired = Desired.of(spec(), "m1", target, secrets)
+        return steps.converge(spec(), "m1", found, status, desired, Turn(True), nothing)
 
     outcome = await converge("maintenance", connected=False)
     assert fake.calls == [] and outcome.status.message == "the machine is not connected"
@@ -166,18 +173,27 @@ async def test_a_machine_is_configured_once_then_bootstrapped_and_then_settled()
     assert outcome.settled and fake.calls == ["apply", "bootstrap", "bootstrap"]
 
 
-async def test_a_changed_config_waits_for_a_slot_of_its_set() -> None:
+async def test_a_changed_config_waits_for_its_turn() -> None:
     fake = FakeMachine()
     steps = MachineSteps(fake.dial)
     secrets = SecretsBundle.generate()
     old = ClusterMachineStatusSpec(cluster="c1", config_hash="old", bootstrapped=True)
     running = MachineStatusSpec(connected=True, stage="running")
-    slots = UpdateSlots("control-planes", 1)
-    first = await steps.converge(spec(), "m1", running, old, cluster(2, 0), secrets, slots)
-    second = await steps.converge(spec(False), "m2", running, old, cluster(2, 0), secrets, slots)
-    assert fake.calls == ["apply"]
-    assert first.status.message.startswith("sent its new config")
-    assert "maxParallelism" in second.status.message
+    target = cluster(2, 0)
+    first = await steps.converge(
+        spec(), "m1", running, old, Desired.of(spec(), "m1", target, secrets), Turn(True), nothing
+    )
+    waits = Turn(False, "control planes update one at a time: m1 first")
+    desired = Desired.of(spec(False), "m2", target, secrets)
+    second = await steps.converge(spec(False), "m2", running, old, desired, waits, nothing)
+    assert fake.calls == ["get MachineConfig", "apply"]
+    assert first.status.message.startswith("sent its new config") and first.status.updating
+    assert second.status.message == f"its new config waits: {waits.why}"
+    assert not second.status.updating and second.status.config_hash == "old"
+
+
+async def nothing(status: ClusterMachineStatusSpec) -> None:
+    """Where a step would record a status before it goes on (a Kiln upgrade)."""
 
 
 async def test_a_released_machine_is_reset_then_let_go_in_maintenance() -> None:
@@ -257,3 +273,15 @@ async def test_a_sync_may_not_drop_the_bootstrap_machine_nor_take_another_cluste
     ]
     found = await state.get(Pointer.of(ClusterSpec, "c2"))
     assert found.spec.template.control_plane.machines == ["m1"]  # nothing changed
+
+
+async def test_a_first_config_sent_but_not_recorded_is_not_held_by_the_rollout() -> None:
+    fake = FakeMachine()
+    steps = MachineSteps(fake.dial)
+    secrets = SecretsBundle.generate()
+    unrecorded = ClusterMachineStatusSpec(cluster="c1")  # the hub was killed after sending it
+    running = MachineStatusSpec(connected=True, stage="running")
+    desired = Desired.of(spec(), "m1", cluster(1, 0), secrets)
+    found = await steps.converge(spec(), "m1", running, unrecorded, desired, Turn(False), nothing)
+    assert fake.calls == ["get MachineConfig", "apply"]
+    assert found.status.config_hash == desired.hash

@@ -68,7 +68,8 @@ def test_missing_file(tmp_path: Path) -> None:
         ("contexts: [", r"line 1, column 12: expected the node content"),
         ("- a", "expected a mapping"),
         ("context: nope\ncontexts: {}\n", "current context 'nope' is not among the contexts"),
-        ("contexts: {a: {ca: x}}", r"contexts\.a\.ca: .*PEM \(and 2 more\)"),
+        ("contexts: {a: {ca: x}}", r"contexts\.a\.ca: .*PEM"),
+        ("contexts: {a: {nodes: [n1]}}", r"contexts\.a: .*missing ca, crt, key .*or a hub"),
         ("contexts: {}\nextra: 1", "extra: unknown key"),
     ],
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiln.machined.api import permissions
+from kiln.machinery import permissions
 from kiln.machinery.api import machine_pb2, resource_pb2, security_pb2
 from kiln.machinery.roles import Role
 

@@ -14,9 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kiln.machined.api import permissions
 from kiln.machined.api.forward import ForwardInterceptor, ForwardPolicy, OwnAddresses
-from kiln.machined.api.relay import mergeable, response_class
 from kiln.machined.api.security_service import (
     MAX_NAMES,
     SecurityService,
@@ -26,9 +24,11 @@ from kiln.machined.api.security_service import (
 from kiln.machined.controllers.runtime.machine_status import MachineStatusController
 from kiln.machined.errors import AccessDeniedError, CertificateRequestError, InvalidRequestError
 from kiln.machined.node.certify import check_issued, signing_request
+from kiln.machinery import permissions
 from kiln.machinery.api import common_pb2, machine_pb2, security_pb2
 from kiln.machinery.client import NodeErrors
 from kiln.machinery.client.errors import check_answers
+from kiln.machinery.node_answers import mergeable, response_class
 from kiln.machinery.resources import MachineStatusSpec, Stage
 from kiln.machinery.resources.runtime import machine_stage, machine_status
 from kiln.machinery.secrets import CertificateAuthority, KeyAlgorithm, KeyPair

@@ -2,7 +2,8 @@
 against :mod:`~kiln.hub.auth.permissions`, run the handler, translate its errors, and record
 mutating calls (refused and failed ones too) in the audit log.
 
-Handlers read the caller from :data:`CALLER`.
+Handlers read the caller from :data:`CALLER`, and may name the target of the call for the
+audit log in :data:`AUDIT_TARGET` (else the request's ``id`` names it).
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from kiln.hub.auth import permissions
 from kiln.hub.auth.audit import AuditLog
 from kiln.hub.auth.keys import ApiKeys, Caller
 from kiln.hub.errors import PermissionDeniedError
+from kiln.machinery import forwarding
+from kiln.machinery.forwarding import AUTHORIZATION, BEARER
 from kiln.machinery.interceptors import Context, Streaming, Unary, WrappingInterceptor
 
 logger = logging.getLogger(__name__)
 
 
-AUTHORIZATION = "authorization"
-BEARER = "Bearer "
 CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("hub caller")
 #: What a machine-authorized call (Join) names as its caller in the audit log.
 AUDIT_WHO: contextvars.ContextVar[str] = contextvars.ContextVar("audit who", default="")
+#: What a call acted on, for the audit log, when its request does not say (relayed calls).
+AUDIT_TARGET: contextvars.ContextVar[str] = contextvars.ContextVar("audit target", default="")
 
 
 def api_key_of(context: Context) -> str:
@@ -63,12 +66,18 @@ class AccessInterceptor(WrappingInterceptor):
 
     def wrap_streaming(self, method: str, behavior: Streaming) -> Streaming:
         async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+            who = "anonymous"
             try:
-                await self._admit(method, context)
+                who = await self._admit(method, context)
                 async for item in behavior(request, context):
                     yield item
             except (KilnError, OSError) as err:
-                await _abort(context, method, *status_of(err))
+                if isinstance(err, _Denied):
+                    who = err.who
+                code, message = status_of(err)
+                await self._record(method, who, request, code.name, message)
+                await _abort(context, method, code, message)
+            await self._record(method, who, request, "OK")
 
         return guarded
 
@@ -76,6 +85,12 @@ class AccessInterceptor(WrappingInterceptor):
         """Who the caller is (for the audit); raises if the call may not go ahead."""
         if not permissions.needs_api_key(method):
             return "machine"
+        if permissions.is_relayed(method):  # until the handler names the machine
+            metadata = context.invocation_metadata()
+            named = forwarding.values(metadata, forwarding.CLUSTER) + forwarding.split(
+                forwarding.values(metadata, forwarding.NODES)
+            )
+            AUDIT_TARGET.set(" ".join(named))
         caller = await self._keys.authenticate(api_key_of(context))
         CALLER.set(caller)
         reason = permissions.denial(method, caller.role)
@@ -89,7 +104,9 @@ class AccessInterceptor(WrappingInterceptor):
     ) -> None:
         if not permissions.is_mutating(method):
             return
-        target = str(getattr(request, "id", "") or getattr(request, "uuid", ""))
+        target = AUDIT_TARGET.get() or str(
+            getattr(request, "id", "") or getattr(request, "uuid", "")
+        )
         try:
             await self._audit.record(who, method, result, target=target, detail=detail)
         except KilnError as err:

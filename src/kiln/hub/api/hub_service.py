@@ -27,7 +27,7 @@ from kiln.hub.resources import (
     MachineSpec,
     MachineStatusSpec,
 )
-from kiln.hub.resources.machine_status import SYSTEM_PREFIX
+from kiln.hub.resources.machine_status import LOCKED_LABEL, SYSTEM_PREFIX
 from kiln.machinery.api import common_pb2, hub_pb2, hub_pb2_grpc
 from kiln.machinery.client import MutualTLS
 from kiln.machinery.errors import SecretsError
@@ -219,7 +219,8 @@ def _without_hashes(resources: list[Resource[Any]]) -> list[Resource[Any]]:
 def _check_label_key(key: str) -> None:
     if not key or len(key) > 2 * MAX_LABEL or any(c in key for c in " ,=!()"):
         raise InvalidRequestError(f"{key!r:.70} is not a valid label key")
-    if key.startswith(SYSTEM_PREFIX):
+    if key.startswith(SYSTEM_PREFIX) and key != LOCKED_LABEL:
         raise InvalidRequestError(
-            f"label {key}: keys under {SYSTEM_PREFIX} are the hub's system labels"
+            f"label {key}: keys under {SYSTEM_PREFIX} are the hub's system labels "
+            f"(but {LOCKED_LABEL})"
         )

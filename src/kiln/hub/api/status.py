@@ -14,6 +14,7 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (errors.InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (errors.NotReadyError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.MachineUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (resource_errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
     (resource_errors.SelectorError, grpc.StatusCode.INVALID_ARGUMENT),

@@ -42,6 +42,8 @@ def render_status(
         versions.append(f"kiln {template.cluster.kiln.version}")
     if versions:
         parts.append(Text(", ".join(versions)))
+    if status.rollout:
+        parts.append(Text(status.rollout, style="red"))
     for waiting in status.waiting_for:
         parts.append(Text(f"waiting for {waiting}", style="yellow"))
     if status.phase != "deleting":

@@ -22,7 +22,8 @@ async def wait_cluster(
     hub: hubcluster_pb2_grpc.ClusterServiceAsyncStub, name: str, limit: int, *, gone: bool
 ) -> None:
     """Redraw the cluster's status every second until it is healthy (or, with ``gone``, until
-    it no longer exists); HubClientError saying what was still missing after ``limit``."""
+    it no longer exists); HubClientError saying what was still missing after ``limit``, or at
+    once why its rollout is paused."""
     deadline = time.monotonic() + limit
     request = hubcluster_pb2.ClusterRequest(id=name)
     last = "no answer yet"
@@ -37,8 +38,12 @@ async def wait_cluster(
                 raise
             cluster, status = split(decode(list(reply.resources)))
             live.update(render_status(cluster, status))
-            if not gone and status is not None and status.healthy:
+            # A status made for an older template says nothing of the rollout of this one.
+            current = status is not None and status.template == cluster.spec.template.fingerprint()
+            if not gone and current and status is not None and status.healthy:
                 return
+            if not gone and current and status is not None and status.rollout:
+                raise HubClientError(f"cluster {name}: {status.rollout}")
             last = _missing(headline(name, status), status)
             if time.monotonic() + POLL > deadline:
                 raise HubClientError(

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 import grpc
 
-from kiln.hub.api.access import AUTHORIZATION, BEARER
 from kiln.hub.clientconfig import read_client_config
 from kiln.hub.errors import HubClientError
 from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc
+from kiln.machinery.forwarding import AUTHORIZATION, BEARER
 from kiln.machinery.pinning import trusting
 
 TIMEOUT = 30.0
@@ -61,6 +61,14 @@ async def connect_clusters(
 ) -> AsyncIterator[hubcluster_pb2_grpc.ClusterServiceAsyncStub]:
     async with _channel(access) as channel:
         yield hubcluster_pb2_grpc.ClusterServiceStub(channel)
+
+
+@contextlib.asynccontextmanager
+async def connect_access(
+    access: HubAccess,
+) -> AsyncIterator[hubcluster_pb2_grpc.ClusterAccessServiceAsyncStub]:
+    async with _channel(access) as channel:
+        yield hubcluster_pb2_grpc.ClusterAccessServiceStub(channel)
 
 
 @contextlib.asynccontextmanager

@@ -36,7 +36,16 @@ class ClusterMachineStatusSpec(Spec):
     message: str = ""
     config_hash: str = ""  # of the config last applied
     applied_at: datetime | None = None
+    live: bool = False  # the machine runs its last config without a reboot
     bootstrapped: bool = False
-    updating: bool = False  # a changed config was sent to it running; it counts against its
-    # set's maxParallelism until it runs again
+    updating: bool = False  # a changed config or Kiln version was sent to it running; it
+    # counts against its set's maxParallelism until it runs again
     reset_at: datetime | None = None
+    # A Kiln upgrade, recorded before the image is sent (so it is never sent twice): the
+    # version and image sent, the version it ran then, and when.
+    upgrade_version: str = ""
+    upgrade_image: str = ""
+    upgrade_from: str = ""
+    upgraded_at: datetime | None = None
+    paused: str = ""  # why the rollout stopped at this machine (until the template changes)
+    template: str = ""  # the fingerprint of the cluster's template its last step was for

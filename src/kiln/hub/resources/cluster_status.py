@@ -52,3 +52,5 @@ class ClusterStatusSpec(Spec):
     etcd_members: list[str] = Field(default_factory=list)
     checks: list[HealthCheck] = Field(default_factory=list)
     healthy: bool = False
+    rollout: str = ""  # "rollout paused: machine <uuid>: <reason>" while a rollout is stopped
+    template: str = ""  # the fingerprint of the template every machine's step was made for

@@ -1,7 +1,8 @@
 """MachineStatus: the inventory's view of a machine, what ``kiln-hub get machines`` lists.
 
 Its labels are the system labels derived from the machine's facts (:data:`SYSTEM_PREFIX`)
-plus the user's labels, so selectors work on both.
+plus the user's labels, so selectors work on both. One key under the system prefix is the
+user's to set: :data:`LOCKED_LABEL` (any value) keeps the machine out of rolling upgrades.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kiln.machinery.resources.spec import Spec
 from kiln.resources import PrintColumn, definition
 
 SYSTEM_PREFIX = "kiln.dev/"
+LOCKED_LABEL = SYSTEM_PREFIX + "locked"
 
 
 @definition(

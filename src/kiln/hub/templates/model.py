@@ -3,7 +3,8 @@
 
     kind: Cluster
     name: demo
-    kiln: {version: 0.1.0}              # machines must run this version (optional)
+    kiln: {version: 0.1.0, image: https://...}  # machines run this version (optional);
+                                        # with an image, machines on another are upgraded
     kubernetes: {version: v1.32.0}
     patches: [{name: ntp, inline: {machine: {time: {servers: [pool.ntp.org]}}}}]
     ---
@@ -28,6 +29,7 @@ template (``file:``, read by the client before the template is sent).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Any, Literal
 
@@ -64,6 +66,27 @@ class Versioned(Spec):
     version: str
 
 
+class KilnVersion(Spec):
+    """The Kiln version a cluster's machines run; ``image`` (an http(s) URL or an absolute
+    path on the hub, to an image build directory or a tarball of one) upgrades those on
+    another version in place."""
+
+    version: str
+    image: str | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _where(cls, image: str | None) -> str | None:
+        if image is not None and not image.startswith(("http://", "https://", "/")):
+            raise ValueError(f"{image!r:.70} is neither an http(s) URL nor an absolute path")
+        return image
+
+    @property
+    def wanted(self) -> str:
+        """The version as machines report it (no ``v`` prefix)."""
+        return self.version.removeprefix("v")
+
+
 class UpdateStrategy(Spec):
     max_parallelism: int = Field(default=1, ge=1)
 
@@ -85,7 +108,7 @@ class MachineSelector(Spec):
 class ClusterDocument(Spec):
     kind: Literal["Cluster"]
     name: Name
-    kiln: Versioned | None = None
+    kiln: KilnVersion | None = None
     kubernetes: Versioned | None = None
     endpoint: str | None = None  # the Kubernetes API URL; default: the first control plane's
     patches: list[TemplatePatch] = Field(default_factory=list)
@@ -174,3 +197,7 @@ class ClusterTemplate(Spec):
 
     def documents(self) -> list[Spec]:
         return [self.cluster, self.control_plane, *self.workers, *self.machines]
+
+    def fingerprint(self) -> str:
+        """A short hash of the template: which one a status was made for."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]

@@ -22,9 +22,8 @@ from typing import Any
 import grpc
 
 from kiln.errors import KilnError
-from kiln.machined.api import permissions
 from kiln.machined.api.status import status_of
-from kiln.machinery import forwarding
+from kiln.machinery import forwarding, permissions
 from kiln.machinery.interceptors import Context, Streaming, Unary, WrappingInterceptor
 from kiln.machinery.roles import IMPERSONATOR, Role
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # only types: the early API imports this module before the no
     from kiln.machined.node.os_slots import SlotChange
     from kiln.machined.platform.host import Hardware, Versions
     from kiln.machined.services import ServiceLog, ServiceStatus
+    from kiln.machinery.drain import DrainOptions
     from kiln.resources import Registry, State
 
 
@@ -56,11 +57,11 @@ class NodeControl(Protocol):
 
     async def confirm_configuration(self) -> None: ...
 
-    async def reboot(self) -> None: ...
+    async def reboot(self, drain: DrainOptions) -> None: ...
 
-    async def shutdown(self) -> None: ...
+    async def shutdown(self, drain: DrainOptions) -> None: ...
 
-    async def reset(self, *, graceful: bool) -> None: ...
+    async def reset(self, *, graceful: bool, drain: DrainOptions) -> None: ...
 
     async def upgrade(
         self,
@@ -69,9 +70,10 @@ class NodeControl(Protocol):
         chunks: AsyncIterator[tuple[str, bytes]],
         *,
         stay: bool,
+        drain: DrainOptions,
     ) -> SlotChange:
-        """Write the signed image streamed in ``chunks`` to the inactive slot; reboot into it
-        unless ``stay``."""
+        """Write the signed image streamed in ``chunks`` to the inactive slot; drain and reboot
+        into it unless ``stay``."""
         ...
 
     async def rollback(self) -> SlotChange:

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from kiln.errors import KilnError
-from kiln.machined.api.relay import Relay, Target, mergeable, response_class
+from kiln.machined.api.relay import Relay, Target
 from kiln.machined.errors import InvalidRequestError, NodeStateError
 from kiln.machinery import forwarding
 from kiln.machinery.endpoints import API_PORT, split_endpoint
+from kiln.machinery.node_answers import mergeable, response_class
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]

@@ -17,6 +17,7 @@ from kiln.machined.api.streams import until_closed
 from kiln.machined.errors import InvalidRequestError
 from kiln.machinery.api import common_pb2, machine_pb2, machine_pb2_grpc
 from kiln.machinery.applymode import ApplyMode
+from kiln.machinery.drain import DrainOptions
 
 if TYPE_CHECKING:
     from kiln.machined.events import MachineEvent
@@ -71,19 +72,19 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
     async def Reboot(
         self, request: machine_pb2.RebootRequest, context: Context
     ) -> common_pb2.EmptyResponse:
-        await self.node.reboot()
+        await self.node.reboot(_drain(request.drain))
         return self._empty()
 
     async def Shutdown(
         self, request: machine_pb2.ShutdownRequest, context: Context
     ) -> common_pb2.EmptyResponse:
-        await self.node.shutdown()
+        await self.node.shutdown(_drain(request.drain))
         return self._empty()
 
     async def Reset(
         self, request: machine_pb2.ResetRequest, context: Context
     ) -> common_pb2.EmptyResponse:
-        await self.node.reset(graceful=request.graceful)
+        await self.node.reset(graceful=request.graceful, drain=_drain(request.drain))
         return self._empty()
 
     async def Upgrade(
@@ -100,7 +101,11 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
                 yield message.artifact, bytes(message.data)
 
         change = await self.node.upgrade(
-            bytes(first.manifest), bytes(first.signature), chunks(), stay=first.stay
+            bytes(first.manifest),
+            bytes(first.signature),
+            chunks(),
+            stay=first.stay,
+            drain=_drain(first.drain),
         )
         message = machine_pb2.Upgrade(
             metadata=self._metadata(),
@@ -272,3 +277,10 @@ def _service(status: ServiceStatus) -> machine_pb2.ServiceStatus:
         restarts=status.restarts,
         since=status.since.isoformat(),
     )
+
+
+def _drain(options: machine_pb2.DrainOptions) -> DrainOptions:
+    try:
+        return DrainOptions.from_proto(options)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
-from google.protobuf import descriptor, descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from kiln.errors import KilnError
@@ -22,14 +21,13 @@ from kiln.machined.api.auth import roles_of
 from kiln.machined.api.identity import ClientIdentity
 from kiln.machined.api.status import status_of
 from kiln.machinery import forwarding
+from kiln.machinery.node_answers import budget, element_class, failure, label, messages
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Unary = Callable[[Any, Context], Awaitable[Any]]
-
-MARGIN = 1.0  # seconds of the caller's deadline kept to merge and answer when nodes are slow
 
 
 @dataclass(frozen=True)
@@ -47,23 +45,6 @@ class Target:
         return f"{host}:{self.port}"
 
 
-def response_class(method: str) -> type[Message]:
-    """The answer type of ``/package.Service/Method``."""
-    found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
-    return message_factory.GetMessageClass(found.output_type)
-
-
-def mergeable(output: type[Message]) -> bool:
-    """Whether answers of this type merge: ``repeated messages``, each with ``metadata``."""
-    field = output.DESCRIPTOR.fields_by_name.get("messages")
-    return (
-        field is not None
-        and field.is_repeated
-        and field.message_type is not None
-        and "metadata" in field.message_type.fields_by_name
-    )
-
-
 class Relay:
     """Forwards calls to other nodes as this node (see the module docstring)."""
 
@@ -78,7 +59,7 @@ class Relay:
     ) -> Handler:
         """A unary handler asking every target and merging the answers (failures labelled)."""
         local = cast(Unary, handler.unary_unary)
-        element = _element_class(output)
+        element = element_class(output)
         short = method.rsplit("/", 1)[-1]
 
         async def merged(request: Any, context: Context) -> Message:
@@ -92,7 +73,7 @@ class Relay:
                 ]
             response = output()
             for answer in answers:
-                _messages(response).extend(answer.result())
+                messages(response).extend(answer.result())
             return response
 
         return grpc.unary_unary_rpc_method_handler(
@@ -111,7 +92,7 @@ class Relay:
                 response = await self._call(method, output, target, request, context)
             except grpc.aio.AioRpcError as err:
                 await context.abort(err.code(), f"{target.label}: {err.details()}")
-            _label(response, target.label)
+            label(response, target.label)
             return response
 
         async def streaming(request: Any, context: Context) -> AsyncIterator[Message]:
@@ -120,7 +101,7 @@ class Relay:
             )(request, timeout=context.time_remaining(), metadata=_forwarded(context))
             try:
                 async for item in call:
-                    _label(item, target.label)
+                    label(item, target.label)
                     yield item
             except grpc.aio.AioRpcError as err:
                 await context.abort(err.code(), f"{target.label}: {err.details()}")
@@ -155,17 +136,17 @@ class Relay:
             if target.local:
                 response = await local(request, context)
             else:
-                budget = _budget(context.time_remaining())
-                response = await self._call(method, output, target, request, context, budget)
+                within = budget(context.time_remaining())
+                response = await self._call(method, output, target, request, context, within)
         except grpc.aio.AioRpcError as err:
-            return [_failure(element, target.label, err.code(), err.details() or "")]
+            return [failure(element, target.label, err.code(), err.details() or "")]
         except (KilnError, OSError) as err:
             code, message = status_of(err)
-            return [_failure(element, target.label, code, message)]
-        messages = list(_messages(response))
-        for message in messages:
-            _label(message, target.label)
-        return messages
+            return [failure(element, target.label, code, message)]
+        found = list(messages(response))
+        for message in found:
+            label(message, target.label)
+        return found
 
     async def _call(
         self,
@@ -192,42 +173,10 @@ class Relay:
         return channel
 
 
-def _budget(remaining: float | None) -> float | None:
-    """How long one of several nodes may take: the caller's time less a margin to merge the
-    answers, so that a slow node is a labelled failure rather than the whole call's."""
-    if remaining is None:
-        return None
-    return max(remaining - MARGIN, remaining / 2)
-
-
 def _forwarded(context: Context) -> tuple[tuple[str, str], ...]:
     roles = forwarding.join(sorted(role.value for role in roles_of(context)))
     return ((forwarding.FORWARDED, "1"), (forwarding.FORWARDED_ROLE, roles))
 
 
-def _element_class(output: type[Message]) -> type[Message]:
-    found = output.DESCRIPTOR.fields_by_name["messages"].message_type
-    assert found is not None  # mergeable() checked it
-    return message_factory.GetMessageClass(cast(descriptor.Descriptor, found))
-
-
 def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
-
-
-def _messages(response: Message) -> Any:
-    return getattr(response, "messages")  # noqa: B009 - protobuf reflection, any answer type
-
-
-def _label(message: Message, label: str) -> None:
-    if "metadata" in message.DESCRIPTOR.fields_by_name:
-        getattr(message, "metadata").node = label  # noqa: B009 - protobuf reflection
-
-
-def _failure(element: type[Message], label: str, code: grpc.StatusCode, error: str) -> Message:
-    failed = element()
-    metadata = getattr(failed, "metadata")  # noqa: B009 - protobuf reflection
-    metadata.node = label
-    metadata.error = error or code.name.lower().replace("_", " ")
-    metadata.code = code.value[0]
-    return failed

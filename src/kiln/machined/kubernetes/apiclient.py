@@ -24,6 +24,11 @@ class ApiError(KubernetesError):
         super().__init__(message)
         self.status = status
 
+    @property
+    def temporary(self) -> bool:
+        """No answer, or a failure on the server's side: worth asking again."""
+        return self.status == 0 or self.status >= 500
+
 
 class ApiClient:
     """Requests to ``server`` trusting ``ca``, as the holder of ``cert`` and ``key`` (PEM files;
@@ -59,7 +64,7 @@ class ApiClient:
             with urllib.request.urlopen(request, timeout=TIMEOUT, context=self._context()) as got:
                 return json.loads(got.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ApiError(f"{what}: {exc.code} {_reason(exc)}", exc.code) from exc
+            raise ApiError(f"{what}: {exc.code} {reason_of(exc)}", exc.code) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ApiError(f"{what}: {exc}") from exc
         except ValueError as exc:
@@ -69,9 +74,14 @@ class ApiClient:
         return self.request("GET", path)
 
 
-def _reason(error: urllib.error.HTTPError) -> str:
+def reason_of(error: urllib.error.HTTPError) -> str:
+    """The Status answer's message and the messages of its causes (the PodDisruptionBudget
+    that refuses an eviction, ...)."""
     try:
-        message = json.loads(error.read()).get("message")
-    except (ValueError, OSError, AttributeError):
-        message = None
-    return str(message or error.reason)
+        status = json.loads(error.read())
+        message = status.get("message")
+        causes = (status.get("details") or {}).get("causes") or []
+        found = [str(cause["message"]) for cause in causes if cause.get("message")]
+    except (ValueError, OSError, AttributeError, TypeError):
+        message, found = None, []
+    return "; ".join([str(message or error.reason), *found])

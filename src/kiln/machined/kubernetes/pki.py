@@ -28,7 +28,8 @@ from kiln.machined.kubernetes.errors import KubernetesCertificateError
 from kiln.machinery.config.model import MachineConfigDocument
 from kiln.machinery.endpoints import is_ip
 from kiln.machinery.errors import MachineryError
-from kiln.machinery.kubernetes.kubeconfig import KubeconfigUser, render
+from kiln.machinery.kubernetes import kubeconfig
+from kiln.machinery.kubernetes.kubeconfig import MASTERS, KubeconfigUser, render
 from kiln.machinery.privatefile import ensure_private_dir, write_private_files
 from kiln.machinery.secrets import CertificateAuthority, IssuedCertificate, KeyPair, Usage
 
@@ -37,7 +38,6 @@ ADMIN_VALIDITY = timedelta(days=365)
 APISERVER_PORT = 6443
 CONTROLLER_MANAGER_PORT = 10257
 SCHEDULER_PORT = 10259
-MASTERS = "system:masters"
 
 
 @dataclass(frozen=True)
@@ -105,17 +105,10 @@ def admin_kubeconfig(
 ) -> KubeconfigUser:
     """An admin's kubeconfig (``system:masters``) for the cluster of ``document``."""
     ca = kubernetes_ca(document)
-    issued = _issue(ca, f"kiln:{user}", Usage.CLIENT, organizations=[MASTERS], valid=ADMIN_VALIDITY)
-    name = document.cluster.name
-    return KubeconfigUser(
-        f"{user}@{name}",
-        name,
-        server,
-        ca.certificate.pem,
-        _cert(issued),
-        issued.key.pem,
-        user=f"{user}@{name}",
-    )
+    try:
+        return kubeconfig.admin(ca, document.cluster.name, server, ADMIN_VALIDITY, user=user)
+    except MachineryError as exc:
+        raise KubernetesCertificateError(f"cannot issue the certificate of {user}: {exc}") from exc
 
 
 def write_control_plane_files(

@@ -76,6 +76,8 @@ class Compatibility:
     """The pod sandbox image this release was tested with (``machine.kubelet.sandboxImage``)."""
     coredns_image: str = "registry.k8s.io/coredns/coredns:v1.12.0"
     """The CoreDNS release this Kubernetes release was tested with (``cluster.coreDNS``)."""
+    eviction_version: str = "policy/v1"
+    """The group/version of the Eviction a drain posts (``policy/v1`` from v1.22)."""
 
 
 _LEGACY = Compatibility(
@@ -87,6 +89,7 @@ _LEGACY = Compatibility(
     kubelet_fail_cgroup_v1=False,
     sandbox_image="k8s.gcr.io/pause:3.2",
     coredns_image="k8s.gcr.io/coredns:1.7.0",
+    eviction_version="policy/v1beta1",
 )
 
 TABLE: Mapping[str, Compatibility] = MappingProxyType(

@@ -1,7 +1,8 @@
 """Carrying out an ApplyConfiguration plan on a running boot: store, apply live, stage, try.
 
 The applier knows the config in effect (:attr:`ConfigApplier.running`: None in maintenance
-mode, a tried config while a try is pending). Applies are serialised. A tried config is applied
+mode, a tried config while a try is pending). Applies are serialised. A config that needs a
+reboot is stored only once the node has drained (:mod:`.k8s_drain`). A tried config is applied
 live and never stored until it is confirmed; when its timeout passes first, the stored config
 is applied again.
 """
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 Publish = Callable[[MachineConfig], Awaitable[None]]
 Install = Callable[[MachineConfig], Awaitable[None]]
+Drain = Callable[[str], Awaitable[None]]
 
 
 class ConfigApplier:
@@ -38,6 +40,7 @@ class ConfigApplier:
         publish: Publish,
         request: RequestAction,
         install: Install | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.store = store
         self.events = events
@@ -46,6 +49,7 @@ class ConfigApplier:
         self._publish = publish
         self._request = request
         self._install = install  # a maintenance-mode metal node installs to disk first
+        self._drain = drain  # before a reboot; DrainError: nothing stored, no reboot
         self._lock = asyncio.Lock()
         self._trial: asyncio.Task[None] | None = None
         self._trial_deadline = 0.0
@@ -80,6 +84,8 @@ class ConfigApplier:
             self._start_trial(decision.try_timeout)
             self._event(f"config applied in try mode for {decision.try_timeout:g}s")
             return
+        if action is ApplyAction.REBOOT and self._drain is not None:
+            await self._drain("reboot")
         if self.running is None and self._install is not None:
             await self._install(config)
         self.store.save(config)

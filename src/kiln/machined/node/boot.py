@@ -20,7 +20,7 @@ from kiln.machined.api.etcd_control import EtcdControl
 from kiln.machined.apply.plan import ApplyPlan, ApplyRequest
 from kiln.machined.controllers import node_controllers
 from kiln.machined.early import EarlyApi
-from kiln.machined.errors import InvalidRequestError, NodeStateError
+from kiln.machined.errors import DrainError, InvalidRequestError, NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node import etcd_setup, k8s_controlplane, logsink
 from kiln.machined.node.applying import ConfigApplier, Install
@@ -39,6 +39,7 @@ from kiln.machined.services import ServiceLog, ServiceStatus, Supervisor
 from kiln.machined.state import NamespacedState, open_node_state
 from kiln.machined.statefiles import HUB_DIR
 from kiln.machinery.config import MachineConfig, Mode
+from kiln.machinery.drain import DrainOptions
 from kiln.machinery.resources import Stage
 from kiln.resources import ControllerRuntime, Registry, State
 
@@ -74,6 +75,7 @@ class Boot:
             publish=self._config_live,
             request=request,
             install=_installer(env),
+            drain=lambda action: self._drain(action, DrainOptions()),
         )
         self.slots = NodeSlots(env, self._publisher.boot_slots)
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
@@ -152,6 +154,7 @@ class Boot:
             self.env.options.state_dir,
             self._supervisor,
             self._spawn,
+            self.env.events,
             manage_routes=self.env.options.mode is Mode.METAL,
             local_addresses=self.env.host.addresses,
             manifests=manifests,
@@ -276,13 +279,23 @@ class Boot:
     async def confirm_configuration(self) -> None:
         await self.applier.confirm()
 
-    async def reboot(self) -> None:
+    async def _drain(self, action: str, options: DrainOptions) -> None:
+        """Cordon and drain the node's Kubernetes node before ``action`` (see
+        :mod:`.k8s_drain`); DrainError leaves the node as it was."""
+        if self._kubernetes is not None:
+            await self._kubernetes.drainer.drain(action, options)
+
+    async def reboot(self, drain: DrainOptions) -> None:
+        await self._drain("reboot", drain)
         self._request(Action.REBOOT, "requested through the API")
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, drain: DrainOptions) -> None:
+        await self._drain("shutdown", drain)
         self._request(Action.SHUTDOWN, "requested through the API")
 
-    async def reset(self, *, graceful: bool) -> None:
+    async def reset(self, *, graceful: bool, drain: DrainOptions) -> None:
+        if graceful:
+            await self._drain("reset", drain)
         if graceful and self._etcd is not None:
             await self._etcd.leave_for_reset()
         self._request(Action.RESET, "requested through the API")
@@ -294,9 +307,17 @@ class Boot:
         chunks: AsyncIterator[tuple[str, bytes]],
         *,
         stay: bool,
+        drain: DrainOptions,
     ) -> SlotChange:
         change = await self.slots.upgrade(manifest, signature, chunks, self.applier.running)
         if not stay:
+            try:
+                await self._drain("upgrade", drain)
+            except DrainError as exc:
+                raise DrainError(
+                    f"{exc} (Kiln OS {change.version} is written to slot {change.slot} and "
+                    "boots at the next reboot)"
+                ) from None
             self._request(Action.REBOOT, f"upgraded to {change.version} in slot {change.slot}")
         return change
 

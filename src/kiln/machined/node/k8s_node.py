@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kiln.machined.errors import NodeStateError
+from kiln.machined.events import EventBus
 from kiln.machined.kubernetes import cleanup, containerd, podnetwork
 from kiln.machined.kubernetes.apiclient import ApiClient
 from kiln.machined.kubernetes.artifacts import (
@@ -32,7 +33,12 @@ from kiln.machined.kubernetes.artifacts import (
     ArtifactLocation,
     host_arch,
 )
-from kiln.machined.kubernetes.errors import ArtifactVerificationError, KubernetesError
+from kiln.machined.kubernetes.drain import NodeApi
+from kiln.machined.kubernetes.errors import (
+    ArtifactVerificationError,
+    KubernetesError,
+    KubernetesVersionError,
+)
 from kiln.machined.kubernetes.kubelet import (
     KubeletInputs,
     KubeletPaths,
@@ -44,8 +50,9 @@ from kiln.machined.kubernetes.kubeproxy import (
     kube_proxy_spec,
     write_kube_proxy_files,
 )
-from kiln.machined.kubernetes.versions import compatibility
+from kiln.machined.kubernetes.versions import Compatibility, compatibility
 from kiln.machined.node import k8s_controlplane
+from kiln.machined.node.k8s_drain import NodeDrain
 from kiln.machined.node.k8s_manifests import ClusterManifests
 from kiln.machined.services import ServiceError, ServiceSpec, Supervisor
 from kiln.machined.services.spec import Prepare
@@ -78,6 +85,7 @@ class NodeKubernetes:
         state_dir: Path,
         supervisor: Supervisor,
         spawn: k8s_controlplane.Spawn,
+        events: EventBus,
         *,
         manage_routes: bool,
         local_addresses: Callable[[], Sequence[str]],
@@ -99,6 +107,7 @@ class NodeKubernetes:
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = False
         self._kube_proxy: Path | None = None
+        self.drainer = NodeDrain(hostname, self._node_api, events)
 
     async def start(self) -> None:
         version = kubelet_version(self._config)
@@ -146,8 +155,21 @@ class NodeKubernetes:
         for name in names.NODE_SERVICES:
             await self._supervisor.start(name)
         self._tasks.append(self._spawn(self._pod_network(), NETWORK_TASK))
+        self._tasks.append(self.drainer.start(self._spawn))
         if self._manifests is not None:
             self._tasks.append(self._spawn(self._manifests.run(), ClusterManifests.TASK_NAME))
+
+    def _node_api(self) -> NodeApi | None:
+        """The calls of a drain, as the kubelet; None until it has its client certificate."""
+        if not self.kubelet.client_certificate.exists():
+            return None
+        client = ApiClient(self._server, self.kubelet.ca, self.kubelet.client_certificate)
+        try:
+            version = self._config.machine_config.cluster.kubernetes.version
+            eviction = compatibility(version).eviction_version
+        except KubernetesVersionError:  # the services say so; a drain tries the current one
+            eviction = Compatibility("").eviction_version
+        return NodeApi(client, self._hostname, eviction)
 
     async def upgrade(self, config: MachineConfig) -> None:
         """Run the kubelet and kube-proxy of ``config``'s version: binaries fetched and verified

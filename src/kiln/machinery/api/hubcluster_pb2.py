@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from kiln.machinery.api import hub_pb2 as kiln_dot_machinery_dot_api_dot_hub__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#kiln/machinery/api/hubcluster.proto\x12\x11kiln.hub.v1alpha1\x1a\x1ckiln/machinery/api/hub.proto\"2\n\x12SyncClusterRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\t\"7\n\x13SyncClusterResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hanges\x18\x02 \x03(\t\"\x1c\n\x0e\x43lusterRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x15\x44\x65leteClusterResponse\x12\x10\n\x08machines\x18\x01 \x01(\x05\")\n\x15\x45xportClusterResponse\x12\x10\n\x08template\x18\x01 \x01(\t2\xab\x04\n\x0e\x43lusterService\x12\\\n\x0bSyncCluster\x12%.kiln.hub.v1alpha1.SyncClusterRequest\x1a&.kiln.hub.v1alpha1.SyncClusterResponse\x12\\\n\x0b\x44iffCluster\x12%.kiln.hub.v1alpha1.SyncClusterRequest\x1a&.kiln.hub.v1alpha1.SyncClusterResponse\x12\\\n\rDeleteCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a(.kiln.hub.v1alpha1.DeleteClusterResponse\x12P\n\nGetCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a\x1f.kiln.hub.v1alpha1.ResourceList\x12O\n\x0cListClusters\x12\x1e.kiln.hub.v1alpha1.ListRequest\x1a\x1f.kiln.hub.v1alpha1.ResourceList\x12\\\n\rExportCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a(.kiln.hub.v1alpha1.ExportClusterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#kiln/machinery/api/hubcluster.proto\x12\x11kiln.hub.v1alpha1\x1a\x1ckiln/machinery/api/hub.proto\"2\n\x12SyncClusterRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\t\"7\n\x13SyncClusterResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hanges\x18\x02 \x03(\t\"\x1c\n\x0e\x43lusterRequest\x12\n\n\x02id\x18\x01 \x01(\t\")\n\x15\x44\x65leteClusterResponse\x12\x10\n\x08machines\x18\x01 \x01(\x05\")\n\x15\x45xportClusterResponse\x12\x10\n\x08template\x18\x01 \x01(\t\"f\n\x15\x43lusterAccessResponse\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12-\n\x05nodes\x18\x03 \x03(\x0b\x32\x1e.kiln.hub.v1alpha1.ClusterNode\"g\n\x0b\x43lusterNode\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0cmachine_type\x18\x04 \x01(\t\x12\x11\n\tbootstrap\x18\x05 \x01(\x08\";\n\x18\x43lusterKubeconfigRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x03\"E\n\x19\x43lusterKubeconfigResponse\x12\x12\n\nkubeconfig\x18\x01 \x01(\x0c\x12\x14\n\x0c\x65xpires_unix\x18\x02 \x01(\x03\x32\xab\x04\n\x0e\x43lusterService\x12\\\n\x0bSyncCluster\x12%.kiln.hub.v1alpha1.SyncClusterRequest\x1a&.kiln.hub.v1alpha1.SyncClusterResponse\x12\\\n\x0b\x44iffCluster\x12%.kiln.hub.v1alpha1.SyncClusterRequest\x1a&.kiln.hub.v1alpha1.SyncClusterResponse\x12\\\n\rDeleteCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a(.kiln.hub.v1alpha1.DeleteClusterResponse\x12P\n\nGetCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a\x1f.kiln.hub.v1alpha1.ResourceList\x12O\n\x0cListClusters\x12\x1e.kiln.hub.v1alpha1.ListRequest\x1a\x1f.kiln.hub.v1alpha1.ResourceList\x12\\\n\rExportCluster\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a(.kiln.hub.v1alpha1.ExportClusterResponse2\xdb\x01\n\x14\x43lusterAccessService\x12Z\n\x0b\x43heckAccess\x12!.kiln.hub.v1alpha1.ClusterRequest\x1a(.kiln.hub.v1alpha1.ClusterAccessResponse\x12g\n\nKubeconfig\x12+.kiln.hub.v1alpha1.ClusterKubeconfigRequest\x1a,.kiln.hub.v1alpha1.ClusterKubeconfigResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,6 +42,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETECLUSTERRESPONSE']._serialized_end=268
   _globals['_EXPORTCLUSTERRESPONSE']._serialized_start=270
   _globals['_EXPORTCLUSTERRESPONSE']._serialized_end=311
-  _globals['_CLUSTERSERVICE']._serialized_start=314
-  _globals['_CLUSTERSERVICE']._serialized_end=869
+  _globals['_CLUSTERACCESSRESPONSE']._serialized_start=313
+  _globals['_CLUSTERACCESSRESPONSE']._serialized_end=415
+  _globals['_CLUSTERNODE']._serialized_start=417
+  _globals['_CLUSTERNODE']._serialized_end=520
+  _globals['_CLUSTERKUBECONFIGREQUEST']._serialized_start=522
+  _globals['_CLUSTERKUBECONFIGREQUEST']._serialized_end=581
+  _globals['_CLUSTERKUBECONFIGRESPONSE']._serialized_start=583
+  _globals['_CLUSTERKUBECONFIGRESPONSE']._serialized_end=652
+  _globals['_CLUSTERSERVICE']._serialized_start=655
+  _globals['_CLUSTERSERVICE']._serialized_end=1210
+  _globals['_CLUSTERACCESSSERVICE']._serialized_start=1213
+  _globals['_CLUSTERACCESSSERVICE']._serialized_end=1432
 # @@protoc_insertion_point(module_scope)

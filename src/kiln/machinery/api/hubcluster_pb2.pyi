@@ -128,3 +128,109 @@ class ExportClusterResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportClusterResponse: _TypeAlias = ExportClusterResponse  # noqa: Y015
+
+@_typing.final
+class ClusterAccessResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """of the caller's API key"""
+    endpoint: _builtins.str
+    """the Kubernetes API URL"""
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClusterNode]: ...
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+        nodes: _abc.Iterable[Global___ClusterNode] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "nodes", b"nodes", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterAccessResponse: _TypeAlias = ClusterAccessResponse  # noqa: Y015
+
+@_typing.final
+class ClusterNode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UUID_FIELD_NUMBER: _builtins.int
+    HOSTNAME_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    MACHINE_TYPE_FIELD_NUMBER: _builtins.int
+    BOOTSTRAP_FIELD_NUMBER: _builtins.int
+    uuid: _builtins.str
+    hostname: _builtins.str
+    address: _builtins.str
+    machine_type: _builtins.str
+    bootstrap: _builtins.bool
+    """etcd was bootstrapped here (the first control plane)"""
+    def __init__(
+        self,
+        *,
+        uuid: _builtins.str = ...,
+        hostname: _builtins.str = ...,
+        address: _builtins.str = ...,
+        machine_type: _builtins.str = ...,
+        bootstrap: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "bootstrap", b"bootstrap", "hostname", b"hostname", "machine_type", b"machine_type", "uuid", b"uuid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterNode: _TypeAlias = ClusterNode  # noqa: Y015
+
+@_typing.final
+class ClusterKubeconfigRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    ttl_seconds: _builtins.int
+    """0: the default (24h)"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        ttl_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterKubeconfigRequest: _TypeAlias = ClusterKubeconfigRequest  # noqa: Y015
+
+@_typing.final
+class ClusterKubeconfigResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KUBECONFIG_FIELD_NUMBER: _builtins.int
+    EXPIRES_UNIX_FIELD_NUMBER: _builtins.int
+    kubeconfig: _builtins.bytes
+    expires_unix: _builtins.int
+    """when its client certificate expires"""
+    def __init__(
+        self,
+        *,
+        kubeconfig: _builtins.bytes = ...,
+        expires_unix: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_unix", b"expires_unix", "kubeconfig", b"kubeconfig"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterKubeconfigResponse: _TypeAlias = ClusterKubeconfigResponse  # noqa: Y015

@@ -316,3 +316,130 @@ class ClusterService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ClusterAccessServiceStub:
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CheckAccess = channel.unary_unary(
+                '/kiln.hub.v1alpha1.ClusterAccessService/CheckAccess',
+                request_serializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterAccessResponse.FromString,
+                _registered_method=True)
+        self.Kubeconfig = channel.unary_unary(
+                '/kiln.hub.v1alpha1.ClusterAccessService/Kubeconfig',
+                request_serializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigRequest.SerializeToString,
+                response_deserializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigResponse.FromString,
+                _registered_method=True)
+
+
+class ClusterAccessServiceServicer:
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    def CheckAccess(self, request, context):
+        """The caller's role and the cluster's machines; NOT_FOUND for no such cluster,
+        FAILED_PRECONDITION until etcd is bootstrapped on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Kubeconfig(self, request, context):
+        """An admin kubeconfig with a short-lived client certificate from the cluster's Kubernetes CA.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ClusterAccessServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CheckAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAccess,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterAccessResponse.SerializeToString,
+            ),
+            'Kubeconfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kubeconfig,
+                    request_deserializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigRequest.FromString,
+                    response_serializer=kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'kiln.hub.v1alpha1.ClusterAccessService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('kiln.hub.v1alpha1.ClusterAccessService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ClusterAccessService:
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    @staticmethod
+    def CheckAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.hub.v1alpha1.ClusterAccessService/CheckAccess',
+            kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kubeconfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kiln.hub.v1alpha1.ClusterAccessService/Kubeconfig',
+            kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigRequest.SerializeToString,
+            kiln_dot_machinery_dot_api_dot_hubcluster__pb2.ClusterKubeconfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -112,3 +112,61 @@ class ClusterServiceServicer(metaclass=_abc_1.ABCMeta):
         """The cluster's template as stored."""
 
 def add_ClusterServiceServicer_to_server(servicer: ClusterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ClusterAccessServiceStub:
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ClusterAccessServiceAsyncStub: ...
+    CheckAccess: _grpc.UnaryUnaryMultiCallable[_hubcluster_pb2.ClusterRequest, _hubcluster_pb2.ClusterAccessResponse]
+    """The caller's role and the cluster's machines; NOT_FOUND for no such cluster,
+    FAILED_PRECONDITION until etcd is bootstrapped on it.
+    """
+    Kubeconfig: _grpc.UnaryUnaryMultiCallable[_hubcluster_pb2.ClusterKubeconfigRequest, _hubcluster_pb2.ClusterKubeconfigResponse]
+    """An admin kubeconfig with a short-lived client certificate from the cluster's Kubernetes CA."""
+
+@_typing.type_check_only
+class ClusterAccessServiceAsyncStub(ClusterAccessServiceStub):
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CheckAccess: _aio.UnaryUnaryMultiCallable[_hubcluster_pb2.ClusterRequest, _hubcluster_pb2.ClusterAccessResponse]  # type: ignore[assignment]
+    """The caller's role and the cluster's machines; NOT_FOUND for no such cluster,
+    FAILED_PRECONDITION until etcd is bootstrapped on it.
+    """
+    Kubeconfig: _aio.UnaryUnaryMultiCallable[_hubcluster_pb2.ClusterKubeconfigRequest, _hubcluster_pb2.ClusterKubeconfigResponse]  # type: ignore[assignment]
+    """An admin kubeconfig with a short-lived client certificate from the cluster's Kubernetes CA."""
+
+class ClusterAccessServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Reaching a cluster the hub made (`kiln-hub kilnconfig`, `kiln-hub kubeconfig`). Calls of the
+    machine APIs themselves (MachineService, ResourceService) go to the hub's API port too,
+    naming the cluster in the `kiln-cluster` metadata: the hub relays them to its machines.
+    """
+
+    @_abc_1.abstractmethod
+    def CheckAccess(
+        self,
+        request: _hubcluster_pb2.ClusterRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hubcluster_pb2.ClusterAccessResponse, _abc.Awaitable[_hubcluster_pb2.ClusterAccessResponse]]:
+        """The caller's role and the cluster's machines; NOT_FOUND for no such cluster,
+        FAILED_PRECONDITION until etcd is bootstrapped on it.
+        """
+
+    @_abc_1.abstractmethod
+    def Kubeconfig(
+        self,
+        request: _hubcluster_pb2.ClusterKubeconfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hubcluster_pb2.ClusterKubeconfigResponse, _abc.Awaitable[_hubcluster_pb2.ClusterKubeconfigResponse]]:
+        """An admin kubeconfig with a short-lived client certificate from the cluster's Kubernetes CA."""
+
+def add_ClusterAccessServiceServicer_to_server(servicer: ClusterAccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

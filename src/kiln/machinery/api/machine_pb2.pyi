@@ -176,15 +176,50 @@ class BootstrapRequest(_message.Message):
 Global___BootstrapRequest: _TypeAlias = BootstrapRequest  # noqa: Y015
 
 @_typing.final
-class RebootRequest(_message.Message):
+class DrainOptions(_message.Message):
+    """Before a node with a kubelet goes down it cordons its Node (annotated kiln.dev/cordoned-for)
+    and evicts its pods through the Eviction API, so PodDisruptionBudgets are respected; once
+    back and Ready it uncordons itself. A drain that does not finish in time refuses the action:
+    the node is uncordoned and nothing else happens.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
+    SKIP_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    skip: _builtins.bool
+    """go down without cordoning and draining"""
+    timeout_seconds: _builtins.float
+    """0: the default (5 minutes)"""
     def __init__(
         self,
+        *,
+        skip: _builtins.bool = ...,
+        timeout_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["skip", b"skip", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DrainOptions: _TypeAlias = DrainOptions  # noqa: Y015
+
+@_typing.final
+class RebootRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def drain(self) -> Global___DrainOptions: ...
+    def __init__(
+        self,
+        *,
+        drain: Global___DrainOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -194,12 +229,17 @@ Global___RebootRequest: _TypeAlias = RebootRequest  # noqa: Y015
 class ShutdownRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    DRAIN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def drain(self) -> Global___DrainOptions: ...
     def __init__(
         self,
+        *,
+        drain: Global___DrainOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -211,18 +251,22 @@ class ResetRequest(_message.Message):
 
     GRACEFUL_FIELD_NUMBER: _builtins.int
     REBOOT_FIELD_NUMBER: _builtins.int
+    DRAIN_FIELD_NUMBER: _builtins.int
     graceful: _builtins.bool
-    """leave etcd first"""
+    """leave etcd first (and drain; a reset that is not graceful does not)"""
     reboot: _builtins.bool
+    @_builtins.property
+    def drain(self) -> Global___DrainOptions: ...
     def __init__(
         self,
         *,
         graceful: _builtins.bool = ...,
         reboot: _builtins.bool = ...,
+        drain: Global___DrainOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["graceful", b"graceful", "reboot", b"reboot"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain", "graceful", b"graceful", "reboot", b"reboot"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,12 +287,17 @@ class UpgradeRequest(_message.Message):
     ARTIFACT_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     STAY_FIELD_NUMBER: _builtins.int
+    DRAIN_FIELD_NUMBER: _builtins.int
     manifest: _builtins.bytes
     signature: _builtins.bytes
     artifact: _builtins.str
     data: _builtins.bytes
     stay: _builtins.bool
     """first message: write the slot but do not reboot into it now"""
+    @_builtins.property
+    def drain(self) -> Global___DrainOptions:
+        """first message: before the reboot into the new slot"""
+
     def __init__(
         self,
         *,
@@ -257,10 +306,11 @@ class UpgradeRequest(_message.Message):
         artifact: _builtins.str = ...,
         data: _builtins.bytes = ...,
         stay: _builtins.bool = ...,
+        drain: Global___DrainOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "data", b"data", "manifest", b"manifest", "signature", b"signature", "stay", b"stay"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "data", b"data", "drain", b"drain", "manifest", b"manifest", "signature", b"signature", "stay", b"stay"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

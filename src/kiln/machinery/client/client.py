@@ -33,6 +33,7 @@ from kiln.machinery.client import credentials, nodes
 from kiln.machinery.client.errors import ClientError, NodeErrors, check_answers, translate
 from kiln.machinery.client.etcd import EtcdCalls
 from kiln.machinery.client.target import Target
+from kiln.machinery.drain import DrainOptions
 from kiln.machinery.pinning import ChannelSecurity
 from kiln.machinery.resources import node_registry
 from kiln.resources import EventType, Registry, Resource, ResourceError, from_dict
@@ -92,12 +93,16 @@ class Client(EtcdCalls):
     @property
     def node(self) -> str:
         """The endpoint, as errors name it."""
+        if self.target.hub is not None:
+            return f"hub {self.target.address}"
         return self.target.address
 
     async def __aenter__(self) -> Self:
         address = self.target.address
         if self.dial is not None:
             address, security = self.dial.address, self.dial.security
+        elif self.target.hub is not None:
+            security = credentials.trusting(self.target.hub.ca)
         elif self.target.credentials is None:
             security = await credentials.pinned(self.target)
         else:
@@ -107,7 +112,7 @@ class Client(EtcdCalls):
             address,
             security.credentials,
             options=options,
-            interceptors=nodes.interceptors(self.target.forwarded),
+            interceptors=nodes.interceptors(self.target),
         )
         self._machine = machine_pb2_grpc.MachineServiceStub(self._channel)
         self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
@@ -156,14 +161,26 @@ class Client(EtcdCalls):
         request = machine_pb2.ConfirmConfigurationRequest()
         await self._call(self.machine.ConfirmConfiguration, request)
 
-    async def reboot(self) -> None:
-        await self._call(self.machine.Reboot, machine_pb2.RebootRequest())
+    async def reboot(self, drain: DrainOptions | None = None) -> None:
+        """Reboot (after the node drained itself: the answer waits for it)."""
+        drain = drain or DrainOptions()
+        request = machine_pb2.RebootRequest(drain=drain.to_proto())
+        await self._call(self.machine.Reboot, request, within=self._drain_within(drain))
 
-    async def shutdown(self) -> None:
-        await self._call(self.machine.Shutdown, machine_pb2.ShutdownRequest())
+    async def shutdown(self, drain: DrainOptions | None = None) -> None:
+        drain = drain or DrainOptions()
+        request = machine_pb2.ShutdownRequest(drain=drain.to_proto())
+        await self._call(self.machine.Shutdown, request, within=self._drain_within(drain))
 
-    async def reset(self, *, graceful: bool = True) -> None:
-        await self._call(self.machine.Reset, machine_pb2.ResetRequest(graceful=graceful))
+    async def reset(self, *, graceful: bool = True, drain: DrainOptions | None = None) -> None:
+        """Reset; a graceful reset drains first."""
+        drain = drain or DrainOptions()
+        request = machine_pb2.ResetRequest(graceful=graceful, drain=drain.to_proto())
+        within = self._drain_within(drain) if graceful else None
+        await self._call(self.machine.Reset, request, within=within)
+
+    def _drain_within(self, drain: DrainOptions) -> float:
+        return max(self.timeout, drain.answer_within)
 
     async def upgrade(
         self, requests: AsyncIterator[machine_pb2.UpgradeRequest], within: float

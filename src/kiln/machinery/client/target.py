@@ -4,6 +4,9 @@ The endpoint is the first of ``endpoints`` (flags, then the context's), else the
 The nodes the request is meant for (``-n``, else the context's) other than the endpoint itself
 are named in the call's ``nodes`` metadata, and the endpoint forwards it to them
 (:mod:`kiln.machinery.forwarding`); a node without a port is on port 50000.
+
+A context through a hub (``hub:``) has the hub as its endpoint: every call carries its API key
+and cluster, and names its nodes (none: the hub picks the cluster's first control plane).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiln.machinery.client.errors import ClientError
-from kiln.machinery.kilnconfig import API_PORT, Context, split_endpoint
+from kiln.machinery.kilnconfig import API_PORT, Context, HubRoute, split_endpoint
 from kiln.machinery.secrets.keys import b64_to_pem
+
+HUB_PORT = 8443
 
 
 @dataclass(frozen=True)
@@ -34,18 +39,35 @@ class MutualTLS:
 
 
 @dataclass(frozen=True)
+class ThroughHub:
+    """A hub that relays the calls to the machines of ``cluster``: its pinned certificate (PEM)
+    and the API key to call with."""
+
+    ca: bytes
+    api_key: str
+    cluster: str
+
+    @classmethod
+    def of(cls, route: HubRoute) -> ThroughHub:
+        return cls(b64_to_pem(route.ca, "context hub.ca"), route.api_key, route.cluster)
+
+
+@dataclass(frozen=True)
 class Target:
-    """One endpoint to dial; ``credentials`` None means insecure (maintenance mode)."""
+    """One endpoint to dial; ``credentials`` None means insecure (maintenance mode) unless
+    ``hub`` says the endpoint is a hub relaying to a cluster's machines."""
 
     host: str
     port: int
     credentials: MutualTLS | None
     nodes: tuple[str, ...] = ()
+    hub: ThroughHub | None = None
 
     @property
     def forwarded(self) -> tuple[str, ...]:
-        """The nodes to name in the ``nodes`` metadata: none when the endpoint is the only one."""
-        if all(_split(node) == (self.host, self.port) for node in self.nodes):
+        """The nodes to name in the ``nodes`` metadata: none when the endpoint is the only one
+        (through a hub, every node: the hub is none of them)."""
+        if self.hub is None and all(_split(node) == (self.host, self.port) for node in self.nodes):
             return ()
         return self.nodes
 
@@ -57,7 +79,7 @@ class Target:
 
     @property
     def insecure(self) -> bool:
-        return self.credentials is None
+        return self.credentials is None and self.hub is None
 
 
 def resolve(
@@ -69,6 +91,8 @@ def resolve(
 ) -> Target:
     """The target of a request; ClientError if there is nowhere to connect or no credentials."""
     wanted_nodes = tuple(nodes or (context.nodes if context is not None else ()))
+    if context is not None and context.hub is not None and not insecure:
+        return _through_hub(context.hub, endpoints, wanted_nodes)
     candidates = list(endpoints or (context.endpoints if context is not None else ()))
     if not candidates and wanted_nodes:
         candidates = [wanted_nodes[0]]
@@ -94,3 +118,13 @@ def _split(endpoint: str, default_port: int = API_PORT) -> tuple[str, int]:
         return split_endpoint(endpoint, default_port)
     except ValueError as exc:
         raise ClientError(str(exc)) from None
+
+
+def _through_hub(route: HubRoute, endpoints: Sequence[str], nodes: tuple[str, ...]) -> Target:
+    if endpoints:
+        raise ClientError(
+            f"-e/--endpoints: the context reaches cluster {route.cluster} through the hub at "
+            f"{route.url}; name its machines with -n/--nodes instead"
+        )
+    host, port = _split(route.url, HUB_PORT)
+    return Target(host, port, None, nodes, ThroughHub.of(route))

@@ -42,9 +42,12 @@ def connect(context: Reach, node: str) -> AbstractAsyncContextManager[client.Cli
     """A client of ``node`` as the context's user: its own endpoint when it is one of the
     context's endpoints (or the context names none), else through the context's endpoints,
     which forward to it (a node on a network only the control planes reach, such as a VM
-    cluster's). A dial function instead of a context reaches nodes its own way (the hub)."""
+    cluster's); through the hub a context through a hub names. A dial function instead of a
+    context reaches nodes its own way (the hub itself)."""
     if not isinstance(context, Context):
         return context(node)
+    if context.hub is not None:  # the hub relays to the cluster's machines by name
+        return client.Client(client.resolve(context, nodes=[node]), timeout=CALL_TIMEOUT)
     direct = node in context.endpoints or not context.endpoints
     target = client.resolve(
         context, endpoints=[node] if direct else list(context.endpoints), nodes=[node]

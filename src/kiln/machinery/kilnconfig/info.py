@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiln.machinery.errors import KilnconfigError, SecretsError
-from kiln.machinery.kilnconfig.model import Context, Kilnconfig
+from kiln.machinery.kilnconfig.model import Context, HubRoute, Kilnconfig
 from kiln.machinery.secrets.pki import Certificate
 
 
@@ -18,8 +18,8 @@ class ContextInfo:
     nodes: tuple[str, ...]
     common_name: str
     roles: tuple[str, ...]  # the client certificate's Organization values
-    expires: datetime
-    ca_fingerprint: str  # SHA-256 of the CA certificate
+    expires: datetime | None  # None: an API key's, which the hub knows
+    ca_fingerprint: str  # SHA-256 of the CA certificate (of the hub's, through a hub)
 
 
 def describe(config: Kilnconfig, name: str | None = None) -> ContextInfo:
@@ -36,6 +36,8 @@ def describe_all(config: Kilnconfig) -> list[ContextInfo]:
 
 
 def describe_context(config: Kilnconfig, name: str, context: Context) -> ContextInfo:
+    if context.hub is not None:
+        return _through_hub(config, name, context, context.hub)
     try:
         crt = Certificate.from_b64(context.crt, "crt")
         ca = Certificate.from_b64(context.ca, "ca")
@@ -50,5 +52,23 @@ def describe_context(config: Kilnconfig, name: str, context: Context) -> Context
         common_name=common_name,
         roles=tuple(organizations),
         expires=crt.not_after,
+        ca_fingerprint=ca.fingerprint(),
+    )
+
+
+def _through_hub(config: Kilnconfig, name: str, context: Context, hub: HubRoute) -> ContextInfo:
+    try:
+        ca = Certificate.from_b64(hub.ca, "hub.ca")
+    except SecretsError as exc:
+        raise KilnconfigError(f"{config.source}: context {name!r}: {exc}") from None
+    key_id = hub.api_key.split(".")[1] if hub.api_key.count(".") == 2 else "?"
+    return ContextInfo(
+        name=name,
+        current=name == config.context,
+        endpoints=(hub.url,),
+        nodes=tuple(context.nodes),
+        common_name=f"API key {key_id} through the hub, to cluster {hub.cluster}",
+        roles=("the API key's hub role",),
+        expires=None,
         ca_fingerprint=ca.fingerprint(),
     )

@@ -10,6 +10,9 @@
         ca: ...                                         # OS CA certificate, base64 PEM
         crt: ...                                        # client certificate, base64 PEM
         key: ...                                        # client key, base64 PEM
+      edge@hub:                    # through a Kiln Hub, to the machines of its cluster "edge"
+        hub: {url: "hub.example.com:8443", ca: ..., apiKey: khk...., cluster: edge}
+        nodes: []                  # default: the cluster's first control plane
 
 Every operation returns a new :class:`Kilnconfig`; problems raise KilnconfigError naming the
 file (where it was loaded from) and the context.
@@ -49,14 +52,40 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class HubRoute(_Model):
+    """Calls go to a Kiln Hub with an API key; the hub relays them to the machines of one of
+    its clusters (``kiln-hub kilnconfig``), authorized by the key's role."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    url: Endpoint  # HOST:PORT of the hub's API
+    ca: PemCertificate  # the certificate the hub serves (pinned), base64 PEM
+    api_key: str = Field(alias="apiKey", min_length=1)
+    cluster: str = Field(min_length=1)
+
+
 class Context(_Model):
-    """Where to connect and who to be: endpoints, default nodes, CA and client credentials."""
+    """Where to connect and who to be: endpoints, default nodes, CA and client credentials;
+    or a hub that relays calls to the machines of a cluster (``hub``, without ca, crt, key)."""
 
     endpoints: list[Endpoint] = Field(default_factory=list)
     nodes: list[Host] = Field(default_factory=list)
-    ca: PemCertificate
-    crt: PemCertificate
-    key: PemPrivateKey
+    ca: PemCertificate = ""
+    crt: PemCertificate = ""
+    key: PemPrivateKey = ""
+    hub: HubRoute | None = None
+
+    @model_validator(mode="after")
+    def _credentials_or_hub(self) -> Context:
+        own = [name for name in ("ca", "crt", "key") if getattr(self, name)]
+        if self.hub is None and len(own) < 3:
+            missing = ", ".join(n for n in ("ca", "crt", "key") if n not in own)
+            raise ValueError(f"missing {missing} (client credentials), or a hub to go through")
+        if self.hub is not None and own:
+            raise ValueError(f"a context through a hub holds no {', '.join(own)}: the hub does")
+        if self.hub is not None and self.endpoints:
+            raise ValueError("a context through a hub has no endpoints: the hub is its endpoint")
+        return self
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,12 @@ def parse(data: str | bytes, source: str) -> Kilnconfig:
 
 
 def dump(config: Kilnconfig) -> str:
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    data = config.model_dump(mode="json", by_alias=True)
+    for context in data["contexts"].values():  # a context holds credentials or a hub
+        for field in ("ca", "crt", "key", "hub"):
+            if not context.get(field):
+                context.pop(field, None)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def save(config: Kilnconfig, path: Path) -> None:

@@ -1,7 +1,8 @@
 """Kubernetes client configuration files (kubeconfig) with embedded credentials.
 
-Shared by the node daemon (kubeconfigs of the control-plane components) and ``kilnctl
-kubeconfig`` (an admin's, merged into an existing file).
+Shared by the node daemon (kubeconfigs of the control-plane components, and an admin's for
+``kilnctl kubeconfig``), the hub (an admin's for ``kiln-hub kubeconfig``) and the clients
+(merged into an existing file).
 
 ::
 
@@ -13,11 +14,16 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
 
 from kiln.machinery.errors import MachineryError
+from kiln.machinery.secrets import CertificateAuthority, Usage
+
+#: The group whose members may do anything in the cluster (a cluster admin's certificate).
+MASTERS = "system:masters"
 
 
 class KubeconfigError(MachineryError):
@@ -65,6 +71,24 @@ class KubeconfigUser:
             "current-context": self.context,
             "preferences": {},
         }
+
+
+def admin(
+    ca: CertificateAuthority,
+    cluster: str,
+    server: str,
+    valid_for: timedelta,
+    *,
+    user: str = "admin",
+    now: datetime | None = None,
+) -> KubeconfigUser:
+    """A cluster admin's kubeconfig (``system:masters``) with a new client certificate from
+    the Kubernetes CA ``ca``, valid for ``valid_for``; MachineryError if it cannot be issued."""
+    issued = ca.issue(f"kiln:{user}", Usage.CLIENT, valid_for, organizations=[MASTERS], now=now)
+    name = f"{user}@{cluster}"
+    return KubeconfigUser(
+        name, cluster, server, ca.certificate.pem, issued.certificate.pem, issued.key.pem, name
+    )
 
 
 def render(user: KubeconfigUser) -> str:

@@ -39,8 +39,8 @@ def is_free_candidate(machine: Resource[MachineStatusSpec], template: ClusterTem
     spec = machine.spec
     if not spec.connected or spec.revoked or spec.stage != "maintenance" or not spec.addresses:
         return False
-    wanted = template.cluster.kiln.version if template.cluster.kiln else ""
-    return not wanted or spec.version == wanted.removeprefix("v")
+    kiln = template.cluster.kiln
+    return kiln is None or spec.version == kiln.wanted
 
 
 class ClusterMachineController(Controller):

@@ -69,6 +69,7 @@ class ClusterStatusController(Controller):
         steps: dict[str, ClusterMachineStatusSpec],
     ) -> ClusterStatusSpec:
         template = cluster.spec.template
+        fingerprint = template.fingerprint()
         summaries = [_summary(cm, machines.get(cm.id), steps.get(cm.id)) for cm in mine]
         live = [s for s in summaries if not s.releasing]
         running = [s for s in live if s.phase == MachinePhase.RUNNING]
@@ -82,10 +83,22 @@ class ClusterStatusController(Controller):
             phase, waiting = "deleting", []
         elif waiting:
             phase = "allocating"
-        elif len(running) < len(live) or any(s.releasing for s in summaries):
-            phase = "configuring"
+        elif (
+            len(running) < len(live)
+            or any(s.releasing for s in summaries)
+            or any(_behind(steps.get(cm.id), fingerprint) for cm in mine)
+        ):
+            phase = "configuring"  # or the template changed and not every machine saw it
         else:
             phase = "running"
+        paused = next(
+            (
+                f"rollout paused: machine {cm.id}: {step.paused}"
+                for cm in mine
+                if (step := steps.get(cm.id)) is not None and step.paused
+            ),
+            "",
+        )
         checks, members = await self._health(cluster.id, running, phase)
         healthy = phase == "running" and bool(checks) and all(c.ok for c in checks)
         return ClusterStatusSpec(
@@ -98,6 +111,8 @@ class ClusterStatusController(Controller):
             etcd_members=members,
             checks=checks,
             healthy=healthy,
+            rollout=paused,
+            template=fingerprint,
         )
 
     async def _health(
@@ -132,6 +147,10 @@ class ClusterStatusController(Controller):
                 for m in listing.members
             )
         return []
+
+
+def _behind(step: ClusterMachineStatusSpec | None, fingerprint: str) -> bool:
+    return step is None or step.template != fingerprint
 
 
 def _summary(

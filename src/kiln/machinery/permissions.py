@@ -1,4 +1,6 @@
-"""Who may call what: the one table of every method of every API with the roles allowed.
+"""Who may call what on a node: the one table of every method of the machine APIs with the
+roles allowed (the node enforces it; the hub maps its own roles onto it for the calls it
+relays, :mod:`kiln.hub.auth.permissions`).
 
 A client's roles are the Organizations of its certificate (:class:`~kiln.machinery.roles.Role`).
 ``os:admin`` may call everything; the other roles only what is listed. A method missing from
@@ -8,7 +10,7 @@ client certificate. ``trust`` marks the methods of the trust port (control-plane
 50001): served to anyone without a client certificate, each authorized by the machine token it
 carries, and never served on the mutual-TLS port (no role may call them there).
 
-A call forwarded by another node (:mod:`~kiln.machined.api.forward`) is checked here too, with
+A call forwarded by another node (``kiln.machined.api.forward``) is checked here too, with
 the roles the forwarding node says its caller holds.
 """
 
