@@ -36,6 +36,7 @@ from kiln.hub.resources import (
     ClusterMachineStatusSpec,
     ClusterSecretsSpec,
     ClusterSpec,
+    MachineLabelsSpec,
     MachineStatusSpec,
 )
 from kiln.hub.resources.cluster_machine_status import MachinePhase
@@ -61,6 +62,7 @@ class ClusterMachineStatusController(Controller):
             Input.of(ClusterSpec),
             Input.of(ClusterSecretsSpec),
             Input.of(MachineStatusSpec),
+            Input.of(MachineLabelsSpec),
         ]
 
     def outputs(self) -> Sequence[Output]:
@@ -72,10 +74,16 @@ class ClusterMachineStatusController(Controller):
         secrets = {s.id: s.spec for s in await ctx.reader.list(ClusterSecretsSpec)}
         statuses = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
         allocated = await ctx.reader.list(ClusterMachineSpec)
+        # The lock as the user set it (a status's labels follow a moment later).
+        locked = {
+            found.id
+            for found in await ctx.reader.list(MachineLabelsSpec)
+            if LOCKED_LABEL in found.spec.labels
+        }
         jobs: dict[str, asyncio.Task[Outcome]] = {}
         held: list[Resource[ClusterMachineSpec]] = []
         made_for: dict[str, str] = {}  # the template each converging machine's step is for
-        plans = _Plans(allocated, clusters, secrets, machines, statuses)
+        plans = _Plans(allocated, clusters, secrets, machines, statuses, locked)
         for cm in allocated:
             status = plans.status(cm)
             cluster = clusters.get(cm.spec.cluster)
@@ -174,6 +182,7 @@ class _Plans:
         secrets: dict[str, ClusterSecretsSpec],
         machines: dict[str, Resource[MachineStatusSpec]],
         statuses: dict[str, ClusterMachineStatusSpec],
+        locked: set[str],
     ) -> None:
         self._clusters = clusters
         self._statuses = statuses
@@ -198,7 +207,7 @@ class _Plans:
                 self.desired[cm.id] = err
                 continue
             self.desired[cm.id] = desired
-            member = _member(cm, machines.get(cm.id), self.status(cm), desired)
+            member = _member(cm, machines.get(cm.id), self.status(cm), desired, cm.id in locked)
             members.setdefault(cm.spec.cluster, []).append(member)
         self._turns = {
             name: rollout.turns(found, _parallelism(clusters[name].spec))
@@ -226,6 +235,7 @@ def _member(
     found: Resource[MachineStatusSpec] | None,
     status: ClusterMachineStatusSpec,
     desired: Desired,
+    locked: bool,
 ) -> rollout.Member:
     machine = found.spec if found else None
     runs = bool(status.config_hash) and machine is not None and machine.stage != MAINTENANCE
@@ -239,7 +249,7 @@ def _member(
         control_plane=cm.spec.machine_type is MachineType.CONTROLPLANE,
         behind=behind,
         busy=status.updating,
-        locked=found is not None and LOCKED_LABEL in found.metadata.labels,
+        locked=locked,
         paused=status.paused,
     )
 
