@@ -1,10 +1,11 @@
-"""Install, A/B upgrades, automatic and manual rollback, and reset, on one VM.
+"""Install, A/B upgrades, automatic and manual rollback (a build failing at boot, one never
+becoming healthy), and reset, on one VM.
 
 The VM first boots over "the network" (kernel, initramfs and the root squashfs given to QEMU
 directly) with a blank second disk; a config naming that disk installs Kiln OS to it, and the
 machine then boots from it through OVMF and systemd-boot, one QEMU process from there on
-(guest reboots restart it). Builds of the same sources with other version labels (and one
-built to fail at boot) come from the same cached artifacts.
+(guest reboots restart it). Builds of the same sources with other version labels (and ones
+built to fail at boot or never to become healthy) come from the same cached artifacts.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 BOOT_WAIT = 300.0
 TARGET = "/dev/vdb"
+HEALTH_DEADLINE = 20  # seconds from the kernel's start: the shortest the config allows is 10
 
 
 def _address() -> tuple[str, int]:
-    host = f"127.82.{time.monotonic_ns() % 250 + 1}.{time.monotonic_ns() // 7 % 250 + 1}"
+    host = f"127.94.{time.monotonic_ns() % 250 + 1}.{time.monotonic_ns() // 7 % 250 + 1}"
     return host, free_port(host)
 
 
@@ -94,10 +96,20 @@ def _slots(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["slot"]: s for s in status.get("slots", [])}
 
 
-async def _image_variant(image: BuiltImage, tmp: Path, label: str, broken: bool) -> Path:
+async def _image_variant(
+    image: BuiltImage, tmp: Path, label: str, *, boot: bool = True, health: bool = True
+) -> Path:
+    """A signed build labelled ``label``, broken at boot (``boot=False``) or made never to
+    become healthy (``health=False``)."""
     private, _ = signing_keys()
     output = tmp / label
-    options = build.BuildOptions(output=output, signing_key=private, label=label, break_boot=broken)
+    options = build.BuildOptions(
+        output=output,
+        signing_key=private,
+        label=label,
+        break_boot=not boot,
+        break_health=not health,
+    )
     await build.build(options)
     for unused in (build.DISK, build.ISO):  # not needed for an upgrade
         (output / unused).unlink()
@@ -107,8 +119,9 @@ async def _image_variant(image: BuiltImage, tmp: Path, label: str, broken: bool)
 async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: Path) -> None:
     if not qemu.OVMF_CODE.exists():
         pytest.skip("needs UEFI firmware for QEMU (apt-get install ovmf)")
-    second = await _image_variant(image, tmp_path, "second", broken=False)
-    broken = await _image_variant(image, tmp_path, "broken", broken=True)
+    second = await _image_variant(image, tmp_path, "second")
+    broken = await _image_variant(image, tmp_path, "broken", boot=False)
+    unhealthy = await _image_variant(image, tmp_path, "unhealthy", health=False)
     target = tmp_path / "target.raw"
     with target.open("wb") as f:
         f.truncate((layout.DISK_MIB + 16) * layout.MIB)
@@ -227,7 +240,11 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         refused = await node.call("rollback", check=False)
         assert refused.returncode == 1 and "slot B failed to boot" in refused.stderr.decode()
 
-        # 7. Reset: back to maintenance mode.
+        # 7. A build that boots and serves but never reaches running: with a short deadline
+        # (applied live), slot B gives up on itself and reboots; the firmware boots A again.
+        await _unhealthy_upgrade_falls_back(vm, node, configs, unhealthy, image)
+
+        # 8. Reset: back to maintenance mode.
         await node.call("reset")
         deadline = time.monotonic() + BOOT_WAIT
         while time.monotonic() < deadline:
@@ -239,3 +256,43 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
             pytest.fail(f"no maintenance mode after reset:\n{vm.console()[-3000:]}")
     finally:
         await vm.stop()
+
+
+async def _unhealthy_upgrade_falls_back(
+    vm: qemu.VM, node: Node, configs: Path, unhealthy: Path, image: BuiltImage
+) -> None:
+    short = configs / "short-deadline.yaml"
+    deadline = {"machine": {"install": {"upgradeHealthTimeout": f"{HEALTH_DEADLINE}s"}}}
+    await kilnctl(
+        *("machineconfig", "patch", str(configs / "controlplane.yaml")),
+        *("-p", json.dumps(deadline), "-o", str(short)),
+    )
+    applied = await node.call("apply-config", "-f", str(short))
+    assert "applied without a reboot" in applied.stdout.decode()
+    started = time.monotonic()
+    await node.call("upgrade", "--image", str(unhealthy))
+    reason = f"did not become healthy within {HEALTH_DEADLINE}s"
+    status = await node.wait_for(
+        vm,
+        "given up on slot B and back on slot A",
+        lambda s: (
+            s["activeSlot"] == "A"
+            and s["stage"] == "running"
+            and _slots(s)["B"]["state"] == "bad"
+            and _slots(s)["B"].get("failure") == reason
+        ),
+    )
+    seconds = time.monotonic() - started
+    print(f"unhealthy upgrade (upload to running on the old slot): {seconds:.1f}s")
+    assert _slots(status)["A"]["preferred"]
+    assert _slots(status)["A"]["version"] == image.manifest["version"]
+    console = vm.console()
+    assert "this image was built never to become healthy" in console
+    events = (await node.call("events")).stdout.decode()
+    assert f"slot B {reason}: rolled back to slot A" in events
+    slots = (await node.call("get", "bootslots", "-o", "json")).stdout.decode()
+    assert _documents(slots)[0]["spec"]["rolledBack"] is True
+    refused = await node.call("rollback", check=False)
+    assert refused.returncode == 1 and f"slot B {reason}" in refused.stderr.decode()
+    config = (await node.call("get", "machineconfig", "-o", "yaml")).stdout.decode()
+    assert f"upgradeHealthTimeout: {HEALTH_DEADLINE}s" in config  # the config survived

@@ -21,6 +21,7 @@ from kiln.machinery.osimage.bootentries import SlotInfo, SlotState
 from kiln.machinery.resources.runtime.boot_slots import BootSlot, BootSlotsSpec
 
 TRIES = 1  # boots a new slot gets before the firmware falls back
+FAILED_TO_BOOT = "failed to boot"  # a bad slot that recorded no other reason
 _GUID = re.compile(r"Partition unique GUID: ([0-9A-Fa-f-]{36})")
 
 
@@ -52,11 +53,29 @@ def find(mountinfo: str, cmdline: str) -> BootDisk | None:
 
 
 def spec(boot: BootDisk, infos: list[SlotInfo], rolled_back: bool) -> BootSlotsSpec:
-    slots = [
-        BootSlot(slot=i.slot, state=i.state.value, version=i.version, preferred=i.preferred)
-        for i in infos
-    ]
+    """The slots as published. The slot this boot runs from is never bad: a counted entry
+    with no tries left that booted is on its trial (until marked good or given up on)."""
+    slots = []
+    for i in infos:
+        state = i.state
+        if i.slot == boot.booted and state is SlotState.BAD:
+            state = SlotState.TRYING
+        failure = i.failure or (FAILED_TO_BOOT if state is SlotState.BAD else "")
+        slots.append(
+            BootSlot(
+                slot=i.slot,
+                state=state.value,
+                version=i.version,
+                preferred=i.preferred,
+                failure=failure,
+            )
+        )
     return BootSlotsSpec(active=boot.booted, rolled_back=rolled_back, slots=slots)
+
+
+def on_trial(spec: BootSlotsSpec) -> bool:
+    """Whether this boot runs from a slot still counted (not yet marked good)."""
+    return any(s.slot == spec.active and s.state == SlotState.TRYING.value for s in spec.slots)
 
 
 def settle(boot: BootDisk) -> BootSlotsSpec:
@@ -68,6 +87,13 @@ def settle(boot: BootDisk) -> BootSlotsSpec:
         if rolled_back:
             bootentries.prefer(root, boot.booted)
         return spec(boot, bootentries.slots(root), rolled_back)
+
+
+def give_up(boot: BootDisk, reason: str) -> None:
+    """Record why the slot this boot runs from is given up on (it is not marked good: once
+    its tries are spent the firmware boots the other slot)."""
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
+        bootentries.write_failure(root, boot.booted, reason)
 
 
 def read(boot: BootDisk) -> BootSlotsSpec:
@@ -82,6 +108,7 @@ def mark_good(boot: BootDisk) -> tuple[bool, BootSlotsSpec]:
         changed = bootentries.mark_good(root, boot.booted)
         if changed:
             bootentries.prefer(root, boot.booted)
+            bootentries.clear_failure(root, boot.booted)
         return changed, spec(boot, bootentries.slots(root), False)
 
 
@@ -110,6 +137,7 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
     with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         bootentries.remove_entry(root, target)  # a half-written slot must not be booted
         (root / target).mkdir(exist_ok=True)
+        bootentries.clear_failure(root, target)
         for name in ("vmlinuz", "initramfs"):
             shutil.copyfile(files / name, root / target / name)
         bootentries.write_release(root, target, "kiln-os", version)
@@ -127,6 +155,7 @@ def rollback(boot: BootDisk) -> SlotInfo:
         if info.state is SlotState.EMPTY:
             raise NodeStateError(f"slot {target} holds no image: nothing to roll back to")
         if info.state is SlotState.BAD:
-            raise NodeStateError(f"slot {target} failed to boot: it cannot be rolled back to")
+            reason = info.failure or FAILED_TO_BOOT
+            raise NodeStateError(f"slot {target} {reason}: it cannot be rolled back to")
         bootentries.prefer(root, target)
     return info
