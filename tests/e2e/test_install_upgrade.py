@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -78,6 +80,27 @@ class Node:
                 break
             await asyncio.sleep(2)
         pytest.fail(f"{what}: not within {within:g}s (last status {last}):\n{vm.console()[-4000:]}")
+
+    async def upgrade(
+        self, vm: qemu.VM, image: Path, active: str, b_state: str, b_failure: str = ""
+    ) -> dict[str, Any]:
+        """Upgrade to ``image``; the machine status once the node runs from slot ``active``
+        with slot B in ``b_state`` (and ``b_failure``); prints how long that took."""
+        started = time.monotonic()
+        await self.call("upgrade", "--image", str(image))
+        what = f"{image.name}: running from slot {active}, slot B {b_state}"
+        status = await self.wait_for(
+            vm,
+            what,
+            lambda s: (
+                s["activeSlot"] == active
+                and s["stage"] == "running"
+                and _slots(s)["B"]["state"] == b_state
+                and _slots(s)["B"].get("failure", "") == b_failure
+            ),
+        )
+        print(f"upgrade to {what} (upload to running): {time.monotonic() - started:.1f}s")
+        return status
 
 
 def _documents(text: str) -> list[dict[str, Any]]:
@@ -194,19 +217,8 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         assert _slots(await node.status() or {})["B"]["state"] == "empty"
 
         # 4. Upgrade to the second build: slot B, running, marked good; the config survived.
-        started = time.monotonic()
-        await node.call("upgrade", "--image", str(second))
         version = json.loads((second / "manifest.json").read_text())["version"]
-        status = await node.wait_for(
-            vm,
-            "running from slot B",
-            lambda s: (
-                s["activeSlot"] == "B"
-                and s["stage"] == "running"
-                and _slots(s)["B"]["state"] == "good"
-            ),
-        )
-        print(f"upgrade (upload to running on the new slot): {time.monotonic() - started:.1f}s")
+        status = await node.upgrade(vm, second, "B", "good")
         assert _slots(status)["B"]["version"] == version and _slots(status)["B"]["preferred"]
 
         # 5. Roll back by hand to slot A.
@@ -221,20 +233,7 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         print(f"rollback (command to running on the other slot): {time.monotonic() - started:.1f}s")
 
         # 6. A build that fails at boot: tried once on slot B, then the firmware boots A again.
-        started = time.monotonic()
-        await node.call("upgrade", "--image", str(broken))
-        status = await node.wait_for(
-            vm,
-            "fallen back to slot A",
-            lambda s: (
-                s["activeSlot"] == "A"
-                and s["stage"] == "running"
-                and _slots(s)["B"]["state"] == "bad"
-            ),
-        )
-        print(
-            f"failed upgrade (upload to running on the old slot): {time.monotonic() - started:.1f}s"
-        )
+        status = await node.upgrade(vm, broken, "A", "bad", "failed to boot")
         assert "this image was built to fail at boot" in vm.console()
         assert _slots(status)["A"]["preferred"]
         refused = await node.call("rollback", check=False)
@@ -244,7 +243,11 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         # (applied live), slot B gives up on itself and reboots; the firmware boots A again.
         await _unhealthy_upgrade_falls_back(vm, node, configs, unhealthy, image)
 
-        # 8. Reset: back to maintenance mode.
+        # 8. Power lost while slot B is written: slot A boots intact; the upgrade run again
+        # succeeds.
+        vm = await _power_loss_while_writing(vm, node, second, target, tmp_path / "power-loss")
+
+        # 9. Reset: back to maintenance mode.
         await node.call("reset")
         deadline = time.monotonic() + BOOT_WAIT
         while time.monotonic() < deadline:
@@ -269,21 +272,8 @@ async def _unhealthy_upgrade_falls_back(
     )
     applied = await node.call("apply-config", "-f", str(short))
     assert "applied without a reboot" in applied.stdout.decode()
-    started = time.monotonic()
-    await node.call("upgrade", "--image", str(unhealthy))
     reason = f"did not become healthy within {HEALTH_DEADLINE}s"
-    status = await node.wait_for(
-        vm,
-        "given up on slot B and back on slot A",
-        lambda s: (
-            s["activeSlot"] == "A"
-            and s["stage"] == "running"
-            and _slots(s)["B"]["state"] == "bad"
-            and _slots(s)["B"].get("failure") == reason
-        ),
-    )
-    seconds = time.monotonic() - started
-    print(f"unhealthy upgrade (upload to running on the old slot): {seconds:.1f}s")
+    status = await node.upgrade(vm, unhealthy, "A", "bad", reason)
     assert _slots(status)["A"]["preferred"]
     assert _slots(status)["A"]["version"] == image.manifest["version"]
     console = vm.console()
@@ -296,3 +286,41 @@ async def _unhealthy_upgrade_falls_back(
     assert refused.returncode == 1 and f"slot B {reason}" in refused.stderr.decode()
     config = (await node.call("get", "machineconfig", "-o", "yaml")).stdout.decode()
     assert f"upgradeHealthTimeout: {HEALTH_DEADLINE}s" in config  # the config survived
+
+
+async def _power_loss_while_writing(
+    vm: qemu.VM, node: Node, image_dir: Path, disk: Path, tmp: Path
+) -> qemu.VM:
+    """Kill QEMU (-9) once the node says it writes the other slot; a new QEMU on the same
+    disk (returned: the caller stops it)."""
+    marker = "writing Kiln OS"
+    seen = vm.console().count(marker)
+    upgrade = asyncio.create_task(node.call("upgrade", "--image", str(image_dir), check=False))
+    deadline = time.monotonic() + BOOT_WAIT
+    while vm.console().count(marker) == seen:
+        if upgrade.done() or time.monotonic() > deadline:
+            pytest.fail(f"the node did not start writing the slot:\n{vm.console()[-3000:]}")
+        await asyncio.sleep(0.05)
+    os.kill(vm.child.pid, signal.SIGKILL)
+    await vm.child.wait()
+    assert (await upgrade).returncode != 0  # the client saw the node go away
+    await asyncio.to_thread(tmp.mkdir)
+    forwards = dict(vm.spec.forwards)
+    vm = await qemu.VM.start(uefi_disk_vm(disk, tmp, forwards, reboot=True))
+    try:
+        version = json.loads((image_dir / "manifest.json").read_text())["version"]
+        status = await node.wait_for(
+            vm,
+            "slot A after power loss",
+            lambda s: s["activeSlot"] == "A" and s["stage"] == "running",
+        )
+        slots = _slots(status)
+        assert slots["A"]["state"] == "good" and slots["A"]["preferred"]
+        assert slots["B"]["state"] in ("empty", "bad") and not slots["B"]["preferred"]
+        print(f"\npower lost while writing: slot B found {slots['B']['state']}")
+        status = await node.upgrade(vm, image_dir, "B", "good")  # run again: it succeeds
+        assert _slots(status)["B"]["version"] == version
+    except BaseException:
+        await vm.stop()
+        raise
+    return vm

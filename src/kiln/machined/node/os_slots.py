@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiln.errors import KilnError
 from kiln.machined.errors import NodeStateError, UnsupportedError
 from kiln.machined.events import EventType
 from kiln.machined.node.env import Action, NodeEnv, RequestAction
@@ -92,7 +93,12 @@ class NodeSlots:
         await asyncio.sleep(max(0.0, seconds - backstop.uptime()))
         reason = f"did not become healthy within {seconds:g}s"
         async with self._lock:
-            await asyncio.to_thread(slots.give_up, disk, reason)
+            try:
+                await asyncio.to_thread(slots.give_up, disk, reason)
+            except (OSError, KilnError) as exc:  # the reboot matters more than the record
+                logger.error(
+                    "slot %s: could not record why it is given up on: %s", disk.booted, exc
+                )
         self._event(f"slot {disk.booted} {reason}: rebooting to fall back to the previous slot")
         with contextlib.suppress(NodeStateError):  # already ending: the reboot follows
             self._request(Action.REBOOT, f"slot {disk.booted} {reason}")
@@ -153,6 +159,7 @@ class NodeSlots:
                 await asyncio.to_thread(receiver.finish)
                 cmdline = _slot_cmdline(str(found.get("cmdline", "")), config)
                 guid = await slots.other_slot_guid(disk)
+                logger.info("writing Kiln OS %s to the other slot", version)
                 slot = await asyncio.to_thread(
                     slots.write_other, disk, receiver.directory, version, cmdline, guid
                 )

@@ -124,7 +124,8 @@ async def other_slot_guid(boot: BootDisk) -> str:
 
 
 def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: str) -> str:
-    """Write the slot this boot does not run from (its partition's GUID ``guid``):
+    """Write the slot this boot does not run from (its partition's GUID ``guid``): its entry
+    removed first (power lost while writing leaves it unbootable, not half-written), then
     ``files``' rootfs.squashfs raw into its partition, its vmlinuz and initramfs onto the
     ESP, an entry counted for :data:`TRIES` boots and preferred. Returns the slot."""
     target = bootentries.other(boot.booted)
@@ -133,9 +134,10 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
     size = root_file.stat().st_size
     if size > blockdev.size_of(partition):
         raise NodeStateError(f"the new root ({size} bytes) does not fit in {partition}")
-    blockdev.copy(str(root_file), partition, size)
     with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         bootentries.remove_entry(root, target)  # a half-written slot must not be booted
+    blockdev.copy(str(root_file), partition, size)
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         (root / target).mkdir(exist_ok=True)
         bootentries.clear_failure(root, target)
         for name in ("vmlinuz", "initramfs"):
