@@ -79,3 +79,14 @@ def test_the_backstop_reboots_after_the_grace_unless_disarmed(
     disarmed.disarm()
     time.sleep(0.5)
     assert not calm.is_set()
+
+
+def test_a_node_started_past_its_deadline_gets_the_grace_for_its_orderly_reboot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(backstop, "GRACE", 0.5)
+    rebooted = threading.Event()
+    late = backstop.Backstop(rebooted.set)
+    late.arm(backstop.uptime() - 3600)  # the deadline passed long before the daemon started
+    assert not rebooted.wait(0.3)
+    assert rebooted.wait(5)

@@ -25,12 +25,14 @@ class Backstop:
         self._thread: threading.Thread | None = None
 
     def arm(self, at_uptime: float) -> None:
-        """Reboot once the system's uptime reaches ``at_uptime`` + :data:`GRACE`, unless
-        disarmed before (arming again is a no-op)."""
+        """Reboot :data:`GRACE` seconds after the system's uptime reaches ``at_uptime`` (or
+        after now, if that is later: a node that started past its deadline first gets its
+        orderly reboot), unless disarmed before. Arming again is a no-op."""
         if self._thread is not None or self._disarmed.is_set():
             return
+        fire_at = max(at_uptime, uptime()) + GRACE
         self._thread = threading.Thread(
-            target=self._watch, args=(at_uptime + GRACE,), name="trial backstop", daemon=True
+            target=self._watch, args=(fire_at,), name="trial backstop", daemon=True
         )
         self._thread.start()
 
