@@ -49,7 +49,8 @@ class SlotChange:
 class NodeSlots:
     def __init__(self, env: NodeEnv, publish: Publish, request: RequestAction) -> None:
         self._env = env
-        self._publish = publish
+        self._publish_spec = publish
+        self._rolled_back = False  # this boot: the firmware fell back to this slot
         self._request = request
         self._disk: BootDisk | None = None
         self._lock = asyncio.Lock()
@@ -69,6 +70,7 @@ class NodeSlots:
         if self._disk is None:
             return
         spec = await asyncio.to_thread(slots.settle, self._disk)
+        self._rolled_back = spec.rolled_back
         if spec.rolled_back:
             other = next(s for s in spec.slots if s.slot != spec.active)
             reason = other.failure or slots.FAILED_TO_BOOT
@@ -179,6 +181,10 @@ class NodeSlots:
             info = await asyncio.to_thread(slots.rollback, disk)
         self._event(f"rolling back to slot {info.slot} ({info.version})")
         return SlotChange(info.slot, info.version)
+
+    async def _publish(self, spec: BootSlotsSpec) -> None:
+        """Publish ``spec``, saying all through this boot whether it rolled back."""
+        await self._publish_spec(spec.model_copy(update={"rolled_back": self._rolled_back}))
 
     def _event(self, message: str) -> None:
         logger.info("%s", message)
