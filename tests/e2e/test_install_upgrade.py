@@ -246,6 +246,7 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
         # 8. Power lost while slot B is written: slot A boots intact; the upgrade run again
         # succeeds.
         vm = await _power_loss_while_writing(vm, node, second, target, tmp_path / "power-loss")
+        assert (await node.status() or {})["slots"][0]["version"] == image.manifest["version"]
 
         # 9. Reset: back to maintenance mode.
         await node.call("reset")
@@ -286,14 +287,16 @@ async def _unhealthy_upgrade_falls_back(
     assert refused.returncode == 1 and f"slot B {reason}" in refused.stderr.decode()
     config = (await node.call("get", "machineconfig", "-o", "yaml")).stdout.decode()
     assert f"upgradeHealthTimeout: {HEALTH_DEADLINE}s" in config  # the config survived
+    # back to the default deadline: good builds take longer than that to run under TCG
+    await node.call("apply-config", "-f", str(configs / "controlplane.yaml"))
 
 
 async def _power_loss_while_writing(
     vm: qemu.VM, node: Node, image_dir: Path, disk: Path, tmp: Path
 ) -> qemu.VM:
-    """Kill QEMU (-9) once the node says it writes the other slot; a new QEMU on the same
-    disk (returned: the caller stops it)."""
-    marker = "writing Kiln OS"
+    """Kill QEMU (-9) once the node says it writes the other slot's root; a new QEMU on the
+    same disk (returned: the caller stops it)."""
+    marker = "slot B: entry removed, writing its root"
     seen = vm.console().count(marker)
     upgrade = asyncio.create_task(node.call("upgrade", "--image", str(image_dir), check=False))
     deadline = time.monotonic() + BOOT_WAIT
@@ -316,8 +319,7 @@ async def _power_loss_while_writing(
         )
         slots = _slots(status)
         assert slots["A"]["state"] == "good" and slots["A"]["preferred"]
-        assert slots["B"]["state"] in ("empty", "bad") and not slots["B"]["preferred"]
-        print(f"\npower lost while writing: slot B found {slots['B']['state']}")
+        assert slots["B"]["state"] == "empty" and not slots["B"]["preferred"]  # not bootable
         status = await node.upgrade(vm, image_dir, "B", "good")  # run again: it succeeds
         assert _slots(status)["B"]["version"] == version
     except BaseException:

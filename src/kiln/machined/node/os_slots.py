@@ -161,7 +161,6 @@ class NodeSlots:
                 await asyncio.to_thread(receiver.finish)
                 cmdline = _slot_cmdline(str(found.get("cmdline", "")), config)
                 guid = await slots.other_slot_guid(disk)
-                logger.info("writing Kiln OS %s to the other slot", version)
                 slot = await asyncio.to_thread(
                     slots.write_other, disk, receiver.directory, version, cmdline, guid
                 )

@@ -8,6 +8,7 @@ blocks (run it in a thread).
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from kiln.machined.platform.metal import blockdev, partmount
 from kiln.machinery.osimage import bootentries, layout
 from kiln.machinery.osimage.bootentries import SlotInfo, SlotState
 from kiln.machinery.resources.runtime.boot_slots import BootSlot, BootSlotsSpec
+
+logger = logging.getLogger(__name__)
 
 TRIES = 1  # boots a new slot gets before the firmware falls back
 FAILED_TO_BOOT = "failed to boot"  # a bad slot that recorded no other reason
@@ -136,6 +139,7 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
         raise NodeStateError(f"the new root ({size} bytes) does not fit in {partition}")
     with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         bootentries.remove_entry(root, target)  # a half-written slot must not be booted
+    logger.info("slot %s: entry removed, writing its root (%d bytes)", target, size)
     blockdev.copy(str(root_file), partition, size)
     with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         (root / target).mkdir(exist_ok=True)
