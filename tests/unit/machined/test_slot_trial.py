@@ -65,28 +65,33 @@ def test_the_old_slot_reports_why_the_new_one_was_given_up_on(tmp_path: Path) ->
     assert bootentries.slots(esp)[1].failure == ""
 
 
-def test_the_backstop_reboots_after_the_grace_unless_disarmed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(backstop, "GRACE", 0.2)
+def _armed(
+    monkeypatch: pytest.MonkeyPatch, grace: float, deadline: float
+) -> tuple[backstop.Backstop, threading.Event]:
+    """A backstop with ``grace`` armed for ``deadline`` (uptime), and what its reboot sets."""
+    monkeypatch.setattr(backstop, "GRACE", grace)
     rebooted = threading.Event()
-    fired = backstop.Backstop(rebooted.set)
-    fired.arm(backstop.uptime())
+    watcher = backstop.Backstop(rebooted.set)
+    watcher.arm(deadline)
+    return watcher, rebooted
+
+
+def test_the_backstop_reboots_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, rebooted = _armed(monkeypatch, 0.2, backstop.uptime())
     assert rebooted.wait(5)
-    calm = threading.Event()
-    disarmed = backstop.Backstop(calm.set)
-    disarmed.arm(backstop.uptime())
-    disarmed.disarm()
+
+
+def test_a_disarmed_backstop_does_not_reboot(monkeypatch: pytest.MonkeyPatch) -> None:
+    watcher, rebooted = _armed(monkeypatch, 0.2, backstop.uptime())
+    watcher.disarm()
     time.sleep(0.5)
-    assert not calm.is_set()
+    assert not rebooted.is_set()
 
 
 def test_a_node_started_past_its_deadline_gets_the_grace_for_its_orderly_reboot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(backstop, "GRACE", 0.5)
-    rebooted = threading.Event()
-    late = backstop.Backstop(rebooted.set)
-    late.arm(backstop.uptime() - 3600)  # the deadline passed long before the daemon started
+    # the deadline passed long before the daemon started
+    _, rebooted = _armed(monkeypatch, 0.5, backstop.uptime() - 3600)
     assert not rebooted.wait(0.3)
     assert rebooted.wait(5)
