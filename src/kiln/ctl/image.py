@@ -98,6 +98,7 @@ def lock_command(lock_path: Path) -> None:
     help="Appended to the version (0.1.0+LABEL): builds of the same sources that differ.",
 )
 @click.option("--break-boot", is_flag=True, hidden=True)  # tests: an image failing at boot
+@click.option("--break-health", is_flag=True, hidden=True)  # tests: one never running
 @_LOCK_OPTION
 def build_command(
     profile: str,
@@ -107,6 +108,7 @@ def build_command(
     no_cache: bool,
     label: str,
     break_boot: bool,
+    break_health: bool,
     lock_path: Path,
 ) -> None:
     """Build a Kiln OS image from the locked packages and this source tree."""
@@ -119,6 +121,7 @@ def build_command(
         use_cache=not no_cache,
         label=label,
         break_boot=break_boot,
+        break_health=break_health,
     )
     result = asyncio.run(build.build(options, RichSteps()))
     artifacts = result.manifest["artifacts"]

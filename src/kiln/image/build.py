@@ -29,7 +29,7 @@ from kiln.image import apt, disk, initramfs, iso, manifest, pydeps, rootfs, squa
 from kiln.image.errors import ImageError
 from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
-from kiln.machinery.osimage import layout
+from kiln.machinery.osimage import layout, trial
 
 KERNEL, INITRAMFS, ROOTFS, DISK = "vmlinuz", "initramfs", "rootfs.squashfs", "disk.raw"
 ISO = "kiln.iso"
@@ -71,6 +71,7 @@ class BuildOptions:
     use_cache: bool = True
     label: str = ""  # appended to the version (``0.1.0+label``): two builds that differ
     break_boot: bool = False  # tests only: an initramfs that fails before the node starts
+    break_health: bool = False  # tests only: a node that serves but never reaches running
 
     @property
     def version(self) -> str:
@@ -121,7 +122,8 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
     if not cached:
         await _build_artifacts(options, lock, release, requirements, public, cache_dir, steps)
         await asyncio.to_thread(prune, options.cache / "images", KEEP_BUILDS)
-    cmdline = " ".join((*BASE_KERNEL_ARGS, *options.kernel_args))
+    broken = (trial.BREAK_HEALTH_ARG,) if options.break_health else ()
+    cmdline = " ".join((*BASE_KERNEL_ARGS, *options.kernel_args, *broken))
     with steps.step(f"Writing the image to {options.output}"):
         await asyncio.to_thread(_copy_artifacts, cache_dir, options.output)
         if options.break_boot:
@@ -156,7 +158,7 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
             "name": "kiln-os",
             "version": options.version,
             "label": options.label,
-            "broken": options.break_boot,
+            "broken": options.break_boot or options.break_health,
             "profile": options.profile.value,
             "kernel": {"package": kernel.name, "version": kernel.version, "release": release},
             "cmdline": cmdline,

@@ -45,6 +45,10 @@ REBOOT_REQUIRED: tuple[str, ...] = (
     "cluster.network",
 )
 
+#: Paths under those that apply live all the same: read only when the node next does the
+#: work they are for (an upgrade writes its new slot's health deadline from the config).
+LIVE_UNDER_REBOOT: tuple[str, ...] = ("machine.install.upgradeHealthTimeout",)
+
 DEFAULT_TRY_TIMEOUT = 60.0
 MAIN_KIND = "MachineConfig"
 
@@ -87,7 +91,12 @@ def changed_paths(
 
 def needing_reboot(paths: Sequence[str]) -> list[str]:
     """The changed paths that take a reboot."""
-    return [p for p in paths if any(p == r or p.startswith(f"{r}.") for r in REBOOT_REQUIRED)]
+    return [
+        p
+        for p in paths
+        if p not in LIVE_UNDER_REBOOT
+        and any(p == r or p.startswith(f"{r}.") for r in REBOOT_REQUIRED)
+    ]
 
 
 def decide(

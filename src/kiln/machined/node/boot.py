@@ -77,7 +77,7 @@ class Boot:
             install=_installer(env),
             drain=lambda action: self._drain(action, DrainOptions()),
         )
-        self.slots = NodeSlots(env, self._publisher.boot_slots)
+        self.slots = NodeSlots(env, self._publisher.boot_slots, request)
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))
         self._bridge = ServiceBridge(self._state, env.events)
         self._supervisor = Supervisor(env.options.state_dir, self._bridge)
@@ -190,6 +190,10 @@ class Boot:
         await self._publisher.stage(Stage.BOOTING, "boot", waiting=what)
 
     async def _run(self) -> None:
+        if self.slots.health_broken:
+            logger.error("this image was built never to become healthy (--break-health)")
+            await self._waiting("nothing: this image was built never to become healthy")
+            return
         self._supervisor.load(*self.env.options.extra_services)
         for spec in self.env.options.extra_services:
             await self._supervisor.start(spec.name)
@@ -200,6 +204,7 @@ class Boot:
         """Stop the API (in-flight calls finish), services, controllers; close the state."""
         await self._set_stage(stage, stage.value)
         self.closing.set()
+        await self.slots.close()
         for task in self._tasks:
             if task.get_name() == JOIN_TASK and not task.done():
                 task.cancel()  # a worker still waiting for its certificate, or starting

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kiln.machinery.config.types import (
@@ -32,7 +32,9 @@ from kiln.machinery.config.types import (
     SecretboxKey,
     SubjectAltName,
     SysctlName,
+    parse_duration,
 )
+from kiln.machinery.osimage import trial
 
 API_VERSION = "kiln.dev/v1alpha1"
 DEFAULT_KUBERNETES_VERSION = "v1.36.0"
@@ -73,6 +75,15 @@ class InstallConfig(ConfigModel):
     image: str | None = None
     wipe: bool = False
     extra_kernel_args: list[str] = Field(default_factory=list)
+    # How long a slot written by an upgrade has, from its kernel's start, to reach running;
+    # else the node goes back to the previous slot. Written into the new slot's boot entry.
+    upgrade_health_timeout: Duration = "5m"
+
+    @field_validator("upgrade_health_timeout")
+    @classmethod
+    def _usable_deadline(cls, value: str) -> str:
+        trial.check_health_timeout(parse_duration(value).total_seconds())
+        return value
 
 
 class Route(ConfigModel):

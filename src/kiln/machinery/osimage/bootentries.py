@@ -7,7 +7,9 @@ firmware falls back to the other slot by itself if the new one never marks itsel
 Marking good drops the counter (``slot-b.conf``). ``loader.conf``'s ``default slot-*``
 matches both slots; which one comes first is the ``sort-key`` (``kiln-1`` for the preferred
 slot, ``kiln-2`` for the other). Each slot's directory on the ESP holds its kernel,
-initramfs and ``release.json`` (the image's name and version).
+initramfs and ``release.json`` (the image's name and version), and ``failure.txt`` once the
+slot was given up on for a reason the firmware cannot see (it booted but did not become
+healthy in time).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ ENTRIES = "loader/entries"
 LOADER_CONF = "loader/loader.conf"
 LOADER_TEXT = "timeout 0\ndefault slot-*\neditor no\n"
 RELEASE = "release.json"
+FAILURE = "failure.txt"
 SLOTS = ("A", "B")
 PREFERRED_KEY, OTHER_KEY = "kiln-1", "kiln-2"
 _NAME = re.compile(r"^slot-([ab])(?:\+(\d+)(?:-(\d+))?)?\.conf$")
@@ -55,6 +58,7 @@ class SlotInfo:
     state: SlotState
     version: str
     preferred: bool
+    failure: str = ""  # why it was given up on, if it recorded it
 
 
 def other(slot: str) -> str:
@@ -156,6 +160,21 @@ def write_release(esp: Path, slot: str, name: str, version: str) -> None:
     _write(esp / slot / RELEASE, json.dumps({"name": name, "version": version}) + "\n")
 
 
+def failure(esp: Path, slot: str) -> str:
+    try:
+        return (esp / slot / FAILURE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def write_failure(esp: Path, slot: str, reason: str) -> None:
+    _write(esp / slot / FAILURE, reason + "\n")
+
+
+def clear_failure(esp: Path, slot: str) -> None:
+    (esp / slot / FAILURE).unlink(missing_ok=True)
+
+
 def slots(esp: Path) -> list[SlotInfo]:
     """Both slots: their entry's state, version, and which one is preferred."""
     found = entries(esp)
@@ -166,6 +185,7 @@ def slots(esp: Path) -> list[SlotInfo]:
             found[slot].state if slot in found else SlotState.EMPTY,
             release(esp, slot).get("version", ""),
             slot == first,
+            failure(esp, slot),
         )
         for slot in SLOTS
     ]

@@ -8,6 +8,7 @@ blocks (run it in a thread).
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from kiln.machinery.osimage import bootentries, layout
 from kiln.machinery.osimage.bootentries import SlotInfo, SlotState
 from kiln.machinery.resources.runtime.boot_slots import BootSlot, BootSlotsSpec
 
+logger = logging.getLogger(__name__)
+
 TRIES = 1  # boots a new slot gets before the firmware falls back
+FAILED_TO_BOOT = "failed to boot"  # a bad slot that recorded no other reason
 _GUID = re.compile(r"Partition unique GUID: ([0-9A-Fa-f-]{36})")
 
 
@@ -52,11 +56,29 @@ def find(mountinfo: str, cmdline: str) -> BootDisk | None:
 
 
 def spec(boot: BootDisk, infos: list[SlotInfo], rolled_back: bool) -> BootSlotsSpec:
-    slots = [
-        BootSlot(slot=i.slot, state=i.state.value, version=i.version, preferred=i.preferred)
-        for i in infos
-    ]
+    """The slots as published. The slot this boot runs from is never bad: a counted entry
+    with no tries left that booted is on its trial (until marked good or given up on)."""
+    slots = []
+    for i in infos:
+        state = i.state
+        if i.slot == boot.booted and state is SlotState.BAD:
+            state = SlotState.TRYING
+        failure = i.failure or (FAILED_TO_BOOT if state is SlotState.BAD else "")
+        slots.append(
+            BootSlot(
+                slot=i.slot,
+                state=state.value,
+                version=i.version,
+                preferred=i.preferred,
+                failure=failure,
+            )
+        )
     return BootSlotsSpec(active=boot.booted, rolled_back=rolled_back, slots=slots)
+
+
+def on_trial(spec: BootSlotsSpec) -> bool:
+    """Whether this boot runs from a slot still counted (not yet marked good)."""
+    return any(s.slot == spec.active and s.state == SlotState.TRYING.value for s in spec.slots)
 
 
 def settle(boot: BootDisk) -> BootSlotsSpec:
@@ -68,6 +90,13 @@ def settle(boot: BootDisk) -> BootSlotsSpec:
         if rolled_back:
             bootentries.prefer(root, boot.booted)
         return spec(boot, bootentries.slots(root), rolled_back)
+
+
+def give_up(boot: BootDisk, reason: str) -> None:
+    """Record why the slot this boot runs from is given up on (it is not marked good: once
+    its tries are spent the firmware boots the other slot)."""
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
+        bootentries.write_failure(root, boot.booted, reason)
 
 
 def read(boot: BootDisk) -> BootSlotsSpec:
@@ -82,6 +111,7 @@ def mark_good(boot: BootDisk) -> tuple[bool, BootSlotsSpec]:
         changed = bootentries.mark_good(root, boot.booted)
         if changed:
             bootentries.prefer(root, boot.booted)
+            bootentries.clear_failure(root, boot.booted)
         return changed, spec(boot, bootentries.slots(root), False)
 
 
@@ -97,7 +127,8 @@ async def other_slot_guid(boot: BootDisk) -> str:
 
 
 def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: str) -> str:
-    """Write the slot this boot does not run from (its partition's GUID ``guid``):
+    """Write the slot this boot does not run from (its partition's GUID ``guid``): its entry
+    removed first (power lost while writing leaves it unbootable, not half-written), then
     ``files``' rootfs.squashfs raw into its partition, its vmlinuz and initramfs onto the
     ESP, an entry counted for :data:`TRIES` boots and preferred. Returns the slot."""
     target = bootentries.other(boot.booted)
@@ -106,10 +137,13 @@ def write_other(boot: BootDisk, files: Path, version: str, cmdline: str, guid: s
     size = root_file.stat().st_size
     if size > blockdev.size_of(partition):
         raise NodeStateError(f"the new root ({size} bytes) does not fit in {partition}")
-    blockdev.copy(str(root_file), partition, size)
     with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         bootentries.remove_entry(root, target)  # a half-written slot must not be booted
+    logger.info("slot %s: entry removed, writing its root (%d bytes)", target, size)
+    blockdev.copy(str(root_file), partition, size)
+    with partmount.mounted(boot.parts[layout.EFI], "vfat") as root:
         (root / target).mkdir(exist_ok=True)
+        bootentries.clear_failure(root, target)
         for name in ("vmlinuz", "initramfs"):
             shutil.copyfile(files / name, root / target / name)
         bootentries.write_release(root, target, "kiln-os", version)
@@ -127,6 +161,7 @@ def rollback(boot: BootDisk) -> SlotInfo:
         if info.state is SlotState.EMPTY:
             raise NodeStateError(f"slot {target} holds no image: nothing to roll back to")
         if info.state is SlotState.BAD:
-            raise NodeStateError(f"slot {target} failed to boot: it cannot be rolled back to")
+            reason = info.failure or FAILED_TO_BOOT
+            raise NodeStateError(f"slot {target} {reason}: it cannot be rolled back to")
         bootentries.prefer(root, target)
     return info

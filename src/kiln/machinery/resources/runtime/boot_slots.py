@@ -21,6 +21,7 @@ class BootSlot(BaseModel):
     state: str  # good, trying, bad, empty (kiln.machinery.osimage.bootentries.SlotState)
     version: str = ""
     preferred: bool = False  # what the firmware boots next
+    failure: str = ""  # why a bad slot was given up on ("failed to boot", "did not become ...")
 
 
 @definition(
