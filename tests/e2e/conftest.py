@@ -7,14 +7,13 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
+from image_vm import BootedVM, BuiltImage, forward_address, signing_keys, wait_for_api
 
 from kiln import qemu
-from kiln.image import build, manifest
+from kiln.image import build
 
 TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy", "xorriso")
 API_WAIT = 180.0
@@ -25,16 +24,6 @@ def _missing() -> str | None:
         if shutil.which(tool) is None:
             return f"needs {tool} (scripts/dev installs it on Debian)"
     return qemu.available()
-
-
-def signing_keys() -> tuple[Path, Path]:
-    """One signing key kept beside the build cache: its public half is built into the root,
-    so a new key per run would rebuild the root every run."""
-    keys = build.default_cache() / "e2e-keys"
-    private, public = keys / manifest.PRIVATE_KEY_FILE, keys / manifest.PUBLIC_KEY_FILE
-    if not (private.exists() and public.exists()):
-        manifest.generate_key(keys)
-    return private, public
 
 
 @pytest.fixture(scope="session")

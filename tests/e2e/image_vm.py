@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiln import qemu
+from kiln.image import build, manifest
 from kiln.machined.testing import api_answers, free_port
 
 
@@ -72,12 +73,19 @@ def forward_address() -> tuple[str, int]:
     return host, free_port(host)
 
 
+def signing_keys() -> tuple[Path, Path]:
+    """One signing key kept beside the build cache: its public half is built into the root,
+    so a new key per run would rebuild the root every run."""
+    keys = build.default_cache() / "e2e-keys"
+    private, public = keys / manifest.PRIVATE_KEY_FILE, keys / manifest.PUBLIC_KEY_FILE
+    if not (private.exists() and public.exists()):
+        manifest.generate_key(keys)
+    return private, public
+
+
 async def image_variant(image: BuiltImage, tmp: Path, label: str, **broken: bool) -> Path:
     """A signed build of the same sources labelled ``label`` (version ``0.1.0+label``), for
     upgrades; ``broken`` takes the build's hidden options (``break_boot=True``, ...)."""
-    from conftest import signing_keys
-    from kiln.image import build
-
     private, _ = signing_keys()
     output = tmp / label
     options = build.BuildOptions(output=output, signing_key=private, label=label, **broken)

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from image_vm import BootedVM, BuiltImage
+from image_vm import BootedVM, BuiltImage, signing_keys
 
-from conftest import signing_keys
 from kiln import process
 from kiln.image import build
 
