@@ -56,7 +56,12 @@ BACK_WITHIN = 240.0  # etcd, the API server and the kubelet start again
 
 async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
     return await eventually(
-        probe, check, within, interval=1.0, not_yet=(process.ProcessError, ClientError)
+        probe,
+        check,
+        within,
+        interval=1.0,
+        not_yet=(process.ProcessError, ClientError),
+        attempt_within=60.0,
     )
 
 

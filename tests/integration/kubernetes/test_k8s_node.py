@@ -66,7 +66,9 @@ def untainted(document: dict[str, Any]) -> None:
 
 async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
     """``probe`` every second until ``check`` holds (a failing command counts as not yet)."""
-    return await eventually(probe, check, within, interval=1.0, not_yet=(process.ProcessError,))
+    return await eventually(
+        probe, check, within, interval=1.0, not_yet=(process.ProcessError,), attempt_within=60.0
+    )
 
 
 def with_next_patch(release: Path, work: Path) -> Path:

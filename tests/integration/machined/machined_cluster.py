@@ -73,20 +73,25 @@ async def eventually(
     *,
     interval: float = 0.05,
     not_yet: tuple[type[Exception], ...] = (client.ClientError,),
+    attempt_within: float = 5.0,
 ) -> T:
     """Call ``probe`` every ``interval`` seconds until ``check`` holds on its result (errors of
-    ``not_yet`` count as "not yet")."""
+    ``not_yet`` count as "not yet", and so does an attempt that takes over ``attempt_within``:
+    a call that reached a node on its way down can hang until that node's server is gone)."""
     last: object = None
     try:
         async with asyncio.timeout(within):
             while True:
                 try:
-                    value = await probe()
+                    async with asyncio.timeout(attempt_within):
+                        value = await probe()
                     if check(value):
                         return value
                     last = value
                 except not_yet as err:
                     last = err
+                except TimeoutError:
+                    last = f"no answer in {attempt_within:g}s"
                 await asyncio.sleep(interval)
     except TimeoutError:
         raise AssertionError(f"condition not met in {within:g}s; last: {last!r}") from None

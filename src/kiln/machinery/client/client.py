@@ -254,7 +254,9 @@ class Client(EtcdCalls):
             request = rpb.GetRequest(namespace=namespace, type=type_name, id=resource_id)
             reply = await self._call(self.resources.Get, request)
             return [self._decode(item.metadata, item.resource) for item in reply.messages]
-        listing = self.resources.List(rpb.ListRequest(namespace=namespace, type=type_name))
+        listing = self.resources.List(
+            rpb.ListRequest(namespace=namespace, type=type_name), timeout=self.timeout
+        )
         return [self._decode(item.metadata, item.resource) async for item in self._stream(listing)]
 
     async def _list_each(self, type_name: str, namespace: str) -> list[NodeResource]:
