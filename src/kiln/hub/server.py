@@ -47,6 +47,7 @@ from kiln.hub.replicas.routing import Routes
 from kiln.hub.store import open_state
 from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc, hublink_pb2_grpc
 from kiln.machinery.hubjoin import certificate_pin
+from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.resources import State
 
@@ -133,12 +134,13 @@ class HubServer:
             options.data_dir / FILE_NAME,
             ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
         )
+        images = ArtifactCache(options.data_dir / "images")
         replica = Replica(
             state,
             record,
             leader_lock(options.database),
             links,
-            lambda: hub_controllers(relay.client),
+            lambda: hub_controllers(relay.client, images),
         )
         replica_task = asyncio.create_task(replica.run(), name="replica")
         view_task = asyncio.create_task(inventory.run(), name="inventory view")

@@ -1,30 +1,27 @@
 """Where ``kilnctl upgrade --image`` finds an image: a build directory, a tarball of one, or an
 http(s) URL to either (the directory's files under the URL, or the tarball). The files are
 read as they are streamed to the node: the node checks the signature and hashes, the client
-only makes sure the files are there."""
+only makes sure the files are there. Given an :class:`ArtifactCache`, the artifacts of an image
+at a directory URL are downloaded once (kept by their SHA-256) for every later open."""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
+import os
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.machinery.errors import MachineryError
+from kiln.machinery.osimage.artifact_cache import ArtifactCache, fetch, manifest_hashes
+from kiln.machinery.osimage.errors import ImageSourceError
 
 MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 ARTIFACTS = ("vmlinuz", "initramfs", "rootfs.squashfs")  # what an upgrade sends, in order
 TARBALLS = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz")
-FETCH_TIMEOUT = 60.0
 
-
-class ImageSourceError(MachineryError):
-    """An image to upgrade to cannot be found or read."""
+__all__ = ["ImageFiles", "ImageSourceError", "open_image"]
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,18 @@ class ImageFiles:
 
 
 @contextlib.contextmanager
-def open_image(where: str) -> Iterator[ImageFiles]:
+def open_image(where: str, cache: ArtifactCache | None = None) -> Iterator[ImageFiles]:
     """The image at ``where`` (a directory, a tarball, an http(s) URL to either)."""
-    with tempfile.TemporaryDirectory(prefix="kiln-image-") as tmp:
+    url = where.startswith(("http://", "https://"))
+    kept = cache if url and not where.endswith(TARBALLS) else None
+    if kept is not None:  # scratch beside the kept artifacts: links to them, not copies
+        kept.directory.mkdir(parents=True, exist_ok=True)
+    inside = kept.directory if kept is not None else None
+    with tempfile.TemporaryDirectory(prefix=".kiln-image-", dir=inside) as tmp:
         scratch = Path(tmp)
-        if where.startswith(("http://", "https://")):
+        if kept is not None:
+            directory = _download_cached(where, scratch, kept)
+        elif url:
             directory = _download(where, scratch)
         elif where.endswith(TARBALLS):
             directory = _unpack(Path(where), scratch)
@@ -91,18 +95,24 @@ def _unpack(tarball: Path, scratch: Path) -> Path:
 def _download(url: str, scratch: Path) -> Path:
     if url.endswith(TARBALLS):
         target = scratch / ("download" + next(s for s in TARBALLS if url.endswith(s)))
-        _fetch(url, target)
+        fetch(url, target)
         return _unpack(target, scratch)
     directory = scratch / "image"
     directory.mkdir()
     for name in (MANIFEST, SIGNATURE, *ARTIFACTS):
-        _fetch(f"{url.rstrip('/')}/{name}", directory / name)
+        fetch(f"{url.rstrip('/')}/{name}", directory / name)
     return directory
 
 
-def _fetch(url: str, target: Path) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT) as response, target.open("wb") as f:
-            shutil.copyfileobj(response, f)
-    except (urllib.error.URLError, OSError) as exc:
-        raise ImageSourceError(f"{url}: cannot download: {exc}") from None
+def _download_cached(url: str, scratch: Path, cache: ArtifactCache) -> Path:
+    """The manifest and signature fetched again (they say what the URL serves now), each
+    artifact from the cache when it holds the bytes the manifest names."""
+    base = url.rstrip("/")
+    directory = scratch / "image"
+    directory.mkdir()
+    for name in (MANIFEST, SIGNATURE):
+        fetch(f"{base}/{name}", directory / name)
+    hashes = manifest_hashes((directory / MANIFEST).read_bytes(), url, ARTIFACTS)
+    for name in ARTIFACTS:
+        os.link(cache.get(f"{base}/{name}", hashes[name]), directory / name)
+    return directory

@@ -43,6 +43,7 @@ from kiln.hub.resources.cluster_machine_status import MachinePhase
 from kiln.hub.resources.machine_status import LOCKED_LABEL
 from kiln.machinery.config.model import MachineType
 from kiln.machinery.health.checks import Dialer
+from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.secrets import SecretsBundle
 from kiln.resources import Controller, Input, Output, Phase, ReconcileContext, Resource
 
@@ -53,8 +54,8 @@ STEP_TIMEOUT = 270.0  # a bootstrap may take two minutes; an upgrade, a stream a
 class ClusterMachineStatusController(Controller):
     name = "clusters.ClusterMachineStatusController"
 
-    def __init__(self, dial: Dialer) -> None:
-        self._steps = MachineSteps(dial)
+    def __init__(self, dial: Dialer, images: ArtifactCache | None = None) -> None:
+        self._steps = MachineSteps(dial, images)
 
     def inputs(self) -> Sequence[Input]:
         return [

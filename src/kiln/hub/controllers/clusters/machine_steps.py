@@ -23,6 +23,7 @@ from kiln.hub.templates.model import KilnVersion
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.client import Client, ClientError, answers
 from kiln.machinery.health.checks import Dialer
+from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.resources import namespaces
 from kiln.machinery.resources.config.machine_config import ID as CONFIG_ID
 from kiln.machinery.resources.config.machine_config import TYPE as CONFIG_TYPE
@@ -91,9 +92,9 @@ def config_hash(data: bytes) -> str:
 
 
 class MachineSteps:
-    def __init__(self, dial: Dialer) -> None:
+    def __init__(self, dial: Dialer, images: ArtifactCache | None = None) -> None:
         self._dial = dial
-        self._upgrade = KilnUpgrade(dial)
+        self._upgrade = KilnUpgrade(dial, images)
 
     async def converge(
         self,

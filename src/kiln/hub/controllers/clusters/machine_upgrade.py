@@ -25,6 +25,7 @@ from kiln.machinery.client import ClientError, answers
 from kiln.machinery.drain import DrainOptions
 from kiln.machinery.health.checks import Dialer
 from kiln.machinery.osimage import source
+from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.osimage.stream import manifest_version, upgrade_requests
 
 #: A machine sent an image runs the new version within this, or it fell back.
@@ -92,8 +93,9 @@ def followed(
 
 
 class KilnUpgrade:
-    def __init__(self, dial: Dialer) -> None:
+    def __init__(self, dial: Dialer, images: ArtifactCache | None = None) -> None:
         self._dial = dial
+        self._images = images  # an image at a URL is downloaded once, not once per machine
 
     async def send(
         self,
@@ -109,7 +111,9 @@ class KilnUpgrade:
         asked = {"upgrade_version": kiln.wanted, "upgrade_image": where}
         stack = contextlib.ExitStack()
         try:
-            image = await asyncio.to_thread(stack.enter_context, source.open_image(where))
+            image = await asyncio.to_thread(
+                stack.enter_context, source.open_image(where, self._images)
+            )
             found = manifest_version(image, where).removeprefix("v")
             if found != kiln.wanted:
                 why = f"image {where} is Kiln {found}, not {kiln.wanted} as the template says"
