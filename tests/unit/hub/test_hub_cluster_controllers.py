@@ -11,13 +11,17 @@ import pytest
 
 from kiln.hub import clock
 from kiln.hub.api.cluster_service import ClusterService
-from kiln.hub.controllers.clusters.cluster_machine import ClusterMachineController
+from kiln.hub.controllers.clusters.cluster_machine import (
+    ClusterMachineController,
+    is_free_candidate,
+)
 from kiln.hub.controllers.clusters.machine_steps import Desired, MachineSteps, Turn
 from kiln.hub.controllers.clusters.machine_upgrade import HUB_DRAIN
 from kiln.hub.errors import TemplateError
 from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpec
 from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec, MachinePhase
 from kiln.hub.templates.load import load_template
+from kiln.hub.templates.model import KilnVersion
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.api.hubcluster_pb2 import SyncClusterRequest
 from kiln.machinery.client import Client, ClientError
@@ -93,6 +97,21 @@ async def test_free_machines_are_allocated_and_the_bootstrap_machine_stays_last(
         await allocation(harness, 0)
         released = await harness.wait_for(current.pointer, lambda r: not r.metadata.finalizers)
         assert released.metadata.finalizers == ()
+
+
+def test_a_machine_on_another_version_is_taken_when_the_template_can_upgrade_it() -> None:
+    older = machine("m1")  # runs 0.1.0
+    pinned = load_template(TEMPLATE.format(planes=1, workers=0), "t")
+    assert is_free_candidate(older, pinned)
+    wanting = pinned.cluster.model_copy(update={"kiln": KilnVersion(version="v0.2.0")})
+    without_image = pinned.model_copy(update={"cluster": wanting})
+    assert not is_free_candidate(older, without_image)  # nothing to upgrade it with
+    upgradable = wanting.model_copy(
+        update={"kiln": KilnVersion(version="v0.2.0", image="/images/0.2.0")}
+    )
+    assert is_free_candidate(older, pinned.model_copy(update={"cluster": upgradable}))
+    current = Resource.new("m2", older.spec.model_copy(update={"version": "0.2.0"}))
+    assert is_free_candidate(current, without_image)
 
 
 class FakeMachine:

@@ -2,8 +2,10 @@
 
 For every machine set of a cluster's template it keeps the machines the set names (by UUID)
 or as many as its ``count`` of the free machines its selector matches. A machine is free when
-no ClusterMachine holds it; only a connected machine in maintenance mode (and on the
-template's Kiln version, if it names one) is taken. The first control plane is the cluster's
+no ClusterMachine holds it; only a connected machine in maintenance mode is taken, and when the
+template names a Kiln version, only one on that version unless the template also gives the
+image to upgrade to (the machine is configured, then upgraded in place like any machine behind
+its cluster's version). The first control plane is the cluster's
 bootstrap machine: etcd starts there and its address is the cluster's endpoint unless the
 template gives one, so a smaller set gives up other machines first.
 
@@ -40,7 +42,7 @@ def is_free_candidate(machine: Resource[MachineStatusSpec], template: ClusterTem
     if not spec.connected or spec.revoked or spec.stage != "maintenance" or not spec.addresses:
         return False
     kiln = template.cluster.kiln
-    return kiln is None or spec.version == kiln.wanted
+    return kiln is None or kiln.image is not None or spec.version == kiln.wanted
 
 
 class ClusterMachineController(Controller):
