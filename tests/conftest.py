@@ -30,3 +30,20 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Adds each test's set-up, call and tear-down time to its tier (tests/<tier>/...)."""
+    tier = report.nodeid.split("/", 2)[1] if report.nodeid.startswith("tests/") else "other"
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _TIER_SECONDS:
+        spent = ", ".join(
+            f"{tier} {seconds / 60:.1f} min" for tier, seconds in _TIER_SECONDS.items()
+        )
+        terminalreporter.write_line(f"time per tier: {spent}")
