@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from kiln.ctl import connect
+from kiln.ctl.drain import drain_options, showing_drain
 from kiln.ctl.errors import CliError
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.applymode import ApplyMode
 from kiln.machinery.config.types import parse_duration
 from kiln.machinery.config.yamlparse import MAX_INPUT_BYTES
+from kiln.machinery.drain import DrainOptions
 
 
 def _seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
@@ -47,6 +49,7 @@ def _seconds(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
     callback=_seconds,
     help="How long a config applied in try mode lasts without confirmation.",
 )
+@drain_options
 @connect.insecure_option
 @connect.node_options
 def apply_config(
@@ -54,19 +57,28 @@ def apply_config(
     mode: str,
     dry_run: bool,
     timeout: float,
+    drain: DrainOptions,
     insecure: bool,
     endpoints: tuple[str, ...],
     nodes: tuple[str, ...],
 ) -> None:
-    """Apply a machine config to a node (use --insecure for a node in maintenance mode)."""
+    """Apply a machine config to a node (use --insecure for a node in maintenance mode).
+
+    A config that needs a reboot has a node running Kubernetes drain itself first (see
+    --drain)."""
     data = _read(path)
     api = connect.client(endpoints, nodes, insecure=insecure)
 
+    async def send() -> list[machine_pb2.ApplyConfiguration]:
+        return await api.apply_configuration(
+            data, ApplyMode(mode), dry_run=dry_run, try_timeout=timeout, drain=drain
+        )
+
     async def apply() -> list[machine_pb2.ApplyConfiguration]:
         async with api:
-            return await api.apply_configuration(
-                data, ApplyMode(mode), dry_run=dry_run, try_timeout=timeout
-            )
+            if insecure or dry_run:  # maintenance mode runs no kubelet: nothing to drain
+                return await send()
+            return await showing_drain(api, send)
 
     for answer in connect.run(apply()):
         node = answer.metadata.node or api.node

@@ -4,7 +4,8 @@ upgrade, which needs A/B slots). Run on a cluster that is up, with its kubeconfi
 
 1. A PodDisruptionBudget that allows no disruption of a ReplicationController's pod: the reboot
    waits, then fails after its short drain timeout, naming the pod and the budget; the node is
-   uncordoned, did not reboot, the pod still runs.
+   uncordoned, did not reboot, the pod still runs. So does ``kilnctl apply-config`` of a
+   config that needs a reboot (its drain timeout comes with it), and the config is not stored.
 2. Without the budget: the reboot drains (the node's events say cordoned, evicted; kilnctl
    shows them), the pod is evicted, and once the node is back and Ready it uncordons itself.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 from k8s_cluster import KubernetesCluster, kubectl
 from local_images import PAUSE_IMAGE
 from machined_cluster import eventually, machine_status
@@ -130,6 +132,18 @@ async def check_drain_around_reboot(
     )  # the same boot: no reboot happened
     (still,) = running_pods(await get(kubeconfig, *selector), name)
     assert still["metadata"]["uid"] == uid
+
+    before = (node.state_dir / "config.yaml").read_bytes()
+    documents = list(yaml.safe_load_all(before))
+    documents[0]["machine"]["certSANs"] = ["127.0.0.1", "rebooting.example.com"]  # reboots
+    changed = tmp_path / "needs-reboot.yaml"
+    changed.write_text(yaml.safe_dump_all(documents))
+    apply = ["apply-config", "-n", node.endpoint, "-f", str(changed), "--drain-timeout", "4s"]
+    assert await kilnctl(cluster, node, tmp_path, *apply) == 1
+    err = capsys.readouterr().err
+    assert "cannot be drained" in err and "drained-budget" in err, err
+    assert (node.state_dir / "config.yaml").read_bytes() == before
+    assert cordon(await get(kubeconfig, "node", name)) == (False, None)
 
     await kubectl(kubeconfig, "delete", "pdb", "drained-budget")
     seen = len(await drain_events(cluster, node))

@@ -121,7 +121,10 @@ class FakeMachine:
         self.calls: list[str] = []
         self.fail: dict[str, ClientError] = {}
 
-    async def apply_configuration(self, data: bytes) -> list[machine_pb2.ApplyConfiguration]:
+    async def apply_configuration(
+        self, data: bytes, *, drain: DrainOptions | None = None
+    ) -> list[machine_pb2.ApplyConfiguration]:
+        assert drain == HUB_DRAIN  # a config that reboots: the machine drains within a step
         self._call("apply")
         return [machine_pb2.ApplyConfiguration(mode_details="applied; rebooting")]
 

@@ -16,6 +16,7 @@ from kiln.machined.node.env import Action
 from kiln.machinery.applymode import ApplyMode
 from kiln.machinery.config import MachineConfig, Mode
 from kiln.machinery.config.generate import generate_configs
+from kiln.machinery.drain import DrainOptions
 from kiln.machinery.secrets import SecretsBundle
 
 
@@ -35,11 +36,11 @@ async def test_a_reboot_apply_waits_for_the_drain(tmp_path: Path, drains: bool) 
     running, changed = configs()
     store = ConfigStore(tmp_path)
     store.save(running)
-    asked: list[str] = []
+    asked: list[tuple[str, DrainOptions]] = []
     requested: list[Action] = []
 
-    async def drain(action: str) -> None:
-        asked.append(action)
+    async def drain(action: str, options: DrainOptions) -> None:
+        asked.append((action, options))
         if not drains:
             raise DrainError("the reboot did not happen: node w1 cannot be drained")
 
@@ -52,13 +53,14 @@ async def test_a_reboot_apply_waits_for_the_drain(tmp_path: Path, drains: bool) 
         request=lambda action, why: requested.append(action),
         drain=drain,
     )
-    request = ApplyRequest(changed, ApplyMode.REBOOT)
+    options = DrainOptions(timeout=42.0)  # as the client asked
+    request = ApplyRequest(changed, ApplyMode.REBOOT, drain=options)
     if drains:
         await applier.apply(request)
     else:
         with pytest.raises(DrainError):
             await applier.apply(request)
-    assert asked == ["reboot"]
+    assert asked == [("reboot", options)]
     stored = store.load()
     assert stored is not None
     hostname = stored.machine_config.machine.network.hostname

@@ -47,7 +47,13 @@ class MachineService(machine_pb2_grpc.MachineServiceServicer):
         from kiln.machined.apply.plan import ApplyRequest  # with the config schema: not early
 
         applied = await self.node.apply_configuration(
-            ApplyRequest(request.data, mode, request.dry_run, float(request.try_timeout_seconds))
+            ApplyRequest(
+                request.data,
+                mode,
+                request.dry_run,
+                float(request.try_timeout_seconds),
+                _drain(request.drain),
+            )
         )
         message = machine_pb2.ApplyConfiguration(
             metadata=self._metadata(),

@@ -15,6 +15,7 @@ from kiln.machined.apply.modes import Decision, changed_paths, decide
 from kiln.machined.errors import ConfigRefusedError
 from kiln.machinery.applymode import ApplyMode
 from kiln.machinery.config import MachineConfig, Mode, load_config, validate_for_mode
+from kiln.machinery.drain import DrainOptions
 
 SOURCE = "applied config"
 
@@ -25,6 +26,7 @@ class ApplyRequest:
     mode: ApplyMode = ApplyMode.AUTO
     dry_run: bool = False
     try_timeout: float = 0.0
+    drain: DrainOptions = field(default_factory=DrainOptions)  # before a reboot it needs
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,13 @@ from kiln.machined.errors import NodeStateError
 from kiln.machined.events import EventBus, EventType
 from kiln.machined.node.env import Action, RequestAction
 from kiln.machinery.config import MachineConfig, Mode
+from kiln.machinery.drain import DrainOptions
 
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[MachineConfig], Awaitable[None]]
 Install = Callable[[MachineConfig], Awaitable[None]]
-Drain = Callable[[str], Awaitable[None]]
+Drain = Callable[[str, DrainOptions], Awaitable[None]]
 
 
 class ConfigApplier:
@@ -69,10 +70,10 @@ class ConfigApplier:
             planned = plan(request, running=self.running, platform=self.platform)
             if request.dry_run:
                 return planned
-            await self._carry_out(planned)
+            await self._carry_out(planned, request.drain)
             return planned
 
-    async def _carry_out(self, planned: ApplyPlan) -> None:
+    async def _carry_out(self, planned: ApplyPlan, drain: DrainOptions) -> None:
         decision, config = planned.decision, planned.config
         action = decision.action
         if action is ApplyAction.STAGE:
@@ -85,7 +86,7 @@ class ConfigApplier:
             self._event(f"config applied in try mode for {decision.try_timeout:g}s")
             return
         if action is ApplyAction.REBOOT and self._drain is not None:
-            await self._drain("reboot")
+            await self._drain("reboot", drain)
         if self.running is None and self._install is not None:
             await self._install(config)
         self.store.save(config)

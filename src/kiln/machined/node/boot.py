@@ -75,7 +75,7 @@ class Boot:
             publish=self._config_live,
             request=request,
             install=_installer(env),
-            drain=lambda action: self._drain(action, DrainOptions()),
+            drain=self._drain,
         )
         self.slots = NodeSlots(env, self._publisher.boot_slots, request)
         self._runtime = ControllerRuntime(self._state, node_controllers(env.host))

@@ -59,11 +59,16 @@ class ApplyConfigurationRequest(_message.Message):
     MODE_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     TRY_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    DRAIN_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
     """multi-document YAML"""
     mode: Global___ApplyMode.ValueType
     dry_run: _builtins.bool
     try_timeout_seconds: _builtins.int
+    @_builtins.property
+    def drain(self) -> Global___DrainOptions:
+        """before the reboot a config that needs one asks for"""
+
     def __init__(
         self,
         *,
@@ -71,10 +76,11 @@ class ApplyConfigurationRequest(_message.Message):
         mode: Global___ApplyMode.ValueType = ...,
         dry_run: _builtins.bool = ...,
         try_timeout_seconds: _builtins.int = ...,
+        drain: Global___DrainOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drain", b"drain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "dry_run", b"dry_run", "mode", b"mode", "try_timeout_seconds", b"try_timeout_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "drain", b"drain", "dry_run", b"dry_run", "mode", b"mode", "try_timeout_seconds", b"try_timeout_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -145,16 +145,20 @@ class Client(EtcdCalls):
         *,
         dry_run: bool = False,
         try_timeout: float = 0.0,
+        drain: DrainOptions | None = None,
     ) -> list[machine_pb2.ApplyConfiguration]:
+        """Apply a config; one that needs a reboot has the node drain itself first (as
+        ``drain`` says), and the answer waits for that drain."""
+        drain = drain or DrainOptions()
         request = machine_pb2.ApplyConfigurationRequest(
             data=data,
             mode=mode.to_proto(),
             dry_run=dry_run,
             try_timeout_seconds=max(0, round(try_timeout)),
+            drain=drain.to_proto(),
         )
-        reply = await self._call(
-            self.machine.ApplyConfiguration, request, within=max(self.timeout, APPLY_TIMEOUT)
-        )
+        within = max(self.timeout, APPLY_TIMEOUT, drain.answer_within)
+        reply = await self._call(self.machine.ApplyConfiguration, request, within=within)
         return list(reply.messages)
 
     async def confirm_configuration(self) -> None:

@@ -200,7 +200,7 @@ class MachineSteps:
                 if live:
                     details = "it runs it already"
                 else:
-                    replies = await api.apply_configuration(desired.data)
+                    replies = await api.apply_configuration(desired.data, drain=HUB_DRAIN)
                     details = next((r.mode_details for r in replies if r.mode_details), "")
                     live = running and all(r.mode == machine_pb2.NO_REBOOT for r in replies)
         except ClientError as err:
