@@ -22,7 +22,9 @@ from kiln.hub.resources.cluster_machine_status import ClusterMachineStatusSpec
 from kiln.hub.templates.load import load_template
 from kiln.hub.templates.model import KilnVersion
 from kiln.machinery.api import machine_pb2
-from kiln.machinery.client import Client, ClientError
+from kiln.machinery.client import Client, ClientError, NodeResource
+from kiln.machinery.resources.runtime.boot_slots import BootSlot, BootSlotsSpec
+from kiln.resources import Resource
 
 RUNNING = MachineStatusSpec(connected=True, stage="running", version="0.1.0")
 
@@ -33,6 +35,13 @@ class FakeMachine:
     def __init__(self, refuse: ClientError | None = None) -> None:
         self.events: list[str] = []
         self.refuse = refuse
+        self.slots: BootSlotsSpec | None = None  # what its BootSlots resource says
+
+    async def get(self, type_name: str, resource_id: str, *, namespace: str) -> list[Any]:
+        assert (type_name, resource_id, namespace) == ("BootSlots", "slots", "runtime")
+        if self.slots is None:
+            raise ClientError("BootSlots slots not found", code="NOT_FOUND")
+        return [NodeResource("m1", Resource.new("slots", self.slots))]
 
     async def upgrade(self, requests: AsyncIterator[Any], within: float) -> list[Any]:
         sent = [request async for request in requests]
@@ -111,6 +120,36 @@ def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> 
     other = RUNNING.model_copy(update={"version": "0.1.5"})
     status, done = machine_upgrade.followed(other, late)
     assert status.paused == "runs Kiln 0.1.5 5 minutes after being sent Kiln 0.2.0"
+
+
+async def test_a_machine_whose_firmware_gave_the_new_slot_up_pauses_the_rollout_at_once() -> None:
+    sent = ClusterMachineStatusSpec(
+        cluster="c1",
+        upgrade_version="0.2.0",
+        upgrade_from="0.1.0",
+        upgraded_at=clock.now(),
+        updating=True,
+    )
+    fake = FakeMachine()
+    upgrade = KilnUpgrade(fake.dial)
+    status, done = await upgrade.follow("m1", RUNNING, sent)  # no slots (yet): wait
+    assert not done and not status.paused
+    written = BootSlot(slot="B", state="trying", version="0.2.0")  # before its reboot
+    fake.slots = BootSlotsSpec(active="A", slots=[BootSlot(slot="A", state="good"), written])
+    status, done = await upgrade.follow("m1", RUNNING, sent)
+    assert not done and not status.paused
+    given_up = written.model_copy(
+        update={"state": "bad", "failure": "did not become healthy within 300s"}
+    )
+    fake.slots = fake.slots.model_copy(update={"rolled_back": True, "slots": [given_up]})
+    status, done = await upgrade.follow("m1", RUNNING, sent)
+    assert not done and not status.updating and status.phase == "failed"
+    assert status.paused == (
+        "fell back to Kiln 0.1.0: slot B with Kiln 0.2.0 did not become healthy within 300s"
+    )
+    upgraded = RUNNING.model_copy(update={"version": "0.2.0"})
+    status, done = await upgrade.follow("m1", upgraded, sent)  # the new one runs: done
+    assert done and not status.paused
 
 
 def test_a_pause_is_lifted_when_the_template_asks_another_version_or_image() -> None:

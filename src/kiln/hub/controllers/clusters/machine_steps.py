@@ -121,7 +121,7 @@ class MachineSteps:
             paused = _with(status, MachinePhase.FAILED, f"rollout paused: {status.paused}")
             return Outcome(paused, settled=True)
         if machine_upgrade.pending(status):
-            status, upgraded = machine_upgrade.followed(machine, status)
+            status, upgraded = await self._upgrade.follow(uuid, machine, status)
             if not upgraded:
                 return Outcome(status)
         # A machine whose first config was sent but not recorded (the hub was killed) is not

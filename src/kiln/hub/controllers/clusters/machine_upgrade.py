@@ -6,7 +6,9 @@ it runs the new version.
 What was sent is recorded in its ClusterMachineStatus *before* the image goes, so a hub
 killed meanwhile never sends it twice: it waits for the machine instead. A machine that
 refuses the image, or comes back on its old version (its firmware fell back), pauses the
-rollout, as does an image whose manifest names another version.
+rollout, as does an image whose manifest names another version. A fall-back is seen at once
+in the machine's BootSlots (the slot written for the new version is bad, with why), else
+:data:`UPGRADE_GRACE` after the image was sent.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from kiln.machinery.health.checks import Dialer
 from kiln.machinery.osimage import source
 from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.osimage.stream import manifest_version, upgrade_requests
+from kiln.machinery.resources.namespaces import RUNTIME
+from kiln.machinery.resources.runtime import boot_slots
 
 #: A machine sent an image runs the new version within this, or it fell back.
 UPGRADE_GRACE = timedelta(minutes=5)
@@ -96,6 +100,38 @@ class KilnUpgrade:
     def __init__(self, dial: Dialer, images: ArtifactCache | None = None) -> None:
         self._dial = dial
         self._images = images  # an image at a URL is downloaded once, not once per machine
+
+    async def follow(
+        self, uuid: str, machine: MachineStatusSpec, status: ClusterMachineStatusSpec
+    ) -> tuple[ClusterMachineStatusSpec, bool]:
+        """:func:`followed`, and a machine back on its old version is asked whether its
+        firmware gave the new slot up (then the rollout pauses now, with the slot's reason)."""
+        found, upgraded = followed(machine, status)
+        back_on_old = machine.connected and machine.stage == "running"
+        if upgraded or found.paused or not back_on_old or machine.version != status.upgrade_from:
+            return found, upgraded
+        failure = await self._given_up(uuid, status.upgrade_version)
+        if not failure:
+            return found, False
+        why = f"fell back to Kiln {machine.version}: {failure}"
+        return _paused(found.model_copy(update={"updating": False}), why), False
+
+    async def _given_up(self, uuid: str, version: str) -> str:
+        """Why the machine's slot holding ``version`` is bad ("" if none is, or it cannot be
+        asked now: the grace period still catches a fall-back)."""
+        try:
+            async with self._dial(uuid) as api:
+                found = await api.get(boot_slots.TYPE, boot_slots.ID, namespace=RUNTIME)
+        except (ClientError, KilnError):
+            return ""
+        for item in found:
+            spec = item.resource.spec
+            if not isinstance(spec, boot_slots.BootSlotsSpec):
+                continue
+            for slot in spec.slots:
+                if slot.state == "bad" and slot.version.removeprefix("v") == version:
+                    return f"slot {slot.slot} with Kiln {version} {slot.failure or 'failed to boot'}"
+        return ""
 
     async def send(
         self,
