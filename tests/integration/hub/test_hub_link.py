@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,14 @@ from hub_helpers import until
 
 from kiln.hub.testing import HubProcess
 from kiln.machined.hublink import HubLink
+from kiln.machined.hublink import link as link_module
 from kiln.machinery.api import hub_pb2
 from kiln.machinery.api import hublink_pb2 as pb
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 UUID = "00000000-0000-4000-8000-0000000000c1"
+REBOOTING = "00000000-0000-4000-8000-0000000000c2"
 HEARTBEAT = 0.3
 
 
@@ -65,3 +68,46 @@ async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path:
     finally:
         running.cancel()
         await asyncio.wait({running})
+
+
+async def test_facts_that_cannot_be_read_for_a_while_reach_the_hub_later(
+    hub: HubProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(link_module, "FACTS_CHECK", 0.2)
+    reads = 0
+
+    async def rebooting() -> tuple[str, pb.Facts]:
+        """Maintenance facts, then a read that fails (the node between two boots), then one
+        that hangs, then the facts of the configured boot."""
+        nonlocal reads
+        reads += 1
+        if reads == 2:
+            raise FileNotFoundError("the boot is being torn down")
+        if reads == 3:
+            await asyncio.sleep(3600)
+        stage = "maintenance" if reads == 1 else "running"
+        return REBOOTING, pb.Facts(hostname="rebooting", stage=stage, maintenance=reads == 1)
+
+    monkeypatch.setattr(link_module, "FACTS_WITHIN", 1.0)
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+    link = HubLink(hub.url, token, tmp_path / "link", rebooting, api_address=("127.0.0.1", 9))
+    running = asyncio.create_task(link.run())
+
+    async def stage() -> str:
+        async with hub.client() as api:
+            reply = await api.ListMachines(hub_pb2.ListRequest())
+        found = [json.loads(text) for text in reply.resources]
+        return next((m["spec"]["stage"] for m in found if m["metadata"]["id"] == REBOOTING), "")
+
+    try:
+        await until(lambda: _is(stage(), "maintenance"), within=30)
+        await until(lambda: _is(stage(), "running"), within=30)
+        assert reads >= 4
+    finally:
+        running.cancel()
+        await asyncio.wait({running})
+
+
+async def _is(value: Awaitable[str], expected: str) -> bool:
+    return await value == expected

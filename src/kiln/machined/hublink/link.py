@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 HEARTBEAT = 30.0
 SILENCE_BEATS = 2.5  # heartbeats without a word from the hub before the link is dropped
 FACTS_CHECK = 5.0
+FACTS_WITHIN = 60.0  # a read of the facts that takes longer is given up, and tried again
 FIRST_BACKOFF = 0.5
 
 #: The machine's UUID and its current facts (waits until the machine knows its UUID).
@@ -159,7 +160,14 @@ class HubLink:
     ) -> None:
         while True:
             await asyncio.sleep(FACTS_CHECK)
-            _, now = await self._facts()
+            try:
+                async with asyncio.timeout(FACTS_WITHIN):
+                    _, now = await self._facts()
+            except Exception:  # the node's own reads, mid-reboot: logged and tried again
+                logger.warning(
+                    "hub %s: cannot read the machine's facts now", self.url, exc_info=True
+                )
+                continue
             if now != sent:
                 await send(pb.MachineMessage(facts=now))
                 sent = now
