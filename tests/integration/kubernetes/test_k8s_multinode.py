@@ -3,7 +3,7 @@
 their own; a pod of a local image lands on the worker (the control plane is tainted) and serves;
 a pod on the control-plane node reaches it by pod IP across the nodes' pod networks. Each
 kubelet keeps its pods under a cgroup root of its own, so neither kills the other's pods, and
-stopping the nodes removes those cgroups."""
+stopping the nodes removes those cgroups and the pods' logs."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from machined_cluster import eventually, insecure, machine_status, maintenance_v
 from machined_etcd import configure, kilnctl
 
 from kiln import process
-from kiln.machined.kubernetes import cgroups
+from kiln.machined.kubernetes import cgroups, cleanup
 from kiln.machined.testing import NodeProcess
 
 pytestmark = pytest.mark.integration
@@ -178,3 +178,6 @@ async def test_two_nodes_run_pods_that_reach_each_other(
 
     for root in roots:
         assert cgroup_dirs(root) == []
+    uids = {server["metadata"]["uid"], finished["metadata"]["uid"]}
+    left = [d for d in cleanup.POD_LOGS.glob("*_*") if d.name.rpartition("_")[2] in uids]
+    assert left == []  # the pods' logs a v1.20 kubelet keeps in the host's /var/log/pods

@@ -4,8 +4,9 @@ filesystems) under the node's state directory and the node's CNI bridge on the h
 
 With the kubelet stopped and containerd still running, every task of the CRI namespace is
 killed and deleted; after containerd stopped, what is still mounted under the state directory
-is unmounted (deepest first) and the bridge is removed. Errors are logged, never raised: a
-node being stopped must stop.
+is unmounted (deepest first) and the bridge is removed; a container-mode node also removes the
+logs its pods left in the host's ``/var/log/pods``. Errors are logged, never raised: a node
+being stopped must stop.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kiln.machined.kubernetes.containerd import SEARCH_PATH, ContainerdPaths
 logger = logging.getLogger(__name__)
 
 CRI_NAMESPACE = "k8s.io"
+POD_LOGS = Path("/var/log/pods")
 TIMEOUT = 30.0
 UNMOUNT_ROUNDS = 5
 
@@ -102,3 +104,24 @@ async def unmount_under(directory: Path) -> int:
 async def remove_link(name: str) -> None:
     if await asyncio.to_thread(Path("/sys/class/net", name).exists):
         await _run("ip", "link", "delete", name)
+
+
+def remove_pod_logs(kubelet_root: Path, logs: Path = POD_LOGS) -> int:
+    """Remove the log directories (``<namespace>_<name>_<uid>``) of the pods the kubelet at
+    ``kubelet_root`` ran (one directory each in its ``pods``) from ``logs``; how many. Blocking."""
+    try:
+        uids = {entry.name for entry in (kubelet_root / "pods").iterdir()}
+        found = [d for d in logs.iterdir() if d.name.rpartition("_")[2] in uids] if uids else []
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        logger.warning("cleaning up: cannot list the pods' logs: %s", exc)
+        return 0
+    removed = 0
+    for directory in found:
+        try:
+            shutil.rmtree(directory)
+            removed += 1
+        except OSError as exc:
+            logger.warning("cleaning up: cannot remove %s: %s", directory, exc)
+    return removed

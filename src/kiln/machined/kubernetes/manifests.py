@@ -5,7 +5,8 @@ kind, so any manifest applies without a table of kinds.
 Applied, in order: the bootstrap manifests (the bootstrap token's Secret and the bindings that
 let kubelets join, get their certificates approved and let kube-proxy run as the node), CoreDNS
 once ``cluster.coreDNS.image`` is given, ``cluster.inlineManifests``, then
-``cluster.extraManifests`` (fetched). Blocking: call in a thread.
+``cluster.extraManifests`` (fetched). :mod:`.inventory` labels and lists what is applied, and
+deletes what left the config. Blocking: call in a thread.
 """
 
 from __future__ import annotations

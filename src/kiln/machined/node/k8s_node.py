@@ -10,10 +10,11 @@ more tasks follow the cluster: the pod network (:mod:`kiln.machined.kubernetes.p
 the CNI config once the controller-manager gave the Node a pod CIDR, routes to the other
 nodes' on metal) and, on a control-plane node, the manifests (synced by one control-plane
 node at a time, holding an etcd lock, once per boot and when a config applied live changes
-them). Stopping kills the node's pods and
-leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`). A new version applied live
-restarts the kubelet and kube-proxy (:meth:`NodeKubernetes.upgrade`); containerd and the pods
-keep running.
+them). In container mode the kubelet keeps its pods under a cgroup root of its own
+(:mod:`kiln.machined.kubernetes.cgroups`): other nodes' kubelets share the host. Stopping kills
+the node's pods and leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`), nor in
+container mode the node's cgroups and pod logs. A new version applied live restarts the kubelet
+and kube-proxy (:meth:`NodeKubernetes.upgrade`); containerd and the pods keep running.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ class NodeKubernetes:
         unmounted = await cleanup.unmount_under(self._state_dir)
         if self._cgroup_root is not None:
             await asyncio.to_thread(cgroups.remove, self._cgroup_root)
+        if self._shares_host:
+            await asyncio.to_thread(cleanup.remove_pod_logs, self.kubelet.root)
         if not self._manage_routes:  # container mode: leave the shared host as it was
             await cleanup.remove_link(podnetwork.bridge_name(self._hostname))
             if self._kube_proxy is not None:
