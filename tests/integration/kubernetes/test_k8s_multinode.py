@@ -1,9 +1,10 @@
 """Two real Kubernetes v1.20.2 nodes on one host: a tainted control-plane node and a worker
 (container-mode node daemons on addresses of their own). Both become Ready with pod CIDRs of
 their own; a pod of a local image lands on the worker (the control plane is tainted) and serves;
-a pod on the control-plane node reaches it by pod IP across the nodes' pod networks. Each
-kubelet keeps its pods under a cgroup root of its own, so neither kills the other's pods, and
-stopping the nodes removes those cgroups and the pods' logs."""
+a pod on the control-plane node reaches it by pod IP across the nodes' pod networks (the host
+routes each node's pod CIDR to that node's bridge). Each kubelet keeps its pods under a cgroup
+root of its own, so neither kills the other's pods, and stopping the nodes removes those cgroups
+and the pods' logs."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from machined_cluster import eventually, insecure, machine_status, maintenance_v
 from machined_etcd import configure, kilnctl
 
 from kiln import process
-from kiln.machined.kubernetes import cgroups, cleanup
+from kiln.machined.kubernetes import cgroups, cleanup, podnetwork
 from kiln.machined.testing import NodeProcess
 
 pytestmark = pytest.mark.integration
@@ -146,6 +147,8 @@ async def test_two_nodes_run_pods_that_reach_each_other(
         )
         assert placed == WORKER  # the control plane's taint keeps it off there
         assert ipaddress.ip_address(server_ip) in cidrs[WORKER]
+        route = await process.run(["ip", "route", "get", server_ip], timeout=30)
+        assert f" dev {podnetwork.bridge_name(WORKER)} " in route.stdout.decode()  # the host's
 
         client = pod(
             "client",
