@@ -179,6 +179,11 @@ async def test_two_nodes_run_pods_that_reach_each_other(
             assert any((found / "kubepods").is_dir() for found in cgroup_dirs(root)), root
         assert healthy(await services(cluster, worker), ("containerd", "kubelet", "kube-proxy"))
 
+        await worker.stop()  # what it leaves behind is its own only
+        assert cgroup_dirs(roots[1]) == [] and cgroup_dirs(roots[0]) != []
+        rules = await process.run(["iptables-save", "-t", "nat"], timeout=30)
+        assert b"KUBE-SERVICES" in rules.stdout  # the control plane's kube-proxy still uses them
+
     for root in roots:
         assert cgroup_dirs(root) == []
     uids = {server["metadata"]["uid"], finished["metadata"]["uid"]}

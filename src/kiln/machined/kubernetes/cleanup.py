@@ -5,8 +5,9 @@ filesystems) under the node's state directory and the node's CNI bridge on the h
 With the kubelet stopped and containerd still running, every task of the CRI namespace is
 killed and deleted; after containerd stopped, what is still mounted under the state directory
 is unmounted (deepest first) and the bridge is removed; a container-mode node also removes the
-logs its pods left in the host's ``/var/log/pods``. Errors are logged, never raised: a node
-being stopped must stop.
+logs its pods left in the host's ``/var/log/pods``, and kube-proxy's iptables rules unless
+another node's kube-proxy still runs on the host. Errors are logged, never raised: a node being
+stopped must stop.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 CRI_NAMESPACE = "k8s.io"
 POD_LOGS = Path("/var/log/pods")
+PROC = Path("/proc")
+PROXY_CONFIG = "/kube-proxy/config.yaml"  # under a node's state directory (.kubeproxy)
 TIMEOUT = 30.0
 UNMOUNT_ROUNDS = 5
 
@@ -63,10 +66,33 @@ def running_tasks(listing: str) -> dict[str, bool]:
     return found
 
 
-async def clean_proxy_rules(kube_proxy: Path) -> None:
+async def clean_proxy_rules(kube_proxy: Path, own_config: Path, proc: Path = PROC) -> bool:
     """Remove the rules kube-proxy left in the host's iptables (it also tries IPVS sets and
-    fails where ipset is missing: the iptables rules are gone all the same)."""
+    fails where ipset is missing: the iptables rules are gone all the same), unless the
+    kube-proxy of another node on this host still uses them; whether they were removed."""
+    others = await asyncio.to_thread(other_kube_proxies, own_config, proc)
+    if others:
+        logger.info("kube-proxy rules left in place: %d other node(s) here use them", others)
+        return False
     await _run(str(kube_proxy), "--cleanup", quiet=True)
+    return True
+
+
+def other_kube_proxies(own_config: Path, proc: Path = PROC) -> int:
+    """How many kube-proxy processes of other nodes (started with a ``--config=`` of another
+    ``<state>/kube-proxy/config.yaml``) run on this host."""
+    found = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        config = argv[1].decode(errors="replace") if len(argv) > 1 else ""
+        if config.endswith(PROXY_CONFIG) and config != f"--config={own_config}":
+            found += 1
+    return found
 
 
 def mounts_under(directory: Path, mountinfo: str) -> list[str]:

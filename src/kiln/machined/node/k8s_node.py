@@ -112,7 +112,7 @@ class NodeKubernetes:
         self._server = str(config.machine_config.cluster.control_plane.endpoint).rstrip("/")
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = False
-        self._kube_proxy: Path | None = None
+        self._kube_proxy: tuple[Path, Path] | None = None  # its binary and its config
         self.drainer = NodeDrain(hostname, self._node_api, events)
 
     async def start(self) -> None:
@@ -142,7 +142,7 @@ class NodeKubernetes:
         if not self._manage_routes:  # container mode: leave the shared host as it was
             await cleanup.remove_link(podnetwork.bridge_name(self._hostname))
             if self._kube_proxy is not None:
-                await cleanup.clean_proxy_rules(self._kube_proxy)
+                await cleanup.clean_proxy_rules(*self._kube_proxy)
         logger.info("Kubernetes node stopped: %d containers, %d mounts removed", killed, unmounted)
 
     async def _run(self) -> None:
@@ -248,7 +248,7 @@ class NodeKubernetes:
             self.kubelet,
         )
         write_kube_proxy_files(proxy)
-        self._kube_proxy = binaries["kube-proxy"]
+        self._kube_proxy = (binaries["kube-proxy"], proxy.directory / "config.yaml")
         return [
             containerd.containerd_spec(program, self.containerd),
             kubelet_spec(kubelet, self._verify(binaries["kubelet"])),
