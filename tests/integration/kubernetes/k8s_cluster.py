@@ -6,17 +6,20 @@ from __future__ import annotations
 import os
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from k8s_release import VERSION
+from machined_cluster import eventually
 from machined_etcd import TEST_EXTRA_ARGS, EtcdCluster
 
 from kiln import process
 from kiln.machined.testing import NodeProcess
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.config import MachineConfig
+
+T = TypeVar("T")
 
 
 def why_no_node() -> str | None:
@@ -57,10 +60,11 @@ class KubernetesCluster(EtcdCluster):
         self.release = release
         self.patch = patch
 
-    def config(self, hostname: str) -> bytes:
-        documents = self.controlplane.to_documents()
+    def config(self, hostname: str, *, worker: bool = False) -> bytes:
+        documents = (self.configs.worker if worker else self.controlplane).to_documents()
         documents[0]["machine"].setdefault("network", {})["hostname"] = hostname
-        documents[0]["cluster"]["etcd"]["extraArgs"] = TEST_EXTRA_ARGS
+        if not worker:
+            documents[0]["cluster"]["etcd"]["extraArgs"] = TEST_EXTRA_ARGS
         documents[0]["cluster"]["kubernetes"] = {
             "version": VERSION,
             "artifacts": {"source": "local", "path": str(self.release)},
@@ -88,3 +92,15 @@ async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str
     given = None if stdin is None else stdin.encode()
     done = await process.run(argv, env={"HOME": str(kubeconfig.parent)}, timeout=60, input=given)
     return done.stdout.decode()
+
+
+async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
+    """``probe`` every second until ``check`` holds (a failing command counts as not yet)."""
+    return await eventually(
+        probe, check, within, interval=1.0, not_yet=(process.ProcessError,), attempt_within=60.0
+    )
+
+
+def conditions(node: dict[str, Any]) -> dict[str, str]:
+    """A Node object's conditions: type to status."""
+    return {entry["type"]: entry["status"] for entry in node["status"].get("conditions", [])}

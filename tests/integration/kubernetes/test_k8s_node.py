@@ -2,7 +2,8 @@
 containerd, the kubelet (TLS bootstrap with the cluster's token, its CSR approved by the bindings
 the node applies) and kube-proxy as the node's services; the Node Ready once the node wrote the
 CNI config for its pod CIDR; a pod of a locally built image runs to completion and its logs are
-readable; the cluster manifests (CoreDNS with a configured image, inline manifests) applied;
+readable; the cluster manifests (CoreDNS with a configured image, inline manifests) applied,
+and an inline manifest taken out of the config deleted from the cluster;
 ``kilnctl upgrade-k8s`` to the next patch (the same binaries served as v1.20.3) restarts the
 control plane, then the kubelet and kube-proxy, the pods still there; the node drains before a
 reboot (a PodDisruptionBudget refuses it in time) and uncordons itself after
@@ -13,25 +14,32 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from k8s_cluster import READY_WITHIN, KubernetesCluster, address, healthy, kubectl, why_no_node
+from k8s_cluster import (
+    READY_WITHIN,
+    KubernetesCluster,
+    address,
+    conditions,
+    healthy,
+    kubectl,
+    until,
+    why_no_node,
+)
 from k8s_cluster import services as list_services
 from k8s_drain_steps import check_drain_around_reboot
 from k8s_release import VERSION
 from local_images import HELLO_IMAGE, HELLO_OUTPUT, PAUSE_IMAGE, build_images, why_not_buildable
-from machined_cluster import eventually
 from machined_etcd import configure, kilnctl
 
 from kiln import process
+from kiln.machined.kubernetes import inventory
 from kiln.machined.testing import NodeProcess
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 NODE_SERVICES = ("containerd", "kubelet", "kube-proxy")
 UPGRADED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
 NEXT = "v1.20.3"
@@ -41,6 +49,8 @@ kind: ConfigMap
 metadata: {name: kiln-settings, namespace: kube-system}
 data: {greeting: hello}
 """
+REPLACEMENT = SETTINGS.replace("kiln-settings", "kiln-replacement")
+MANAGED = f"{inventory.MANAGED_LABEL}={inventory.MANAGER}"
 POD = {
     "apiVersion": "v1",
     "kind": "Pod",
@@ -64,13 +74,6 @@ def untainted(document: dict[str, Any]) -> None:
     document["machine"]["kubelet"] = {"sandboxImage": PAUSE_IMAGE}
 
 
-async def until(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], within: float) -> T:
-    """``probe`` every second until ``check`` holds (a failing command counts as not yet)."""
-    return await eventually(
-        probe, check, within, interval=1.0, not_yet=(process.ProcessError,), attempt_within=60.0
-    )
-
-
 def with_next_patch(release: Path, work: Path) -> Path:
     """A release directory serving ``VERSION`` and, as :data:`NEXT`, the same binaries."""
     base = work / "release"
@@ -78,10 +81,6 @@ def with_next_patch(release: Path, work: Path) -> Path:
     (base / VERSION).symlink_to(release / VERSION)
     (base / NEXT / "bin" / "linux" / "amd64").symlink_to(release / VERSION / "bin/linux/amd64")
     return base
-
-
-def conditions(node: dict[str, Any]) -> dict[str, str]:
-    return {entry["type"]: entry["status"] for entry in node["status"].get("conditions", [])}
 
 
 @pytest.mark.skipif(why_skip() is not None, reason=why_skip() or "")
@@ -185,6 +184,8 @@ async def test_node_runs_a_pod(
         )
         assert greeting == "hello"
 
+        await prune_and_check(cluster, node, kubeconfig)
+
         health = ["health", "--kubernetes", "-n", node.endpoint, "--wait-timeout", "60s"]
         assert await kilnctl(cluster, node, tmp_path, *health) == 0, capsys.readouterr().err
         assert f"{node.endpoint}: kubernetes nodes: cp-1 Ready" in capsys.readouterr().out
@@ -194,6 +195,40 @@ async def test_node_runs_a_pod(
 
     mounts = await asyncio.to_thread(Path("/proc/self/mountinfo").read_text)
     assert str(node.state_dir) not in mounts
+
+
+async def prune_and_check(cluster: KubernetesCluster, node: NodeProcess, kubeconfig: Path) -> None:
+    """An inline manifest taken out of a config applied live is deleted from the cluster, the
+    one put in its place applied; the other objects Kiln applied stay."""
+
+    async def managed() -> list[str]:
+        listing = await kubectl(
+            kubeconfig, "-n", "kube-system", "get", "configmaps", "-l", MANAGED, "-o", "name"
+        )
+        return listing.split()
+
+    assert {"configmap/kiln-settings", "configmap/coredns"} <= set(await managed())
+
+    def replaced(document: dict[str, Any]) -> None:
+        untainted(document)
+        document["cluster"]["inlineManifests"] = [{"name": "other", "contents": REPLACEMENT}]
+
+    cluster.patch = replaced
+    try:
+        async with cluster.client(node) as api:
+            await api.apply_configuration(cluster.config("cp-1"))
+    finally:
+        cluster.patch = untainted
+    after = await until(
+        managed,
+        lambda found: (
+            "configmap/kiln-settings" not in found and "configmap/kiln-replacement" in found
+        ),
+        120,
+    )
+    assert "configmap/coredns" in after
+    deployments = await kubectl(kubeconfig, "-n", "kube-system", "get", "deployments", "-o", "name")
+    assert "deployment.apps/coredns" in deployments.split()
 
 
 async def upgrade_and_check(

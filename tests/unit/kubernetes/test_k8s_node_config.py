@@ -4,6 +4,7 @@ schemas know; taints and labels from the machine config; the bootstrap kubeconfi
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kiln.machined.kubernetes import containerd
+from kiln.machined.kubernetes import cgroups, containerd
 from kiln.machined.kubernetes.kubelet import (
     CONTROL_PLANE_TAINT,
     KubeletInputs,
@@ -42,12 +43,13 @@ KUBELET_FIELDS_V1_20 = {
     "apiVersion", "kind", "address", "port", "readOnlyPort", "healthzBindAddress",
     "healthzPort", "authentication", "authorization", "cgroupDriver", "clusterDomain",
     "clusterDNS", "rotateCertificates", "serverTLSBootstrap", "failSwapOn",
-    "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "evictionHard",
+    "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "evictionHard", "cgroupRoot",
 }  # fmt: skip
 KUBELET_FIELDS_CURRENT = KUBELET_FIELDS_V1_20 | {
     "registerWithTaints",  # v1.23
     "containerRuntimeEndpoint",  # v1.27
     "failCgroupV1",  # v1.31
+    "podLogsDir",  # v1.29
 }
 KUBE_PROXY_FIELDS = {
     "apiVersion", "kind", "mode", "bindAddress", "healthzBindAddress", "metricsBindAddress",
@@ -128,6 +130,21 @@ def test_kubelet_serves_on_the_node_address_only(tmp_path: Path, version: str) -
     assert argv["v"] == "2"  # extraArgs
     spec = kubelet_spec(inputs, _verify)
     assert spec.depends_on == ("containerd",)
+
+
+@pytest.mark.parametrize("version", ["v1.20.2", "v1.36.0"])
+def test_a_kubelet_sharing_the_host_keeps_its_pods_apart(tmp_path: Path, version: str) -> None:
+    alone = kubelet(tmp_path, version)
+    assert "cgroupRoot" not in kubelet_configuration(alone)  # on metal: the machine's root
+    assert "podLogsDir" not in kubelet_configuration(alone)
+    shared = dataclasses.replace(alone, shares_host=True)
+    config = kubelet_configuration(shared)
+    assert set(config) <= (KUBELET_FIELDS_V1_20 if version == "v1.20.2" else KUBELET_FIELDS_CURRENT)
+    assert config["cgroupRoot"] == cgroups.node_cgroup_root("cp-1", tmp_path)
+    if version == "v1.20.2":
+        assert "podLogsDir" not in config  # no such field yet
+    else:
+        assert config["podLogsDir"] == str(tmp_path / "kubelet" / "pod-logs")
 
 
 async def _verify() -> None:

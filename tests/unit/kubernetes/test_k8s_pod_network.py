@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from kiln.machined.kubernetes import podnetwork
-from kiln.machined.kubernetes.cleanup import mounts_under, running_tasks
+from kiln.machined.kubernetes.cleanup import (
+    clean_proxy_rules,
+    mounts_under,
+    other_kube_proxies,
+    remove_pod_logs,
+    running_tasks,
+)
 from kiln.machined.kubernetes.errors import KubernetesError
 
 
@@ -89,3 +95,36 @@ def test_mounts_below_the_state_directory_deepest_first() -> None:
 def test_only_running_tasks_are_killed() -> None:
     listing = "TASK    PID     STATUS\nabc     1234    RUNNING\ndef     0       STOPPED\n"
     assert running_tasks(listing) == {"abc": True, "def": False}
+
+
+def test_only_the_node_s_own_pod_logs_are_removed(tmp_path: Path) -> None:
+    kubelet, logs = tmp_path / "kubelet", tmp_path / "logs"
+    for uid in ("1111-aa", "2222-bb"):
+        (kubelet / "pods" / uid).mkdir(parents=True)
+    ours = [logs / "default_hello_1111-aa" / "hello", logs / "kube-system_dns_x_2222-bb" / "dns"]
+    theirs = logs / "default_hello_3333-cc" / "hello"  # another node's pod on this host
+    for directory in (*ours, theirs):
+        directory.mkdir(parents=True)
+        (directory / "0.log").write_text("line\n")
+    assert remove_pod_logs(kubelet, logs) == 2
+    assert [entry.name for entry in logs.iterdir()] == ["default_hello_3333-cc"]
+    assert remove_pod_logs(tmp_path / "never-ran", logs) == 0
+
+
+async def test_kube_proxy_rules_stay_while_another_node_uses_them(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    own = tmp_path / "a" / "kube-proxy" / "config.yaml"
+    processes = {
+        "10": [b"/cache/sha256/1", f"--config={own}".encode()],  # this node's, still exiting
+        "11": [b"/usr/bin/python3", b"-m", b"kiln.machined"],
+        "self": [b"/usr/bin/python3"],
+    }
+    for pid, argv in processes.items():
+        (proc / pid).mkdir(parents=True)
+        (proc / pid / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    assert other_kube_proxies(own, proc) == 0
+    (proc / "12").mkdir()
+    other = tmp_path / "b" / "kube-proxy" / "config.yaml"
+    (proc / "12" / "cmdline").write_bytes(b"/cache/sha256/2\0--config=" + str(other).encode())
+    assert other_kube_proxies(own, proc) == 1
+    assert not await clean_proxy_rules(tmp_path / "kube-proxy", own, proc)

@@ -4,8 +4,10 @@ filesystems) under the node's state directory and the node's CNI bridge on the h
 
 With the kubelet stopped and containerd still running, every task of the CRI namespace is
 killed and deleted; after containerd stopped, what is still mounted under the state directory
-is unmounted (deepest first) and the bridge is removed. Errors are logged, never raised: a
-node being stopped must stop.
+is unmounted (deepest first) and the bridge is removed; a container-mode node also removes the
+logs its pods left in the host's ``/var/log/pods``, and kube-proxy's iptables rules unless
+another node's kube-proxy still runs on the host. Errors are logged, never raised: a node being
+stopped must stop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from kiln.machined.kubernetes.containerd import SEARCH_PATH, ContainerdPaths
 logger = logging.getLogger(__name__)
 
 CRI_NAMESPACE = "k8s.io"
+POD_LOGS = Path("/var/log/pods")
+PROC = Path("/proc")
+PROXY_CONFIG = "/kube-proxy/config.yaml"  # under a node's state directory (.kubeproxy)
 TIMEOUT = 30.0
 UNMOUNT_ROUNDS = 5
 
@@ -61,10 +66,33 @@ def running_tasks(listing: str) -> dict[str, bool]:
     return found
 
 
-async def clean_proxy_rules(kube_proxy: Path) -> None:
+async def clean_proxy_rules(kube_proxy: Path, own_config: Path, proc: Path = PROC) -> bool:
     """Remove the rules kube-proxy left in the host's iptables (it also tries IPVS sets and
-    fails where ipset is missing: the iptables rules are gone all the same)."""
+    fails where ipset is missing: the iptables rules are gone all the same), unless the
+    kube-proxy of another node on this host still uses them; whether they were removed."""
+    others = await asyncio.to_thread(other_kube_proxies, own_config, proc)
+    if others:
+        logger.info("kube-proxy rules left in place: %d other node(s) here use them", others)
+        return False
     await _run(str(kube_proxy), "--cleanup", quiet=True)
+    return True
+
+
+def other_kube_proxies(own_config: Path, proc: Path = PROC) -> int:
+    """How many kube-proxy processes of other nodes (started with a ``--config=`` of another
+    ``<state>/kube-proxy/config.yaml``) run on this host."""
+    found = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        config = argv[1].decode(errors="replace") if len(argv) > 1 else ""
+        if config.endswith(PROXY_CONFIG) and config != f"--config={own_config}":
+            found += 1
+    return found
 
 
 def mounts_under(directory: Path, mountinfo: str) -> list[str]:
@@ -102,3 +130,24 @@ async def unmount_under(directory: Path) -> int:
 async def remove_link(name: str) -> None:
     if await asyncio.to_thread(Path("/sys/class/net", name).exists):
         await _run("ip", "link", "delete", name)
+
+
+def remove_pod_logs(kubelet_root: Path, logs: Path = POD_LOGS) -> int:
+    """Remove the log directories (``<namespace>_<name>_<uid>``) of the pods the kubelet at
+    ``kubelet_root`` ran (one directory each in its ``pods``) from ``logs``; how many. Blocking."""
+    try:
+        uids = {entry.name for entry in (kubelet_root / "pods").iterdir()}
+        found = [d for d in logs.iterdir() if d.name.rpartition("_")[2] in uids] if uids else []
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        logger.warning("cleaning up: cannot list the pods' logs: %s", exc)
+        return 0
+    removed = 0
+    for directory in found:
+        try:
+            shutil.rmtree(directory)
+            removed += 1
+        except OSError as exc:
+            logger.warning("cleaning up: cannot remove %s: %s", directory, exc)
+    return removed

@@ -9,10 +9,14 @@ rotates it before it expires. Its files are under the node's state directory::
     <state>/kubelet/pki                  its client and serving certificates
     <state>/kubelet/kubeconfig           written by the kubelet once it has a certificate
     <state>/kubelet/config.yaml          the KubeletConfiguration below
+    <state>/kubelet/pod-logs             the pods' logs in container mode, from v1.29
     <state>/secrets/kubelet/ca.crt, bootstrap.kubeconfig
 
 Every port is bound to the node's own address (the healthz port too), so kubelets of nodes on
-different addresses of one host do not collide on ports.
+different addresses of one host do not collide on ports. In container mode each kubelet also
+keeps its pods under a cgroup root of its own (:mod:`.cgroups`): a kubelet kills the pods it
+finds under its root that are not its own. A v1.20 kubelet's pod logs stay in ``/var/log/pods``,
+where each kubelet of the host removes those of pods it does not run (about every minute).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import yaml
 
 from kiln.machined.address import bind_address
+from kiln.machined.kubernetes.cgroups import node_cgroup_root
 from kiln.machined.kubernetes.containerd import CGROUP_DRIVER, SEARCH_PATH, ContainerdPaths
 from kiln.machined.kubernetes.errors import KubernetesError
 from kiln.machined.kubernetes.versions import Compatibility
@@ -67,6 +72,11 @@ class KubeletPaths:
         return self.root / "kubeconfig"
 
     @property
+    def pod_logs(self) -> Path:
+        """The pods' logs where other nodes share the host (else ``/var/log/pods``)."""
+        return self.root / "pod-logs"
+
+    @property
     def config(self) -> Path:
         return self.root / "config.yaml"
 
@@ -95,6 +105,16 @@ class KubeletInputs:
     binary: Path
     paths: KubeletPaths
     containerd: ContainerdPaths
+    shares_host: bool = False
+    """Other nodes' kubelets run on this host (container mode): this one keeps its pods under
+    a cgroup root of its own (:mod:`.cgroups`) and, where its version can, their logs under
+    its root directory."""
+
+    @property
+    def cgroup_root(self) -> str | None:
+        if not self.shares_host:
+            return None
+        return node_cgroup_root(self.hostname, self.paths.state_dir)
 
 
 def taints(document: MachineConfigDocument) -> list[Taint]:
@@ -144,6 +164,10 @@ def kubelet_configuration(inputs: KubeletInputs) -> dict[str, Any]:
         "imageGCLowThresholdPercent": 90,
         "evictionHard": {"memory.available": "100Mi", "nodefs.available": "5%"},
     }
+    if inputs.cgroup_root is not None:
+        config["cgroupRoot"] = inputs.cgroup_root
+    if inputs.shares_host and inputs.compat.kubelet_pod_logs_dir:
+        config["podLogsDir"] = str(inputs.paths.pod_logs)
     registered = [_taint(taint) for taint in taints(document)]
     if not inputs.compat.kubelet_legacy_flags:
         config["containerRuntimeEndpoint"] = inputs.containerd.endpoint

@@ -5,7 +5,8 @@ kind, so any manifest applies without a table of kinds.
 Applied, in order: the bootstrap manifests (the bootstrap token's Secret and the bindings that
 let kubelets join, get their certificates approved and let kube-proxy run as the node), CoreDNS
 once ``cluster.coreDNS.image`` is given, ``cluster.inlineManifests``, then
-``cluster.extraManifests`` (fetched). Blocking: call in a thread.
+``cluster.extraManifests`` (fetched). :mod:`.inventory` labels and lists what is applied, and
+deletes what left the config. Blocking: call in a thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -111,6 +113,59 @@ def cluster_manifests(document: MachineConfigDocument) -> Iterator[Manifest]:
         yield from parse(fetch(str(url)), str(url))
 
 
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object of the cluster: ``namespace`` is empty for a cluster-wide one."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What names the object whatever the version of its API group."""
+        group = self.api_version.rpartition("/")[0]
+        return (group, self.kind, self.namespace, self.name)
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "api_version": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+
+class UnservedKindError(ManifestError):
+    """The API serves no such kind (no such API group or version, or no such kind in it)."""
+
+
+def object_path(prefix: str, resource: str, namespace: str, name: str) -> str:
+    """The API path of one object."""
+    path = prefix
+    if namespace:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    return f"{path}/{resource}/{quote(name, safe='')}"
+
+
+def manifest_inputs(document: MachineConfigDocument) -> tuple[Any, ...]:
+    """What :func:`cluster_manifests` makes the manifests from: equal inputs, equal manifests
+    (extra manifests fetched again only when their URLs change)."""
+    cluster = document.cluster
+    return (
+        cluster.token,
+        cluster.core_dns,
+        cluster.network,
+        cluster.inline_manifests,
+        cluster.extra_manifests,
+    )
+
+
 class Applier:
     """Server-side apply of manifests through ``client``."""
 
@@ -123,7 +178,12 @@ class Applier:
         prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
         kinds = self._resources.get(api_version)
         if kinds is None:
-            listing = self._client.get(prefix)
+            try:
+                listing = self._client.get(prefix)
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise UnservedKindError(f"the API serves no {api_version}") from exc
+                raise ManifestError(f"cannot discover {api_version}: {exc}") from exc
             kinds = {
                 entry["kind"]: (entry["name"], bool(entry.get("namespaced")))
                 for entry in listing.get("resources", [])
@@ -131,19 +191,27 @@ class Applier:
             }
             self._resources[api_version] = kinds
         if kind not in kinds:
-            raise ManifestError(f"the API serves no {kind} in {api_version}")
+            raise UnservedKindError(f"the API serves no {kind} in {api_version}")
         name, namespaced = kinds[kind]
         return prefix, name, namespaced
+
+    def ref(self, manifest: Manifest) -> ObjectRef:
+        """The object ``manifest`` makes (a namespaced one without a namespace: ``default``)."""
+        api_version, kind = manifest["apiVersion"], manifest["kind"]
+        _, _, namespaced = self._resource(api_version, kind)
+        metadata = manifest["metadata"]
+        namespace = (metadata.get("namespace") or "default") if namespaced else ""
+        return ObjectRef(api_version, kind, namespace, metadata["name"])
+
+    def path(self, ref: ObjectRef) -> str:
+        prefix, resource, _ = self._resource(ref.api_version, ref.kind)
+        return object_path(prefix, resource, ref.namespace, ref.name)
 
     def apply(self, manifest: Manifest) -> str:
         """Apply one object; its ``kind/name`` for the log."""
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        prefix, resource, namespaced = self._resource(manifest["apiVersion"], kind)
-        path = prefix
-        if namespaced:
-            namespace = manifest["metadata"].get("namespace") or "default"
-            path += f"/namespaces/{quote(namespace, safe='')}"
-        path += f"/{resource}/{quote(name, safe='')}?fieldManager={FIELD_MANAGER}&force=true"
+        path = self.path(self.ref(manifest))
+        path += f"?fieldManager={FIELD_MANAGER}&force=true"
         body = json.dumps(manifest).encode()
         try:
             self._client.request("PATCH", path, body, "application/apply-patch+yaml")

@@ -72,6 +72,9 @@ class Compatibility:
     kubelet_fail_cgroup_v1: bool = True
     """The kubelet refuses a cgroup v1 host unless its config says ``failCgroupV1: false``
     (the field exists from v1.31)."""
+    kubelet_pod_logs_dir: bool = True
+    """The kubelet's config takes ``podLogsDir`` (from v1.29); older kubelets keep every pod's
+    logs under ``/var/log/pods`` and remove those of the pods they do not run."""
     sandbox_image: str = "registry.k8s.io/pause:3.10"
     """The pod sandbox image this release was tested with (``machine.kubelet.sandboxImage``)."""
     coredns_image: str = "registry.k8s.io/coredns/coredns:v1.12.0"
@@ -87,6 +90,7 @@ _LEGACY = Compatibility(
     scheduler_flags=_flags(port="0"),
     kubelet_legacy_flags=True,
     kubelet_fail_cgroup_v1=False,
+    kubelet_pod_logs_dir=False,
     sandbox_image="k8s.gcr.io/pause:3.2",
     coredns_image="k8s.gcr.io/coredns:1.7.0",
     eviction_version="policy/v1beta1",

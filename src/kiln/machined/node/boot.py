@@ -156,15 +156,19 @@ class Boot:
             self._spawn,
             self.env.events,
             manage_routes=self.env.options.mode is Mode.METAL,
+            shares_host=self.env.options.mode is Mode.CONTAINER,
             local_addresses=self.env.host.addresses,
             manifests=manifests,
         )
         await self._kubernetes.start()
 
     async def _config_live(self, config: MachineConfig) -> None:
-        """A config applied live: published, and a new Kubernetes version rolled out."""
+        """A config applied live: published, the cluster manifests synced again where it changes
+        them, and a new Kubernetes version rolled out."""
         before = self.applier.running
         await self._publisher.config(config)
+        if self._kubernetes is not None:
+            self._kubernetes.config_applied(config)
         if before is not None:
             self._spawn(self._upgrade_kubernetes(before, config), UPGRADE_TASK)
 

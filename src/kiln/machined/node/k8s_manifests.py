@@ -1,9 +1,12 @@
-"""The cluster manifests (:mod:`kiln.machined.kubernetes.manifests`) applied by a control-plane
-node once per boot, by one control-plane node at a time: the node holds an etcd lock (a key
-bound to a lease, so a node that dies mid-way frees it within :data:`LOCK_TTL`) while it applies.
-It retries with growing delays until its API server answers and every manifest applied. Then
-it labels its own Node ``node-role.kubernetes.io/control-plane`` once the kubelet registered it
-(a kubelet may not give itself that label).
+"""The cluster manifests (:mod:`kiln.machined.kubernetes.manifests`) synced by a control-plane
+node once per boot and again whenever a config applied live changes them, by one control-plane
+node at a time: the node holds an etcd lock (a key bound to a lease, so a node that dies mid-way
+frees it within :data:`LOCK_TTL`) while it syncs. A sync applies every manifest and deletes the
+objects Kiln applied before that the config no longer holds
+(:mod:`kiln.machined.kubernetes.inventory`). It retries with growing delays until its API
+server answers and the sync is done. After the first one it labels its own Node
+``node-role.kubernetes.io/control-plane`` once the kubelet registered it (a kubelet may not give
+itself that label).
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from pathlib import Path
 from kiln.machined.address import bind_address
 from kiln.machined.errors import NodeStateError
 from kiln.machined.etcd.errors import EtcdError
-from kiln.machined.kubernetes import pki
+from kiln.machined.kubernetes import inventory, pki
 from kiln.machined.kubernetes.apiclient import ApiClient
 from kiln.machined.kubernetes.errors import KubernetesError
-from kiln.machined.kubernetes.manifests import Applier, cluster_manifests
+from kiln.machined.kubernetes.manifests import cluster_manifests, manifest_inputs
 from kiln.machined.kubernetes.pki import APISERVER_PORT
 from kiln.machined.kubernetes.versions import compatibility
 from kiln.machined.node.etcd_calls import RunningMember
@@ -53,19 +56,39 @@ class ClusterManifests:
         self._address = address
         self._secrets = pki.ControlPlanePaths(secrets_dir)
         self._etcd = etcd
+        self._changed = asyncio.Event()
         self.applied: list[str] = []
+        self.pruned: list[str] = []
+
+    def update(self, config: MachineConfig) -> None:
+        """A config applied live: sync again if it changes what the manifests are made from."""
+        before = manifest_inputs(self._config.machine_config)
+        self._config = config
+        if manifest_inputs(config.machine_config) != before:
+            self._changed.set()
 
     async def run(self) -> None:
+        await self._sync()
+        await self._label()
+        while True:
+            await self._changed.wait()
+            logger.info("manifests: the config changed them; syncing")
+            await self._sync()
+
+    async def _sync(self) -> None:
         delay = RETRY_INITIAL
         while True:
+            self._changed.clear()
             try:
                 if await self._apply_holding_lock():
-                    break
+                    return
                 logger.info("manifests: another control-plane node applies them; waiting")
             except (KubernetesError, EtcdError, NodeStateError) as exc:
                 logger.info("manifests not applied yet: %s", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_CAP)
+
+    async def _label(self) -> None:
         while True:  # the kubelet registers the Node; it may not give itself a node-role label
             try:
                 await asyncio.to_thread(self._label_node)
@@ -90,19 +113,22 @@ class ClusterManifests:
         if lease is None:
             return False
         try:
-            self.applied = await asyncio.to_thread(self._apply)
+            done = await asyncio.to_thread(self._apply)
         finally:
             await asyncio.shield(client.unlock(lease))
+        self.applied, self.pruned = done.applied, done.pruned
         logger.info("manifests applied: %s", ", ".join(self.applied))
+        if self.pruned:
+            logger.info("manifests removed from the config deleted: %s", ", ".join(self.pruned))
         return True
 
-    def _apply(self) -> list[str]:
+    def _apply(self) -> inventory.SyncResult:
         document = self._config.machine_config
         coredns = document.cluster.core_dns
         if not coredns.disabled and coredns.image is None:
             tested = compatibility(document.cluster.kubernetes.version).coredns_image
             logger.info("CoreDNS is not applied: set cluster.coreDNS.image (e.g. %s)", tested)
-        return Applier(self._api()).apply_all(cluster_manifests(document))
+        return inventory.sync(self._api(), cluster_manifests(document))
 
     def _api(self) -> ApiClient:
         """A client of this node's API server with the node daemon's admin credentials."""

@@ -8,11 +8,13 @@ upgrade pins it) and writes their files; then they start
 (the kubelet after containerd, kube-proxy once the kubelet has its client certificate). Two
 more tasks follow the cluster: the pod network (:mod:`kiln.machined.kubernetes.podnetwork`:
 the CNI config once the controller-manager gave the Node a pod CIDR, routes to the other
-nodes' on metal) and, on a control-plane node, the manifests (applied by one control-plane
-node at a time, holding an etcd lock, once per boot). Stopping kills the node's pods and
-leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`). A new version applied live
-restarts the kubelet and kube-proxy (:meth:`NodeKubernetes.upgrade`); containerd and the pods
-keep running.
+nodes' on metal) and, on a control-plane node, the manifests (synced by one control-plane
+node at a time, holding an etcd lock, once per boot and when a config applied live changes
+them). In container mode the kubelet keeps its pods under a cgroup root of its own
+(:mod:`kiln.machined.kubernetes.cgroups`): other nodes' kubelets share the host. Stopping kills
+the node's pods and leaves no mount behind (:mod:`kiln.machined.kubernetes.cleanup`), nor in
+container mode the node's cgroups and pod logs. A new version applied live restarts the kubelet
+and kube-proxy (:meth:`NodeKubernetes.upgrade`); containerd and the pods keep running.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from kiln.machined.errors import NodeStateError
 from kiln.machined.events import EventBus
-from kiln.machined.kubernetes import cleanup, containerd, podnetwork
+from kiln.machined.kubernetes import cgroups, cleanup, containerd, podnetwork
 from kiln.machined.kubernetes.apiclient import ApiClient
 from kiln.machined.kubernetes.artifacts import (
     NODE_BINARIES,
@@ -75,7 +77,8 @@ def kubelet_version(config: MachineConfig) -> str:
 
 
 class NodeKubernetes:
-    """See the module docstring. ``manifests`` is given on control-plane nodes."""
+    """See the module docstring. ``manifests`` is given on control-plane nodes; ``shares_host``
+    (container mode) keeps the kubelet's pods apart from other nodes' kubelets on the host."""
 
     def __init__(
         self,
@@ -88,6 +91,7 @@ class NodeKubernetes:
         events: EventBus,
         *,
         manage_routes: bool,
+        shares_host: bool = False,
         local_addresses: Callable[[], Sequence[str]],
         manifests: ClusterManifests | None = None,
     ) -> None:
@@ -98,6 +102,8 @@ class NodeKubernetes:
         self._supervisor = supervisor
         self._spawn = spawn
         self._manage_routes = manage_routes
+        self._shares_host = shares_host
+        self._cgroup_root = cgroups.node_cgroup_root(hostname, state_dir) if shares_host else None
         self._local_addresses = local_addresses
         self._manifests = manifests
         self._cache = ArtifactCache(state_dir / k8s_controlplane.ARTIFACTS_DIR)
@@ -106,7 +112,7 @@ class NodeKubernetes:
         self._server = str(config.machine_config.cluster.control_plane.endpoint).rstrip("/")
         self._tasks: list[asyncio.Task[None]] = []
         self._loaded = False
-        self._kube_proxy: Path | None = None
+        self._kube_proxy: tuple[Path, Path] | None = None  # its binary and its config
         self.drainer = NodeDrain(hostname, self._node_api, events)
 
     async def start(self) -> None:
@@ -129,10 +135,14 @@ class NodeKubernetes:
         killed = await cleanup.remove_containers(self.containerd)
         await self._supervisor.stop(names.CONTAINERD)
         unmounted = await cleanup.unmount_under(self._state_dir)
+        if self._cgroup_root is not None:
+            await asyncio.to_thread(cgroups.remove, self._cgroup_root)
+        if self._shares_host:
+            await asyncio.to_thread(cleanup.remove_pod_logs, self.kubelet.root)
         if not self._manage_routes:  # container mode: leave the shared host as it was
             await cleanup.remove_link(podnetwork.bridge_name(self._hostname))
             if self._kube_proxy is not None:
-                await cleanup.clean_proxy_rules(self._kube_proxy)
+                await cleanup.clean_proxy_rules(*self._kube_proxy)
         logger.info("Kubernetes node stopped: %d containers, %d mounts removed", killed, unmounted)
 
     async def _run(self) -> None:
@@ -170,6 +180,11 @@ class NodeKubernetes:
         except KubernetesVersionError:  # the services say so; a drain tries the current one
             eviction = Compatibility("").eviction_version
         return NodeApi(client, self._hostname, eviction)
+
+    def config_applied(self, config: MachineConfig) -> None:
+        """A config applied live: the manifests synced again where it changes them."""
+        if self._manifests is not None:
+            self._manifests.update(config)
 
     async def upgrade(self, config: MachineConfig) -> None:
         """Run the kubelet and kube-proxy of ``config``'s version: binaries fetched and verified
@@ -210,6 +225,8 @@ class NodeKubernetes:
         program = containerd.find_containerd()
         sandbox = document.machine.kubelet.sandbox_image or compat.sandbox_image
         containerd.write_config(self.containerd, sandbox, self._address)
+        if self._cgroup_root is not None:
+            cgroups.create(self._cgroup_root)
         kubelet = KubeletInputs(
             document,
             self._hostname,
@@ -219,6 +236,7 @@ class NodeKubernetes:
             binaries["kubelet"],
             self.kubelet,
             self.containerd,
+            self._shares_host,
         )
         write_kubelet_files(kubelet)
         proxy = KubeProxyInputs(
@@ -230,7 +248,7 @@ class NodeKubernetes:
             self.kubelet,
         )
         write_kube_proxy_files(proxy)
-        self._kube_proxy = binaries["kube-proxy"]
+        self._kube_proxy = (binaries["kube-proxy"], proxy.directory / "config.yaml")
         return [
             containerd.containerd_spec(program, self.containerd),
             kubelet_spec(kubelet, self._verify(binaries["kubelet"])),
