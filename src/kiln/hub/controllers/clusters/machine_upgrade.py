@@ -130,7 +130,8 @@ class KilnUpgrade:
                 continue
             for slot in spec.slots:
                 if slot.state == "bad" and slot.version.removeprefix("v") == version:
-                    return f"slot {slot.slot} with Kiln {version} {slot.failure or 'failed to boot'}"
+                    why = slot.failure or "failed to boot"
+                    return f"slot {slot.slot} with Kiln {version} {why}"
         return ""
 
     async def send(
