@@ -88,8 +88,9 @@ async def test_two_nodes_run_pods_that_reach_each_other(
 ) -> None:
     images = await asyncio.to_thread(build_images, tmp_path / "images", net=True)
     subnet = f"127.122.{random.randrange(1, 255)}"
-    control = NodeProcess(tmp_path / CONTROL_PLANE, host=f"{subnet}.1")
-    worker = NodeProcess(tmp_path / WORKER, host=f"{subnet}.2", trust_port=control.trust_port)
+    # Short directories: the kubelet's sockets under them must fit a unix socket's path.
+    control = NodeProcess(tmp_path / "n1", host=f"{subnet}.1")
+    worker = NodeProcess(tmp_path / "n2", host=f"{subnet}.2", trust_port=control.trust_port)
     cluster = KubernetesCluster(control.host, kubernetes_release, settings)
     roots = [
         cgroups.node_cgroup_root(name, node.state_dir)

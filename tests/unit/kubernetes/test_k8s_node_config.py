@@ -203,3 +203,15 @@ def test_every_version_names_its_sandbox_and_dns_images(version: str) -> None:
     compat = compatibility(version)
     assert "pause" in compat.sandbox_image
     assert "coredns" in compat.coredns_image
+
+
+def test_containerd_sockets_fit_a_unix_socket_path_wherever_the_state_is(tmp_path: Path) -> None:
+    short = containerd.ContainerdPaths(Path("/var/lib/kiln"))
+    assert short.socket == Path("/var/lib/kiln/containerd/containerd.sock")
+    deep = containerd.ContainerdPaths(tmp_path / ("d" * 80) / "node")
+    other = containerd.ContainerdPaths(tmp_path / ("d" * 80) / "other")
+    assert len(f"{deep.socket}.ttrpc") <= containerd.SOCKET_PATH_MAX
+    assert deep.socket.parent.parent == containerd.SHORT_SOCKET_DIR
+    assert deep.socket != other.socket  # each node its own
+    config = containerd.config_toml(deep, "pause", "127.0.0.1")
+    assert f'address = "{deep.socket}"' in config and f'"{deep.socket}.ttrpc"' in config

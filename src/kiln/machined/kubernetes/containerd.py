@@ -5,7 +5,9 @@ do not share a root, a state directory or a socket::
 
     <state>/containerd/root             images, snapshots, content
     <state>/containerd/state            runtime state (sockets of running tasks)
-    <state>/containerd/containerd.sock  the API (CRI included) the kubelet talks to
+    <state>/containerd/containerd.sock  the API (CRI included) the kubelet talks to (under
+                                        /run/kiln/containerd/<digest of state> instead when
+                                        that path is too long for a unix socket)
     <state>/containerd/config.toml      the config written below
     <state>/cni/net.d                   CNI network configs (:mod:`.podnetwork` writes them)
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,10 @@ from kiln.machinery.kubernetes import services as names
 
 CNI_BIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 CGROUP_DRIVER = "cgroupfs"
+SOCKET_PATH_MAX = 100
+"""The longest socket path kept under the state directory: a unix socket's path has at most
+107 bytes, containerd refuses more than 104 and its ttrpc socket adds ``.ttrpc``."""
+SHORT_SOCKET_DIR = Path("/run/kiln/containerd")
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """Where the Kubernetes services find runc, the shims, iptables, mount..."""
 
@@ -55,7 +62,11 @@ class ContainerdPaths:
 
     @property
     def socket(self) -> Path:
-        return self.directory / "containerd.sock"
+        beside = self.directory / "containerd.sock"
+        if len(f"{beside}.ttrpc".encode()) <= SOCKET_PATH_MAX:
+            return beside
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:16]
+        return SHORT_SOCKET_DIR / digest / "containerd.sock"
 
     @property
     def config(self) -> Path:
@@ -120,7 +131,14 @@ def find_containerd() -> Path:
 def write_config(paths: ContainerdPaths, sandbox_image: str, stream_address: str) -> None:
     """Make containerd's directories and write its config; blocking."""
     try:
-        for directory in (paths.root, paths.state, paths.cni_conf_dir, paths.cni_data_dir):
+        made = (
+            paths.root,
+            paths.state,
+            paths.socket.parent,
+            paths.cni_conf_dir,
+            paths.cni_data_dir,
+        )
+        for directory in made:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         paths.config.write_text(config_toml(paths, sandbox_image, stream_address))
     except OSError as exc:
