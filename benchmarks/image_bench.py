@@ -133,11 +133,12 @@ def artifact_sizes(image: Path) -> dict[str, float]:
     return {name: a["size"] / 1e6 for name, a in data["artifacts"].items()}
 
 
-async def main(runs: int, baseline: Path | None) -> None:
+async def main(runs: int, baseline: Path | None, signing_key: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
         work = Path(tmp)
         started = time.monotonic()
-        result = await build.build(build.BuildOptions(output=work / "image"))
+        options = build.BuildOptions(output=work / "image", signing_key=signing_key)
+        result = await build.build(options)
         build_seconds = time.monotonic() - started
         image, cmdline = result.output, str(result.manifest["cmdline"])
         images = {"this build": image} | ({"baseline": baseline} if baseline else {})
@@ -206,9 +207,12 @@ def arguments() -> argparse.Namespace:
     parse = argparse.ArgumentParser(description="Kiln OS image size and boot time under QEMU.")
     parse.add_argument("runs", nargs="?", type=int, default=3, help="boots of each (default 3)")
     parse.add_argument("--baseline", type=Path, help="an earlier build's directory to compare")
+    parse.add_argument(
+        "--signing-key", type=Path, help="sign the build (the e2e tests' key shares their cache)"
+    )
     return parse.parse_args()
 
 
 if __name__ == "__main__":
     args = arguments()
-    asyncio.run(main(args.runs, args.baseline))
+    asyncio.run(main(args.runs, args.baseline, args.signing_key))

@@ -33,6 +33,8 @@ NOT_ON_NODE = (
     "resources/pgserver.py",
 )
 
+# what wheels ship for building against them or for type checkers: never read at run time
+WHEEL_LEFT_OUT = ("*.pyi", "*.h", "*.c", "*.pyx", "*.pxd", "py.typed")
 # staged path (file, symlink or directory) -> where it goes in the image
 PROGRAMS: tuple[tuple[str, str], ...] = (
     ("usr/bin/python3.11", "usr/bin/python3.11"),
@@ -125,7 +127,7 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     for source, target in PROGRAMS:
         _copy(staged / source, root / target)
     pyruntime.install(staged, root)
-    _copy(site / "site", root / SITE_DIR)
+    _copy(site / "site", root / SITE_DIR, WHEEL_LEFT_OUT)
     _copy_kiln(kiln_src, root / SITE_DIR / "kiln")
     for path, text in ETC_FILES.items():
         (root / path).write_text(text)
@@ -176,7 +178,7 @@ def _exists_inside(root: Path, path: Path, depth: int = 0) -> bool:
     return True
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:
     if not source.exists() and not source.is_symlink():
         raise ImageError(f"the locked packages hold no {source.name} ({source})")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +188,7 @@ def _copy(source: Path, target: Path) -> None:
             target,
             symlinks=True,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *left_out),
         )
     else:
         shutil.copy2(source, target, follow_symlinks=False)
