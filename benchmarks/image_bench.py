@@ -6,9 +6,10 @@ image, plus the build otherwise). It builds the image (``kilnctl image build``'s
 by its inputs) and, in the same run, a reference initramfs whose ``/init`` is a 200-byte static
 x86-64 program written here (it prints a marker on the console and powers the VM off). Both
 boot the same kernel with the same arguments, one after the other, ``RUNS`` times each (3 by
-default); the medians are printed as a Markdown table. ``--baseline DIR`` boots another built
-image (``kilnctl image build -o DIR`` of an earlier version) in the same rounds, so that a
-change is compared under the same load; the table then has a column for each.
+default); the medians are printed as a Markdown table. ``--baseline DIR`` (repeatable) boots
+other built images (``kilnctl image build -o DIR`` of an earlier version, or a variant) in the
+same rounds, so that a change is compared under the same load; the table then has a column
+for each, named after its directory.
 
 - trivial init: QEMU start until the marker appears on the serial console;
 - Kiln: QEMU start until the node's API answers TLS on the forwarded port 50000 (the same
@@ -133,7 +134,7 @@ def artifact_sizes(image: Path) -> dict[str, float]:
     return {name: a["size"] / 1e6 for name, a in data["artifacts"].items()}
 
 
-async def main(runs: int, baseline: Path | None, signing_key: Path | None) -> None:
+async def main(runs: int, baselines: list[Path], signing_key: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
         work = Path(tmp)
         started = time.monotonic()
@@ -141,7 +142,7 @@ async def main(runs: int, baseline: Path | None, signing_key: Path | None) -> No
         result = await build.build(options)
         build_seconds = time.monotonic() - started
         image, cmdline = result.output, str(result.manifest["cmdline"])
-        images = {"this build": image} | ({"baseline": baseline} if baseline else {})
+        images = {"this build": image} | {d.name: d for d in baselines}
         initramfs = await trivial_initramfs(work)
         accel = await asyncio.to_thread(qemu.accelerator)
         trivial: list[float] = []
@@ -206,7 +207,13 @@ def _table(
 def arguments() -> argparse.Namespace:
     parse = argparse.ArgumentParser(description="Kiln OS image size and boot time under QEMU.")
     parse.add_argument("runs", nargs="?", type=int, default=3, help="boots of each (default 3)")
-    parse.add_argument("--baseline", type=Path, help="an earlier build's directory to compare")
+    parse.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        help="another build's directory to boot in the same rounds (repeatable)",
+    )
     parse.add_argument(
         "--signing-key", type=Path, help="sign the build (the e2e tests' key shares their cache)"
     )

@@ -128,7 +128,7 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
         _copy(staged / source, root / target)
     pyruntime.install(staged, root)
     _copy(site / "site", root / SITE_DIR, WHEEL_LEFT_OUT)
-    _copy_kiln(kiln_src, root / SITE_DIR / "kiln")
+    copy_kiln(kiln_src, root / SITE_DIR / "kiln")
     for path, text in ETC_FILES.items():
         (root / path).write_text(text)
     for path, target in ETC_LINKS.items():
@@ -194,7 +194,7 @@ def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def _copy_kiln(kiln_src: Path, target: Path) -> None:
+def copy_kiln(kiln_src: Path, target: Path) -> None:
     """Kiln's package without :data:`NOT_ON_NODE` (and without byte code: compiled later)."""
     left_out = {kiln_src / part for part in NOT_ON_NODE}
 
