@@ -98,7 +98,7 @@ async def boot_trivial(image: Path, initramfs: Path, cmdline: str, log: Path) ->
         await vm.stop()
 
 
-async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float]:
+async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float, float]:
     port = free_port(HOST)
     spec = qemu.VMSpec(
         image / build.KERNEL,
@@ -111,12 +111,13 @@ async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float,
     vm = await qemu.VM.start(spec)
     try:
         init = await vm.wait_for_console("kiln-init: started", 300)
+        machined = await vm.wait_for_console("kiln-init: starting kiln-machined", 300)
         listening = await vm.wait_for_console("API listening", 300)
         for _ in range(6000):  # 5 minutes
             if await api_answers(HOST, port):
                 break
             await asyncio.sleep(0.05)
-        return init, listening, time.monotonic() - vm.started
+        return init, machined, listening, time.monotonic() - vm.started
     finally:
         await vm.stop()
 
@@ -124,6 +125,7 @@ async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float,
 @dataclass
 class Timings:
     init: list[float] = field(default_factory=list)
+    machined: list[float] = field(default_factory=list)
     listening: list[float] = field(default_factory=list)
     ready: list[float] = field(default_factory=list)
 
@@ -134,9 +136,13 @@ def artifact_sizes(image: Path) -> dict[str, float]:
     return {name: a["size"] / 1e6 for name, a in data["artifacts"].items()}
 
 
-async def main(runs: int, baselines: list[Path], signing_key: Path | None) -> None:
+async def main(
+    runs: int, baselines: list[Path], signing_key: Path | None, logs: Path | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
         work = Path(tmp)
+        logs = logs or work
+        logs.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         options = build.BuildOptions(output=work / "image", signing_key=signing_key)
         result = await build.build(options)
@@ -148,20 +154,22 @@ async def main(runs: int, baselines: list[Path], signing_key: Path | None) -> No
         trivial: list[float] = []
         timings = {name: Timings() for name in images}
         for run in range(runs):
-            trivial.append(await boot_trivial(image, initramfs, cmdline, work / f"t{run}.log"))
+            trivial.append(await boot_trivial(image, initramfs, cmdline, logs / f"t{run}.log"))
             line = f"run {run + 1}: trivial {trivial[-1]:.1f}s"
             for name, directory in images.items():
-                log = work / f"k{run}-{name.replace(' ', '-')}.log"
-                init, listening, ready = await boot_kiln(directory, cmdline, log)
+                log = logs / f"k{run}-{name.replace(' ', '-')}.log"
+                init, machined, listening, ready = await boot_kiln(directory, cmdline, log)
                 timings[name].init.append(init)
+                timings[name].machined.append(machined)
                 timings[name].listening.append(listening)
                 timings[name].ready.append(ready)
                 line += f", {name} API {ready:.1f}s"
             print(f"{line}; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        sizes = {name: artifact_sizes(d) for name, d in images.items()}
     how = "cached" if result.cached else "from the package cache"
     print(f"build: {build_seconds:.0f}s ({how}); accelerator: {accel}; ", end="")
     print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
-    _table(runs, {name: artifact_sizes(d) for name, d in images.items()}, trivial, timings)
+    _table(runs, sizes, trivial, timings)
 
 
 def _table(
@@ -191,6 +199,10 @@ def _table(
         {n: f"{med(t.init):.1f} s" for n, t in timings.items()},
     )
     row(
+        "Kiln: QEMU start → root mounted, kiln-machined started",
+        {n: f"{med(t.machined):.1f} s" for n, t in timings.items()},
+    )
+    row(
         "Kiln: QEMU start → API listening (console)",
         {n: f"{med(t.listening):.1f} s" for n, t in timings.items()},
     )
@@ -214,6 +226,7 @@ def arguments() -> argparse.Namespace:
         default=[],
         help="another build's directory to boot in the same rounds (repeatable)",
     )
+    parse.add_argument("--logs", type=Path, help="keep the VMs' console logs in this directory")
     parse.add_argument(
         "--signing-key", type=Path, help="sign the build (the e2e tests' key shares their cache)"
     )
@@ -222,4 +235,4 @@ def arguments() -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = arguments()
-    asyncio.run(main(args.runs, args.baseline, args.signing_key))
+    asyncio.run(main(args.runs, args.baseline, args.signing_key, args.logs))
