@@ -194,22 +194,14 @@ def _table(
         f"trivial init: QEMU start → marker (median of {runs})",
         dict.fromkeys(names, f"{med(trivial):.1f} s"),
     )
-    row(
-        "Kiln: QEMU start → initramfs init running",
-        {n: f"{med(t.init):.1f} s" for n, t in timings.items()},
+    steps = (
+        ("Kiln: QEMU start → initramfs init running", "init", "{:.1f} s"),
+        ("Kiln: QEMU start → root mounted, kiln-machined started", "machined", "{:.1f} s"),
+        ("Kiln: QEMU start → API listening (console)", "listening", "{:.1f} s"),
+        ("**Kiln: QEMU start → API answers TLS**", "ready", "**{:.1f} s**"),
     )
-    row(
-        "Kiln: QEMU start → root mounted, kiln-machined started",
-        {n: f"{med(t.machined):.1f} s" for n, t in timings.items()},
-    )
-    row(
-        "Kiln: QEMU start → API listening (console)",
-        {n: f"{med(t.listening):.1f} s" for n, t in timings.items()},
-    )
-    row(
-        "**Kiln: QEMU start → API answers TLS**",
-        {n: f"**{med(t.ready):.1f} s**" for n, t in timings.items()},
-    )
+    for label, attribute, form in steps:
+        row(label, {n: form.format(med(getattr(t, attribute))) for n, t in timings.items()})
     row(
         "ratio API-ready / trivial init (target ≤ 2x)",
         {n: f"{med(t.ready) / med(trivial):.2f}x" for n, t in timings.items()},
