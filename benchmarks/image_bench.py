@@ -6,7 +6,10 @@ image, plus the build otherwise). It builds the image (``kilnctl image build``'s
 by its inputs) and, in the same run, a reference initramfs whose ``/init`` is a 200-byte static
 x86-64 program written here (it prints a marker on the console and powers the VM off). Both
 boot the same kernel with the same arguments, one after the other, ``RUNS`` times each (3 by
-default); the medians are printed as a Markdown table.
+default); the medians are printed as a Markdown table. ``--baseline DIR`` (repeatable) boots
+other built images (``kilnctl image build -o DIR`` of an earlier version, or a variant) in the
+same rounds, so that a change is compared under the same load; the table then has a column
+for each, named after its directory.
 
 - trivial init: QEMU start until the marker appears on the serial console;
 - Kiln: QEMU start until the node's API answers TLS on the forwarded port 50000 (the same
@@ -16,13 +19,17 @@ default); the medians are printed as a Markdown table.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
 import stat
 import statistics
 import struct
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln import process, qemu
@@ -32,7 +39,7 @@ from kiln.machined.testing import api_answers, free_port
 
 MARKER = "KILN-TRIVIAL-INIT-REACHED"
 TALOS_MB = 80  # Talos's published figure for its image (kernel + initramfs + root)
-HOST = "127.99.200.1"
+HOST = os.environ.get("KILN_BENCH_HOST", "127.99.200.1")  # where the VM's API is forwarded
 
 
 def trivial_init(message: bytes) -> bytes:
@@ -91,7 +98,7 @@ async def boot_trivial(image: Path, initramfs: Path, cmdline: str, log: Path) ->
         await vm.stop()
 
 
-async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float]:
+async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float, float]:
     port = free_port(HOST)
     spec = qemu.VMSpec(
         image / build.KERNEL,
@@ -104,52 +111,120 @@ async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float,
     vm = await qemu.VM.start(spec)
     try:
         init = await vm.wait_for_console("kiln-init: started", 300)
+        machined = await vm.wait_for_console("kiln-init: starting kiln-machined", 300)
         listening = await vm.wait_for_console("API listening", 300)
         for _ in range(6000):  # 5 minutes
             if await api_answers(HOST, port):
                 break
             await asyncio.sleep(0.05)
-        return init, listening, time.monotonic() - vm.started
+        return init, machined, listening, time.monotonic() - vm.started
     finally:
         await vm.stop()
 
 
-async def main(runs: int) -> None:
+@dataclass
+class Timings:
+    init: list[float] = field(default_factory=list)
+    machined: list[float] = field(default_factory=list)
+    listening: list[float] = field(default_factory=list)
+    ready: list[float] = field(default_factory=list)
+
+
+def artifact_sizes(image: Path) -> dict[str, float]:
+    """MB of each artifact, from the image's manifest."""
+    data = json.loads((image / "manifest.json").read_text())
+    return {name: a["size"] / 1e6 for name, a in data["artifacts"].items()}
+
+
+async def main(
+    runs: int, baselines: list[Path], signing_key: Path | None, logs: Path | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
         work = Path(tmp)
+        logs = logs or work
+        logs.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        result = await build.build(build.BuildOptions(output=work / "image"))
+        options = build.BuildOptions(output=work / "image", signing_key=signing_key)
+        result = await build.build(options)
         build_seconds = time.monotonic() - started
         image, cmdline = result.output, str(result.manifest["cmdline"])
-        sizes = {name: a["size"] / 1e6 for name, a in result.manifest["artifacts"].items()}
+        images = {"this build": image} | {d.name: d for d in baselines}
         initramfs = await trivial_initramfs(work)
         accel = await asyncio.to_thread(qemu.accelerator)
-        trivial, kiln_init, listening, ready = [], [], [], []
+        trivial: list[float] = []
+        timings = {name: Timings() for name in images}
         for run in range(runs):
-            trivial.append(await boot_trivial(image, initramfs, cmdline, work / f"t{run}.log"))
-            a, b, c = await boot_kiln(image, cmdline, work / f"k{run}.log")
-            kiln_init.append(a)
-            listening.append(b)
-            ready.append(c)
-            print(
-                f"run {run + 1}: trivial {trivial[-1]:.1f}s, kiln API {ready[-1]:.1f}s",
-                file=sys.stderr,
-            )
-    total = sum(sizes[name] for name in build.ARTIFACTS)  # not disk.raw: it holds them
-    med = statistics.median
+            trivial.append(await boot_trivial(image, initramfs, cmdline, logs / f"t{run}.log"))
+            line = f"run {run + 1}: trivial {trivial[-1]:.1f}s"
+            for name, directory in images.items():
+                log = logs / f"k{run}-{name.replace(' ', '-')}.log"
+                init, machined, listening, ready = await boot_kiln(directory, cmdline, log)
+                timings[name].init.append(init)
+                timings[name].machined.append(machined)
+                timings[name].listening.append(listening)
+                timings[name].ready.append(ready)
+                line += f", {name} API {ready:.1f}s"
+            print(f"{line}; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        sizes = {name: artifact_sizes(d) for name, d in images.items()}
     how = "cached" if result.cached else "from the package cache"
-    print(f"build: {build_seconds:.0f}s ({how}); accelerator: {accel}\n")
-    print("| Measure | Value |")
-    print("|---|---:|")
-    for name in (build.KERNEL, build.INITRAMFS, build.ROOTFS):
-        print(f"| {name} (compressed) | {sizes[name]:.1f} MB |")
-    print(f"| **kernel + initramfs + root** | **{total:.1f} MB** (Talos: ~{TALOS_MB} MB) |")
-    print(f"| trivial init: QEMU start → marker (median of {runs}) | {med(trivial):.1f} s |")
-    print(f"| Kiln: QEMU start → initramfs init running | {med(kiln_init):.1f} s |")
-    print(f"| Kiln: QEMU start → API listening (console) | {med(listening):.1f} s |")
-    print(f"| **Kiln: QEMU start → API answers TLS** | **{med(ready):.1f} s** |")
-    print(f"| ratio API-ready / trivial init | {med(ready) / med(trivial):.2f}x (target ≤ 2x) |")
+    print(f"build: {build_seconds:.0f}s ({how}); accelerator: {accel}; ", end="")
+    print(f"load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
+    _table(runs, sizes, trivial, timings)
+
+
+def _table(
+    runs: int, sizes: dict[str, dict[str, float]], trivial: list[float], timings: dict[str, Timings]
+) -> None:
+    med = statistics.median
+    names = list(sizes)
+    print("| Measure | " + " | ".join(reversed(names)) + " |")
+    print("|---|" + "---:|" * len(names))
+
+    def row(label: str, cells: dict[str, str]) -> None:
+        print(f"| {label} | " + " | ".join(cells[n] for n in reversed(names)) + " |")
+
+    for artifact in build.ARTIFACTS:
+        row(f"{artifact} (compressed)", {n: f"{sizes[n][artifact]:.1f} MB" for n in names})
+    totals = {n: sum(sizes[n][a] for a in build.ARTIFACTS) for n in names}  # not disk.raw
+    row(
+        f"**kernel + initramfs + root** (Talos: ~{TALOS_MB} MB)",
+        {n: f"**{totals[n]:.1f} MB**" for n in names},
+    )
+    row(
+        f"trivial init: QEMU start → marker (median of {runs})",
+        dict.fromkeys(names, f"{med(trivial):.1f} s"),
+    )
+    steps = (
+        ("Kiln: QEMU start → initramfs init running", "init", "{:.1f} s"),
+        ("Kiln: QEMU start → root mounted, kiln-machined started", "machined", "{:.1f} s"),
+        ("Kiln: QEMU start → API listening (console)", "listening", "{:.1f} s"),
+        ("**Kiln: QEMU start → API answers TLS**", "ready", "**{:.1f} s**"),
+    )
+    for label, attribute, form in steps:
+        row(label, {n: form.format(med(getattr(t, attribute))) for n, t in timings.items()})
+    row(
+        "ratio API-ready / trivial init (target ≤ 2x)",
+        {n: f"{med(t.ready) / med(trivial):.2f}x" for n, t in timings.items()},
+    )
+
+
+def arguments() -> argparse.Namespace:
+    parse = argparse.ArgumentParser(description="Kiln OS image size and boot time under QEMU.")
+    parse.add_argument("runs", nargs="?", type=int, default=3, help="boots of each (default 3)")
+    parse.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        help="another build's directory to boot in the same rounds (repeatable)",
+    )
+    parse.add_argument("--logs", type=Path, help="keep the VMs' console logs in this directory")
+    parse.add_argument(
+        "--signing-key", type=Path, help="sign the build (the e2e tests' key shares their cache)"
+    )
+    return parse.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
+    args = arguments()
+    asyncio.run(main(args.runs, args.baseline, args.signing_key, args.logs))

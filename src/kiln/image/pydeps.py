@@ -18,6 +18,9 @@ PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_36"  # Debian 12's glibc 2.36
 # what only kilnctl uses (tables, colours, local VM networks): not installed on a node
 CLIENT_ONLY = frozenset({"rich", "pygments", "markdown-it-py", "mdurl", "pyroute2"})
+# what only the hub uses (its PostgreSQL backend): not installed on a node either
+HUB_ONLY = frozenset({"asyncpg"})
+NOT_ON_NODE = CLIENT_ONLY | HUB_ONLY
 
 
 def uv_binary() -> str:
@@ -52,7 +55,7 @@ async def export_requirements(project: Path) -> str:
 
 
 async def install(requirements: str, cache: Path) -> Path:
-    """The requirements (less :data:`CLIENT_ONLY`) installed for the image's Python under
+    """The requirements (less :data:`NOT_ON_NODE`) installed for the image's Python under
     ``cache/pydeps/<key>``."""
     requirements = node_requirements(requirements)
     key = hashlib.sha256(f"{PLATFORM}\n{requirements}".encode()).hexdigest()[:20]
@@ -93,13 +96,13 @@ async def install(requirements: str, cache: Path) -> Path:
 
 
 def node_requirements(requirements: str) -> str:
-    """``requirements`` (``uv export`` format) without the :data:`CLIENT_ONLY` packages."""
+    """``requirements`` (``uv export`` format) without the :data:`NOT_ON_NODE` packages."""
     kept: list[str] = []
     skipping = False
     for line in requirements.splitlines():
         if not line.startswith((" ", "#")):
             name = line.split("==")[0].split(";")[0].strip().lower()
-            skipping = name in CLIENT_ONLY
+            skipping = name in NOT_ON_NODE
         if not skipping:
             kept.append(line)
     return "\n".join(kept) + "\n"

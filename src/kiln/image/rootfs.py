@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from kiln import __version__
+from kiln import __version__, process
 from kiln.image import elf, modules, pyruntime
 from kiln.image.errors import ImageError
 
@@ -20,7 +20,21 @@ LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 IMAGE_LIB_DIR = "usr/lib/x86_64-linux-gnu"
 SITE_DIR = "usr/lib/python3/dist-packages"
 MACHINED = "usr/bin/kiln-machined"
+# Kiln's parts a node never imports (the client, the hub and its PostgreSQL backend, this
+# builder, local VM provisioning): left out of the root. An import-linter contract keeps the
+# node's modules from importing them.
+NOT_ON_NODE = (
+    "ctl",
+    "hub",
+    "provision",
+    "image",
+    "qemu.py",
+    "resources/postgres.py",
+    "resources/pgserver.py",
+)
 
+# what wheels ship for building against them or for type checkers: never read at run time
+WHEEL_LEFT_OUT = ("*.pyi", "*.h", "*.c", "*.pyx", "*.pxd", "py.typed")
 # staged path (file, symlink or directory) -> where it goes in the image
 PROGRAMS: tuple[tuple[str, str], ...] = (
     ("usr/bin/python3.11", "usr/bin/python3.11"),
@@ -63,9 +77,12 @@ ETC_FILES = {
     ),
 }
 ETC_LINKS = {"etc/resolv.conf": "/run/resolv.conf", "usr/bin/python3": "python3.11"}
-MACHINED_SCRIPT = """#!/usr/bin/python3.11 -I
+# -S: no site module (it looks for a sitecustomize and .pth files that the image does not
+# hold); the one directory it would add is added here.
+MACHINED_SCRIPT = f"""#!/usr/bin/python3.11 -IS
 import sys
 
+sys.path.append("/{SITE_DIR}")
 from kiln.machined.main import main
 
 sys.exit(main())
@@ -86,7 +103,20 @@ def skeleton(root: Path) -> None:
 async def assemble(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     """Build the image's root tree at ``root`` (which must not exist yet)."""
     await asyncio.to_thread(lay_out, staged, site, kiln_src, root)
+    await strip_wheel_libraries(root)
     await pyruntime.compile_tree(root, (pyruntime.STDLIB, SITE_DIR))
+
+
+async def strip_wheel_libraries(root: Path) -> None:
+    """Drop the symbol tables and debug sections some wheels ship in their extension modules
+    (cryptography's alone: 2.9 MB), as Debian does for its own; dynamic symbols stay."""
+    libraries = [
+        str(path)
+        for path in sorted((root / SITE_DIR).rglob("*.so*"))
+        if path.is_file() and not path.is_symlink() and elf.is_elf(path)
+    ]
+    if libraries:
+        await process.run(["strip", "--strip-unneeded", *libraries], timeout=600)
 
 
 def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
@@ -97,8 +127,8 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     for source, target in PROGRAMS:
         _copy(staged / source, root / target)
     pyruntime.install(staged, root)
-    _copy(site / "site", root / SITE_DIR)
-    _copy(kiln_src, root / SITE_DIR / "kiln")
+    _copy(site / "site", root / SITE_DIR, WHEEL_LEFT_OUT)
+    copy_kiln(kiln_src, root / SITE_DIR / "kiln")
     for path, text in ETC_FILES.items():
         (root / path).write_text(text)
     for path, target in ETC_LINKS.items():
@@ -148,7 +178,7 @@ def _exists_inside(root: Path, path: Path, depth: int = 0) -> bool:
     return True
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:
     if not source.exists() and not source.is_symlink():
         raise ImageError(f"the locked packages hold no {source.name} ({source})")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -158,10 +188,24 @@ def _copy(source: Path, target: Path) -> None:
             target,
             symlinks=True,
             dirs_exist_ok=True,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *left_out),
         )
     else:
         shutil.copy2(source, target, follow_symlinks=False)
+
+
+def copy_kiln(kiln_src: Path, target: Path) -> None:
+    """Kiln's package without :data:`NOT_ON_NODE` (and without byte code: compiled later)."""
+    left_out = {kiln_src / part for part in NOT_ON_NODE}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {
+            name
+            for name in names
+            if name == "__pycache__" or name.endswith(".pyc") or Path(directory, name) in left_out
+        }
+
+    shutil.copytree(kiln_src, target, symlinks=True, ignore=ignore)
 
 
 def _elf_files(root: Path) -> list[Path]:
@@ -226,7 +270,10 @@ MODULE_DIRS = (
     "kernel/net/key",
     "kernel/fs/overlayfs",
     "kernel/fs/fat",
-    "kernel/fs/nls",
+    # the code pages the ESP's FAT is mounted with (kiln.machined.platform.metal.partmount)
+    "kernel/fs/nls/nls_cp437.ko",
+    "kernel/fs/nls/nls_ascii.ko",
+    "kernel/fs/nls/nls_utf8.ko",
     "kernel/fs/efivarfs",
     "kernel/fs/squashfs",
     "kernel/drivers/net/veth",

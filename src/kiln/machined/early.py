@@ -4,7 +4,8 @@ Loading the node (the config schema, the resource runtime, etcd, cryptography) t
 times longer than starting a gRPC server. So the daemon first starts its API server with the
 identity it served with last time, and only then loads the rest:
 
-- no config stored: the maintenance identity (``<state>/maintenance``);
+- no config stored: the maintenance identity (``<state>/maintenance``; made here on the
+  node's first start);
 - a config stored: the identity the last configured boot kept (``<state>/api``, see
   :mod:`~kiln.machined.api.identity`; only control-plane nodes keep one);
 - a staged config waiting, or nothing kept: no early server; the boot starts its own.
@@ -24,10 +25,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.forward import ForwardPolicy, OwnAddresses
-from kiln.machined.api.identity import ServerIdentity, load_kept
+from kiln.machined.api.identity import ServerIdentity, load_kept, maintenance_identity
 from kiln.machined.api.server import ApiServer
 from kiln.machined.errors import NodeStateError
-from kiln.machined.statefiles import CONFIG_FILE, MAINTENANCE_DIR, STAGED_FILE
+from kiln.machined.statefiles import CONFIG_FILE, STAGED_FILE
 
 if TYPE_CHECKING:
     from kiln.machined.platform.host import Versions
@@ -48,12 +49,7 @@ def early_identity(
     if (configs / CONFIG_FILE).exists():
         kept = load_kept(state_dir)
         return None if kept is None else (kept.identity, kept.inputs.node_name)
-    directory = state_dir / MAINTENANCE_DIR
-    try:
-        key, crt = (directory / "tls.key").read_bytes(), (directory / "tls.crt").read_bytes()
-    except OSError:
-        return None  # the first start makes it
-    return ServerIdentity(key, crt), None
+    return maintenance_identity(state_dir), None
 
 
 class PendingNode:

@@ -144,6 +144,11 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
     host, port = parse_api_addr(args.api_addr)
     default_name = socket.gethostname() if host in WILDCARDS else host
     config_dir: Path | None = args.config_dir.absolute() if args.config_dir else None
+    network: asyncio.Task[None] | None = None
+    if args.mode == Mode.METAL.value:  # an address while the API starts and the node loads
+        from kiln.machined.platform.metal import runner
+
+        network = runner.start_network()
     early = await EarlyApi.start(state_dir, bind_address(host, port), default_name, config_dir)
     try:
         node_module = await asyncio.to_thread(importlib.import_module, "kiln.machined.node")
@@ -159,6 +164,8 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
         )
         node: Node = node_module.Node(options, early=early)
     except BaseException:
+        if network is not None:
+            network.cancel()
         if early is not None:
             await early.stop()
         raise
@@ -173,7 +180,7 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
     if node.options.mode is Mode.METAL:
         from kiln.machined.platform.metal import runner
 
-        await runner.run(node)  # as PID 1: never returns but to power off or reboot
+        await runner.run(node, network)  # as PID 1: never returns but to power off or reboot
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_shutdown)

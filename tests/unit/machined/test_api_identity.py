@@ -14,8 +14,9 @@ from kiln.machined.api.identity import (
     ServerIdentity,
     keep,
     load_kept,
+    maintenance_identity,
 )
-from kiln.machined.api.tls import configured_identity, maintenance_identity
+from kiln.machined.api.tls import configured_identity
 from kiln.machined.early import early_identity
 from kiln.machined.statefiles import CONFIG_FILE, STAGED_FILE
 from kiln.machinery.config.generate import generate_configs
@@ -87,7 +88,10 @@ def test_a_control_plane_reuses_its_certificate_while_ca_and_names_stay(tmp_path
 
 
 def test_the_early_server_serves_what_the_last_boot_served(tmp_path: Path) -> None:
-    assert early_identity(tmp_path) is None  # first start: the boot makes the identity
+    first = early_identity(tmp_path / "state")  # first start: made early, kept for later
+    assert first is not None and first[1] is None
+    assert first[0] == maintenance_identity(tmp_path / "state")
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o700"
     maintenance = maintenance_identity(tmp_path)
     assert early_identity(tmp_path) == (maintenance, None)
     (tmp_path / CONFIG_FILE).write_text("stored")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 
-from kiln.machined.api.tls import maintenance_identity
+from kiln.machined.api.identity import maintenance_identity
 from kiln.machined.platform.metal import console, pid1
 
 

@@ -15,12 +15,16 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from kiln.machined.statefiles import IDENTITY_DIR
+from kiln.machined.statefiles import IDENTITY_DIR, MAINTENANCE_DIR
 from kiln.machinery.privatefile import ensure_private_dir, write_private_files
+from kiln.machinery.secrets.selfsigned import self_signed_server
 
 RENEW_BEFORE = 30 * 24 * 3600.0  # seconds before expiry a kept certificate is issued again
+MAINTENANCE_NAME = "kiln-maintenance"
+MAINTENANCE_VALIDITY = timedelta(days=3650)
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,22 @@ class ServerIdentity:
     key: bytes
     certificate: bytes
     client_ca: bytes | None = None
+
+
+def maintenance_identity(state_dir: Path) -> ServerIdentity:
+    """The node's self-signed maintenance identity (``<state>/maintenance``), made on first
+    use: by the early API on a node's first start, so that maintenance mode answers before
+    the node has loaded."""
+    directory = state_dir / MAINTENANCE_DIR
+    crt, key = directory / "tls.crt", directory / "tls.key"
+    if crt.exists() and key.exists():
+        return ServerIdentity(key.read_bytes(), crt.read_bytes())
+    issued = self_signed_server(MAINTENANCE_NAME, MAINTENANCE_VALIDITY)
+    identity = ServerIdentity(issued.key.pem, issued.certificate.pem)
+    ensure_private_dir(state_dir)
+    ensure_private_dir(directory)
+    write_private_files({key: identity.key, crt: identity.certificate})
+    return identity
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The API server's certificates: a self-signed one for maintenance mode, one from the OS CA
 once the node is configured.
 
-The maintenance identity (``<state>/maintenance/tls.{crt,key}``) is made once and survives
-resets, so a client that pinned it sees the same certificate after a reset. The configured
+The maintenance identity (``<state>/maintenance/tls.{crt,key}``,
+:func:`~kiln.machined.api.identity.maintenance_identity`) is made once and survives resets, so
+a client that pinned it sees the same certificate after a reset. The configured
 identity is issued at every boot from the config's OS CA (``machine.ca``) and kept only in
 memory; its names are the node's addresses, hostname and ``machine.certSANs``. A node without
 the OS CA key (a worker) gets its configured identity from a control-plane node instead
@@ -22,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from kiln.machined.api.identity import (
+    MAINTENANCE_NAME,
     ClientIdentity,
     IdentityInputs,
     KeptIdentity,
@@ -29,30 +31,13 @@ from kiln.machined.api.identity import (
     keep,
     load_kept,
 )
-from kiln.machined.statefiles import MAINTENANCE_DIR
 from kiln.machinery.config import MachineConfig
 from kiln.machinery.errors import SecretsError
-from kiln.machinery.privatefile import ensure_private_dir, write_private_files
 from kiln.machinery.roles import IMPERSONATOR
-from kiln.machinery.secrets import CertificateAuthority, Usage, self_signed_server
+from kiln.machinery.secrets import CertificateAuthority, Usage
 
-MAINTENANCE_NAME = "kiln-maintenance"
-MAINTENANCE_VALIDITY = timedelta(days=3650)
 SERVER_VALIDITY = timedelta(days=365)
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-def maintenance_identity(state_dir: Path) -> ServerIdentity:
-    """The node's self-signed maintenance identity, made on first use."""
-    directory = state_dir / MAINTENANCE_DIR
-    crt, key = directory / "tls.crt", directory / "tls.key"
-    if crt.exists() and key.exists():
-        return ServerIdentity(key.read_bytes(), crt.read_bytes())
-    issued = self_signed_server(MAINTENANCE_NAME, MAINTENANCE_VALIDITY)
-    identity = ServerIdentity(issued.key.pem, issued.certificate.pem)
-    ensure_private_dir(directory)
-    write_private_files({key: identity.key, crt: identity.certificate})
-    return identity
 
 
 def configured_identity(

@@ -23,8 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from kiln.machined.api.identity import ServerIdentity
-from kiln.machined.api.tls import MAINTENANCE_NAME, split_names
+from kiln.machined.api.identity import MAINTENANCE_NAME, ServerIdentity
+from kiln.machined.api.tls import split_names
 from kiln.machined.errors import CertificateRequestError
 from kiln.machinery.api import security_pb2, security_pb2_grpc
 from kiln.machinery.config import MachineConfig

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kiln.machined.api.tls import maintenance_identity
+from kiln.machined.api.identity import maintenance_identity
 from kiln.machined.apply.store import ConfigStore, wipe_directory
 from kiln.machined.controllers import HostSeams
 from kiln.machined.early import EarlyApi

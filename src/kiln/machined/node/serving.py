@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from kiln.machined.api.control import NodeControl
 from kiln.machined.api.forward import ForwardPolicy, OwnAddresses
-from kiln.machined.api.identity import ServerIdentity
+from kiln.machined.api.identity import ServerIdentity, maintenance_identity
 from kiln.machined.api.relay import Relay
 from kiln.machined.api.security_service import SecurityService
 from kiln.machined.api.server import ApiServer
@@ -23,7 +23,6 @@ from kiln.machined.api.tls import (
     LOOPBACK_NAMES,
     configured_identity,
     impersonator_identity,
-    maintenance_identity,
     os_authority,
 )
 from kiln.machined.api.trust import TrustServer

@@ -13,7 +13,6 @@ import shlex
 from pathlib import Path
 
 from kiln.machined.platform.metal import smbios
-from kiln.machinery.hubjoin.config import write_hub_join
 
 HUB, JOIN_TOKEN = "kiln.hub", "kiln.join_token"
 HUB_JOIN_FILE = Path("/run/kiln/hub-join.yaml")
@@ -42,6 +41,9 @@ def hub_join_file(
     url, token = given.get(HUB), given.get(JOIN_TOKEN)
     if not url or not token:
         return None
+    # here, not above: the config models it loads are not needed before the API starts
+    from kiln.machinery.hubjoin.config import write_hub_join
+
     target.parent.mkdir(parents=True, exist_ok=True)
     write_hub_join(target, url, token)
     return target

@@ -15,8 +15,10 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kiln.machinery.resources import MountStatusSpec
+if TYPE_CHECKING:  # the resource definitions load with the node, after the API is up
+    from kiln.machinery.resources import MountStatusSpec
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ def mount_table(mountinfo: str) -> dict[str, tuple[str, str, str]]:
 def mount_status() -> dict[str, MountStatusSpec]:
     """What is mounted now, and whether each mount can be written (``access(2)`` says EROFS
     on a read-only one)."""
+    from kiln.machinery.resources import MountStatusSpec
+
     table = mount_table(Path("/proc/self/mountinfo").read_text())
     return {
         point: MountStatusSpec(

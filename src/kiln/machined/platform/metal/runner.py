@@ -1,7 +1,10 @@
 """Running the node as PID 1: kernel filesystems, orphan reaping, DHCP and the status screen
 around :meth:`Node.run`, then a real power-off or reboot. SIGTERM, SIGINT and Ctrl-Alt-Del
 (which the kernel turns into SIGINT for PID 1) shut the node down gracefully and power off.
-PID 1 never exits: a failure is logged and the machine reboots after :data:`FAILURE_PAUSE`."""
+PID 1 never exits: a failure is logged and the machine reboots after :data:`FAILURE_PAUSE`.
+
+It imports little (not the node): :func:`prepare` and :func:`start_network` run before the
+early API starts, while the node itself still loads."""
 
 from __future__ import annotations
 
@@ -14,14 +17,16 @@ import signal
 import socket
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiln.machined.errors import UnsupportedError
 from kiln.machined.events import EventType
-from kiln.machined.node import Node
-from kiln.machined.node.env import Action
 from kiln.machined.platform import host
 from kiln.machined.platform.metal import console, dhcp, netif, pid1
 from kiln.machined.statefiles import MAINTENANCE_DIR
+
+if TYPE_CHECKING:
+    from kiln.machined.node import Node
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +81,24 @@ async def _network() -> None:
             group.create_task(dhcp.keep_configured(name), name=f"dhcp {name}")
 
 
-async def run(node: Node) -> None:
-    """Run ``node`` as PID 1 until it shuts down or reboots, then power off or reboot."""
+def start_network() -> asyncio.Task[None]:
+    """DHCP on every Ethernet interface, started as early as possible: a client can reach the
+    early API only once the machine has an address."""
+    return asyncio.create_task(_network(), name="network")
+
+
+async def run(node: Node, network: asyncio.Task[None] | None = None) -> None:
+    """Run ``node`` as PID 1 until it shuts down or reboots, then power off or reboot;
+    ``network`` is the task of :func:`start_network` if it was started already."""
+    from kiln.machined.node.env import Action
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_shutdown)
     reaper = pid1.Reaper()
     helpers = [
         asyncio.create_task(reaper.run(), name="reaper"),
-        asyncio.create_task(_network(), name="network"),
+        network or start_network(),
         asyncio.create_task(console.show(lambda: status(node)), name="console"),
     ]
     gc.freeze()
