@@ -97,14 +97,19 @@ async def test_an_image_of_another_version_is_not_sent(tmp_path: Path) -> None:
     assert "no such image directory" in missing.paused and fake.events == []
 
 
-def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> None:
-    sent = ClusterMachineStatusSpec(
+def just_sent() -> ClusterMachineStatusSpec:
+    """A machine on 0.1.0 that was just sent Kiln 0.2.0."""
+    return ClusterMachineStatusSpec(
         cluster="c1",
         upgrade_version="0.2.0",
         upgrade_from="0.1.0",
         upgraded_at=clock.now(),
         updating=True,
     )
+
+
+def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> None:
+    sent = just_sent()
     away = MachineStatusSpec(connected=False, stage="running", version="0.1.0")
     status, done = machine_upgrade.followed(away, sent)
     assert not done and status.message == "upgrading to Kiln 0.2.0: away (rebooting)"
@@ -123,13 +128,7 @@ def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> 
 
 
 async def test_a_machine_whose_firmware_gave_the_new_slot_up_pauses_the_rollout_at_once() -> None:
-    sent = ClusterMachineStatusSpec(
-        cluster="c1",
-        upgrade_version="0.2.0",
-        upgrade_from="0.1.0",
-        upgraded_at=clock.now(),
-        updating=True,
-    )
+    sent = just_sent()
     fake = FakeMachine()
     upgrade = KilnUpgrade(fake.dial)
     status, done = await upgrade.follow("m1", RUNNING, sent)  # no slots (yet): wait
