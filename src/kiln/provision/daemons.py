@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 STOP_GRACE = 20.0  # a daemon stops its services (etcd) before it exits
 LEFTOVER_GRACE = 5.0
+EXEC_WITHIN = 10.0  # a launcher (the network namespace's) execs the recorded program by then
 PASSED_ENV = ("KILN_ETCD_BIN_DIR",)  # where the daemon finds etcd, when set for kilnctl
 
 
@@ -54,7 +56,19 @@ def detach(argv: list[str], output: Path, recorded: list[str] | None = None) -> 
     """Start ``argv`` detached; its record, whose command line is ``recorded`` (what the
     process shows once it has exec'd, when that differs from ``argv``) or ``argv``."""
     pid = process.detach(argv, output=output, env={"PYTHONUNBUFFERED": "1"})
+    if recorded is not None and recorded != argv:
+        _until_exec(pid, recorded)
     return ProcessRecord(pid=pid, argv=recorded or argv, start_time=pids.process_start_time(pid))
+
+
+def _until_exec(pid: int, argv: list[str]) -> None:
+    """Wait (at most :data:`EXEC_WITHIN` seconds) until a launcher has exec'd ``argv``: until
+    then /proc shows the launcher's command line, and the process would not count as alive."""
+    deadline = time.monotonic() + EXEC_WITHIN
+    while pids.process_alive(pid) and pids.process_cmdline(pid) != tuple(argv):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
 
 
 def start(record: ClusterRecord, node: NodeRecord) -> None:
