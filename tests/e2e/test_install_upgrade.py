@@ -1,8 +1,10 @@
 """Install, A/B upgrades, automatic and manual rollback (a build failing at boot, one never
 becoming healthy), and reset, on one VM.
 
-The VM first boots over "the network" (kernel, initramfs and the root squashfs given to QEMU
-directly) with a blank second disk; a config naming that disk installs Kiln OS to it, and the
+The VM first boots the image's kernel and initramfs given to QEMU directly (as a network boot
+hands them over), with the ISO attached as its first disk (its KILN-ROOT partition is the root,
+its EFI partition holds the kernel and initramfs an install writes) and a blank second disk; a
+config naming that disk installs Kiln OS to it, and the
 machine then boots from it through OVMF and systemd-boot, one QEMU process from there on
 (guest reboots restart it). Builds of the same sources with other version labels (and ones
 built to fail at boot or never to become healthy) come from the same cached artifacts.
@@ -24,7 +26,7 @@ import pytest
 from image_vm import BuiltImage, image_variant, uefi_disk_vm, wait_for_api
 
 from kiln import process, qemu
-from kiln.image import build
+from kiln.image import build, iso
 from kiln.machined.testing import free_port
 from kiln.machinery.osimage import layout
 
@@ -137,12 +139,12 @@ async def test_install_upgrade_rollback_and_reset(image: BuiltImage, tmp_path: P
     endpoint = f"{host}:{port}"
     node = Node(configs / "kilnconfig", endpoint)
 
-    # 1. Network boot into maintenance mode; a missing disk is refused; install to the blank disk.
+    # 1. Boot into maintenance mode; a missing disk is refused; install to the blank disk.
     spec = qemu.VMSpec(
         kernel=image.directory / build.KERNEL,
         initramfs=image.directory / build.INITRAMFS,
-        root=image.directory / build.ROOTFS,
-        cmdline=str(image.manifest["cmdline"]),
+        root=image.directory / build.ISO,  # read-only, the first disk
+        cmdline=f"{image.manifest['cmdline']} kiln.root=PARTLABEL={iso.ROOT_LABEL}",
         serial_log=tmp_path / "install-console.log",
         forwards={endpoint: 50000},
         disks=(target,),

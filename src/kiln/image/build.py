@@ -210,12 +210,12 @@ async def _build_artifacts(
 
 
 def _add_boot_files(cache_dir: Path, public_key: bytes, root: Path) -> None:
-    """What the installer writes to a disk (this image's kernel, initramfs and boot loader)
-    and the key upgrades must be signed with, into the root."""
+    """The boot loader the installer writes to a disk and the key upgrades must be signed
+    with, into the root. The kernel and initramfs an install writes come from the boot
+    medium (:mod:`kiln.machined.platform.metal.install`), not from a copy in the root."""
     boot = root / layout.BOOT_FILES.lstrip("/")
     boot.mkdir(parents=True, exist_ok=True)
-    for name in (KERNEL, INITRAMFS, disk.LOADER):
-        shutil.copyfile(cache_dir / name, boot / name)
+    shutil.copyfile(cache_dir / disk.LOADER, boot / disk.LOADER)
     if public_key:
         trusted = root / layout.TRUSTED_KEY.lstrip("/")
         trusted.parent.mkdir(parents=True, exist_ok=True)

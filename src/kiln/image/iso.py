@@ -2,8 +2,9 @@
 
 ``xorriso`` writes an ISO 9660 volume whose El Torito boot image and GPT ESP are the same
 appended FAT partition (systemd-boot, the kernel and initramfs under ``/A``, one entry), and
-appends the root squashfs as a third GPT partition, renamed ``KILN-ROOT`` afterwards (the
-entry boots with ``kiln.root=PARTLABEL=KILN-ROOT``). Booted, the node is in maintenance mode;
+appends the root squashfs as a third GPT partition; they are named ``EFI`` and ``KILN-ROOT``
+afterwards (the entry boots with ``kiln.root=PARTLABEL=KILN-ROOT``; an install finds the
+kernel and initramfs it writes on ``EFI``). Booted, the node is in maintenance mode;
 applying a config that names a disk in ``machine.install.disk`` installs Kiln OS there.
 Booting it from a CD drive is not supported: the initramfs has no CD drivers.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from kiln import process
 from kiln.image import disk
+from kiln.machinery.osimage import layout
 
 ROOT_LABEL = "KILN-ROOT"
 ESP_SLACK_KIB = 2048
@@ -39,7 +41,8 @@ async def make(
     argv += ["-append_partition", "3", "0x83", str(artifacts / "rootfs.squashfs")]
     argv += ["-appended_part_as_gpt", "-isohybrid-gpt-basdat", str(tree)]
     await process.run(argv, env={"SOURCE_DATE_EPOCH": str(epoch)}, timeout=300)
-    await process.run(["sgdisk", f"--change-name=3:{ROOT_LABEL}", str(output)], timeout=60)
+    names = [f"--change-name=2:{layout.EFI}", f"--change-name=3:{ROOT_LABEL}"]
+    await process.run(["sgdisk", *names, str(output)], timeout=60)
 
 
 def _iso_tree(tree: Path, version: str, output: Path) -> None:

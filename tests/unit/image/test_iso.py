@@ -1,5 +1,6 @@
 """The hybrid ISO: an El Torito UEFI boot image that is also the GPT ESP, and the root
-squashfs as a partition named KILN-ROOT (with small stand-in files)."""
+squashfs as a partition named KILN-ROOT (with small stand-in files). The ESP is named EFI:
+an install booted from the ISO copies the kernel and initramfs from there."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ async def test_the_iso_boots_by_uefi_and_carries_the_root_as_a_named_partition(
     await iso.make(output, artifacts, "console=ttyS0", 1700000000, work, "1.0")
     table = (await process.run(["sgdisk", "--print", str(output)])).stdout.decode()
     rows = [line.split() for line in table.splitlines() if line[:4].strip().isdigit()]
-    assert rows[1][-2:] == ["EF00", "Appended2"]
+    assert rows[1][-2:] == ["EF00", "EFI"]  # where an install finds the kernel
     assert rows[2][-1] == iso.ROOT_LABEL
     with output.open("rb") as f:
         f.seek(int(rows[2][1]) * 512)
@@ -44,3 +45,5 @@ async def test_the_iso_boots_by_uefi_and_carries_the_root_as_a_named_partition(
         ["mtype", "-i", esp, "::/loader/entries/slot-a.conf"], env={"MTOOLS_SKIP_CHECK": "1"}
     )
     assert f"kiln.root=PARTLABEL={iso.ROOT_LABEL}" in entry.stdout.decode()
+    kernel = await process.run(["mtype", "-i", esp, "::/A/vmlinuz"], env={"MTOOLS_SKIP_CHECK": "1"})
+    assert kernel.stdout == b"vmlinuz" * 1000

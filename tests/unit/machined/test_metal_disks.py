@@ -95,6 +95,34 @@ def test_a_missing_disk_is_refused_before_anything_is_written(tmp_path: Path) ->
         install.check_disk(str(regular))
 
 
+def test_an_install_takes_the_kernel_from_the_boot_medium_of_the_booted_slot(
+    tmp_path: Path,
+) -> None:
+    links = _sys_block(tmp_path)
+    assert install.boot_medium_esp("/dev/vda2", links) == "/dev/vda1"
+    assert install.booted_slot("console=ttyS0 kiln.slot=B") == "B"
+    assert install.booted_slot("console=ttyS0 kiln.root=PARTLABEL=KILN-ROOT") == "A"
+    medium = tmp_path / "esp"
+    (medium / "B").mkdir(parents=True)
+    (medium / "B" / "vmlinuz").write_bytes(b"kernel")
+    with pytest.raises(InvalidRequestError, match="partition /dev/vda1 has no B/initramfs"):
+        install.kernel_files(medium, "/dev/vda1", "B")
+    (medium / "B" / "initramfs").write_bytes(b"initrd")
+    assert install.kernel_files(medium, "/dev/vda1", "B") == medium / "B"
+
+
+def test_a_root_on_a_bare_squashfs_disk_cannot_install(tmp_path: Path) -> None:
+    """Kernel and initramfs from the network, the root a whole disk: nothing to copy them
+    from, said before anything is written."""
+    root = tmp_path / "sys"
+    (root / "devices/vdb").mkdir(parents=True)
+    (root / "devices/vdb/uevent").write_text("DEVTYPE=disk\nDEVNAME=vdb\n")
+    (root / "class/block").mkdir(parents=True)
+    (root / "class/block/vdb").symlink_to(root / "devices/vdb")
+    with pytest.raises(InvalidRequestError, match="boot the image's ISO or disk image"):
+        install.boot_medium_esp("/dev/vdb", root / "class/block")
+
+
 def _signed_image(tmp_path: Path) -> tuple[Path, bytes, dict[str, bytes]]:
     private, public = manifest.generate_key(tmp_path / "keys")
     files = {"vmlinuz": b"kernel" * 10, "initramfs": b"initrd" * 10, "rootfs.squashfs": b"hsqs" * 9}

@@ -27,7 +27,7 @@ EFI, BOOT_A, BOOT_B, META, STATE, EPHEMERAL = (
     "EPHEMERAL",
 )
 STATE_MOUNT = "/system/state"
-BOOT_FILES = "/usr/lib/kiln/boot"  # in the root: vmlinuz, initramfs, systemd-bootx64.efi
+BOOT_FILES = "/usr/lib/kiln/boot"  # in the root: systemd-bootx64.efi
 TRUSTED_KEY = "/usr/share/kiln/image-signing.pub"  # in the root: the key upgrades need
 
 

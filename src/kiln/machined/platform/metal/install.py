@@ -1,12 +1,17 @@
 """Installing Kiln OS to a disk from the running image (a maintenance-mode node applying a
 config whose ``machine.install.disk`` names a disk).
 
-The disk is checked first (it must exist, be a whole disk and be large enough); nothing is
-written before that. Then: a new GPT
+The disk is checked first (it must exist, be a whole disk and be large enough), and so is the
+boot medium; nothing is written before that. Then: a new GPT
 (:mod:`kiln.machinery.osimage.layout`, random GUIDs), FAT on EFI with systemd-boot, this
 image's kernel and initramfs under ``/A`` with slot A's entry (root by PARTUUID, so another
 disk holding a Kiln OS does not confuse the boot), the running root squashfs copied raw into
 BOOT-A, ext4 on STATE and EPHEMERAL, and the config on STATE. The node then reboots into it.
+
+The kernel and initramfs come from the boot medium: the EFI partition of the disk the root
+was mounted from (the ISO, a written ``disk.raw``, an installed disk), in the directory of the
+slot that booted. The root does not carry a copy of them. A node whose kernel came over the
+network, with its root on a bare squashfs disk, cannot install.
 
 A node booted from a Kiln OS disk that was never configured (the image's ``disk.raw`` written
 to a disk) may name that disk: it keeps its partitions and slot A and only formats STATE and
@@ -39,6 +44,8 @@ PARTITION_WAIT = 30.0
 LOADER_FILE = "systemd-bootx64.efi"
 CONFIG_FILE = "config.yaml"
 OWN_ARGS = ("kiln.root=", "kiln.slot=", "BOOT_IMAGE=", "initrd=")
+SLOT_ARG = "kiln.slot="
+KERNEL_FILES = ("vmlinuz", "initramfs")
 
 
 VAR = Path("/var")  # where the installed system mounts EPHEMERAL
@@ -115,6 +122,65 @@ async def install(
     size = blockdev.squashfs_size(running_from) if running_from else 0
     if not size:
         raise InvalidRequestError("the running root is not a squashfs on a disk: cannot install")
+    esp = boot_medium_esp(running_from)
+    with partmount.mounted(esp, "vfat", readonly=True) as medium:
+        kernel_dir = kernel_files(medium, esp, booted_slot(proc_cmdline))
+        parts = await _install_to(
+            disk, running_from, size, kernel_dir, proc_cmdline, config, version
+        )
+    if carry:
+        await asyncio.to_thread(_carry, parts[layout.EPHEMERAL], carry)
+    seconds = time.monotonic() - started
+    logger.info("installed to /dev/%s in %.1fs", disk, seconds)
+    return Installed(disk, seconds)
+
+
+def boot_medium_esp(running_from: str, sys_block: Path = blockdev.SYS_BLOCK) -> str:
+    """The EFI partition of the disk the root ``running_from`` is on: where this boot's
+    kernel and initramfs are. InvalidRequestError when there is none."""
+    disk = blockdev.disk_of(running_from, sys_block)
+    esp = blockdev.partitions(disk, sys_block).get(layout.EFI)
+    if esp is None:
+        raise InvalidRequestError(
+            f"cannot install: the root was mounted from {running_from}, whose disk has no "
+            f"{layout.EFI} partition holding this image's kernel and initramfs (they came "
+            "over the network); boot the image's ISO or disk image to install"
+        )
+    return esp
+
+
+def booted_slot(proc_cmdline: str) -> str:
+    """The slot this boot came from (``kiln.slot=``; the ISO and ``disk.raw`` boot ``A``)."""
+    for word in proc_cmdline.split():
+        if word.startswith(SLOT_ARG):
+            return word.removeprefix(SLOT_ARG)
+    return "A"
+
+
+def kernel_files(medium: Path, esp: str, slot: str) -> Path:
+    """The directory of the mounted boot medium ``medium`` holding ``slot``'s kernel and
+    initramfs; InvalidRequestError names what is missing."""
+    directory = medium / slot
+    for name in KERNEL_FILES:
+        if not (directory / name).is_file():
+            raise InvalidRequestError(
+                f"cannot install: the boot medium's {layout.EFI} partition {esp} has no "
+                f"{slot}/{name}"
+            )
+    return directory
+
+
+async def _install_to(
+    disk: str,
+    running_from: str,
+    size: int,
+    kernel_dir: Path,
+    proc_cmdline: str,
+    config: MachineConfig,
+    version: str,
+) -> dict[str, str]:
+    """Partition and fill ``disk``; its partitions by name."""
+    section = config.machine_config.machine.install
     logger.info("installing Kiln OS %s to /dev/%s", version, disk)
     guids = {p.name: str(uuid.uuid4()).upper() for p in layout.LAYOUT}
     target = f"/dev/{disk}"
@@ -128,12 +194,8 @@ async def install(
         await process.run(["mkfs.ext4", "-F", "-q", "-L", name, parts[name]], timeout=300)
     await asyncio.to_thread(blockdev.copy, running_from, parts[layout.BOOT_A], size)
     cmdline = boot_cmdline(proc_cmdline, section.extra_kernel_args)
-    await asyncio.to_thread(_write_partitions, parts, version, cmdline, guids, config)
-    if carry:
-        await asyncio.to_thread(_carry, parts[layout.EPHEMERAL], carry)
-    seconds = time.monotonic() - started
-    logger.info("installed to /dev/%s in %.1fs", disk, seconds)
-    return Installed(disk, seconds)
+    await asyncio.to_thread(_write_partitions, parts, kernel_dir, version, cmdline, guids, config)
+    return parts
 
 
 async def _format_in_place(config: MachineConfig, disk: str) -> None:
@@ -167,23 +229,29 @@ def _read(*paths: str) -> list[str]:
 
 
 def _write_partitions(
-    parts: dict[str, str], version: str, cmdline: str, guids: dict[str, str], config: MachineConfig
+    parts: dict[str, str],
+    kernel_dir: Path,
+    version: str,
+    cmdline: str,
+    guids: dict[str, str],
+    config: MachineConfig,
 ) -> None:
     with partmount.mounted(parts[layout.EFI], "vfat") as mounted_esp:
-        write_boot_files(mounted_esp, Path(layout.BOOT_FILES), version, cmdline, guids)
+        write_boot_files(mounted_esp, kernel_dir, version, cmdline, guids)
     _write_config(parts[layout.STATE], config)
 
 
 def write_boot_files(
-    esp_root: Path, boot_files: Path, version: str, cmdline: str, guids: dict[str, str]
+    esp_root: Path, kernel_dir: Path, version: str, cmdline: str, guids: dict[str, str]
 ) -> None:
-    """systemd-boot, slot A's kernel, initramfs and entry on a fresh ESP."""
+    """systemd-boot (from the root), slot A's kernel and initramfs (from ``kernel_dir``) and
+    entry on a fresh ESP."""
     loader = esp_root / "EFI/BOOT/BOOTX64.EFI"
     loader.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(boot_files / LOADER_FILE, loader)
+    shutil.copyfile(Path(layout.BOOT_FILES) / LOADER_FILE, loader)
     (esp_root / "A").mkdir(exist_ok=True)
-    for name in ("vmlinuz", "initramfs"):
-        shutil.copyfile(boot_files / name, esp_root / "A" / name)
+    for name in KERNEL_FILES:
+        shutil.copyfile(kernel_dir / name, esp_root / "A" / name)
     (esp_root / bootentries.LOADER_CONF).parent.mkdir(parents=True, exist_ok=True)
     (esp_root / bootentries.LOADER_CONF).write_text(bootentries.LOADER_TEXT)
     bootentries.write_release(esp_root, "A", "kiln-os", version)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the resource definitions load with the node, after the API 
 
 logger = logging.getLogger(__name__)
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME = 2, 4, 8, 1 << 21
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RELATIME = 1, 2, 4, 8, 1 << 21
 RB_AUTOBOOT, RB_POWER_OFF, RB_DISABLE_CAD = 0x01234567, 0x4321FEDC, 0
 REAP_INTERVAL = 2.0
 
