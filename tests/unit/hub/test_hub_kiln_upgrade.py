@@ -125,6 +125,11 @@ def test_a_machine_sent_an_image_is_followed_until_it_runs_it_or_fell_back() -> 
     other = RUNNING.model_copy(update={"version": "0.1.5"})
     status, done = machine_upgrade.followed(other, late)
     assert status.paused == "runs Kiln 0.1.5 5 minutes after being sent Kiln 0.2.0"
+    assert late.upgraded_at is not None
+    stayed = RUNNING.model_copy(update={"connected_since": late.upgraded_at - timedelta(hours=1)})
+    status, done = machine_upgrade.followed(stayed, late)  # never went away: never rebooted
+    assert "connected all along: it never rebooted into it" in status.paused
+    assert "fell back" not in status.paused
 
 
 async def test_a_machine_whose_firmware_gave_the_new_slot_up_pauses_the_rollout_at_once() -> None:

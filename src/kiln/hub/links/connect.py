@@ -65,7 +65,7 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
         previous = self._links.add(link)
         if previous is not None and previous.task is not None:
             previous.task.cancel()
-        await self._machines.change(uuid, _connected(first.hello.facts, self._replica))
+        await self._machines.change(uuid, _connected(first.hello.facts, self._replica, new=True))
         logger.info("machine %s connected (%d connected)", uuid, len(self._links))
         try:
             while (message := await self._read(context)) is not None:
@@ -125,11 +125,16 @@ def facts_of(facts: pb.Facts) -> MachineFacts:
     )
 
 
-def _connected(facts: pb.Facts, replica: str) -> Any:
+def _connected(facts: pb.Facts, replica: str, *, new: bool = False) -> Any:
+    """The change for a link coming up (``new``) or reporting new facts."""
+
     def change(spec: MachineSpec) -> None:
+        now = clock.now()
+        if new or not spec.connected or spec.connected_since is None:
+            spec.connected_since = now
         spec.connected = True
         spec.replica = replica
-        spec.last_seen = clock.now()
+        spec.last_seen = now
         spec.facts = facts_of(facts)
 
     return change

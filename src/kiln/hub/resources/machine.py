@@ -55,4 +55,5 @@ class MachineSpec(Spec):
     connected: bool = False
     replica: str = ""  # the hub replica holding its link while connected
     last_seen: datetime | None = None
+    connected_since: datetime | None = None  # when its current link came up
     facts: MachineFacts = Field(default_factory=MachineFacts)

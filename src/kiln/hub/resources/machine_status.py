@@ -40,6 +40,7 @@ class MachineStatusSpec(Spec):
     hostname: str = ""
     connected: bool = False
     last_seen: datetime | None = None
+    connected_since: datetime | None = None
     revoked: bool = False
     stage: str = ""
     version: str = ""

@@ -83,7 +83,14 @@ def followed(
     late = sent is None or clock.now() - sent > UPGRADE_GRACE
     if machine.connected and machine.stage == "running" and late:
         minutes = UPGRADE_GRACE.seconds // 60
-        if machine.version == status.upgrade_from:
+        since = machine.connected_since
+        if sent is not None and since is not None and since < sent:
+            why = (
+                f"still on Kiln {machine.version} {minutes} minutes after being sent Kiln "
+                f"{target}, connected all along: it never rebooted into it (the image did "
+                "not reach it whole, or the machine did not switch; see its logs)"
+            )
+        elif machine.version == status.upgrade_from:
             why = (
                 f"still on Kiln {machine.version} {minutes} minutes after being sent Kiln "
                 f"{target}: it fell back to its previous system"

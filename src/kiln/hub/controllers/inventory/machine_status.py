@@ -43,6 +43,7 @@ def status_of(machine: MachineSpec) -> MachineStatusSpec:
         hostname=facts.hostname,
         connected=machine.connected,
         last_seen=machine.last_seen,
+        connected_since=machine.connected_since if machine.connected else None,
         revoked=machine.revoked,
         stage=facts.stage,
         version=facts.version,
