@@ -17,7 +17,7 @@ from kiln.machined.etcd import (
     EtcdUnavailableError,
     EtcdUnreachableError,
 )
-from kiln.machined.etcd.rpc import target, translate
+from kiln.machined.etcd.rpc import retry_read, target, translate
 from kiln.machined.etcd.snapshots import etcd_message, restore_error
 
 ENDPOINT = "https://127.0.0.11:2379"
@@ -126,3 +126,22 @@ def test_an_etcdutl_failure_names_its_error_line_else_its_last_plain_line() -> N
     )
     error = restore_error(exc)
     assert str(error) == "etcd snapshot restore failed: snapshot missing hash"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "again"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: leader changed", True),
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader", True),
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: request timed out", True),
+        (grpc.StatusCode.UNAVAILABLE, "etcdserver: rpc not supported for learner", False),
+        (grpc.StatusCode.UNAVAILABLE, "Socket closed", False),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded", False),
+        (grpc.StatusCode.NOT_FOUND, "etcdserver: member not found", False),
+    ],
+)
+def test_a_read_is_asked_again_only_when_etcd_took_it_but_could_not_serve_it(
+    code: grpc.StatusCode, message: str, again: bool
+) -> None:
+    exc = failed(code, message)
+    assert retry_read(exc, translate("get", ENDPOINT, exc)) is again

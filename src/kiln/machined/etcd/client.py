@@ -41,6 +41,8 @@ Call = Callable[[grpc.aio.Channel, float], Awaitable[T]]
 """One request on a ready channel, with its deadline in seconds from now."""
 
 HEALTH_KEY = b"health"  # what etcdctl reads to check an endpoint's health
+READ_RETRY_WAIT = 0.025  # between attempts of a read etcd could not serve (etcd's client: 25 ms)
+MIN_DEADLINE = 0.001
 
 
 class EtcdClient:
@@ -78,21 +80,37 @@ class EtcdClient:
         )
 
     async def _at(
-        self, what: str, endpoint: str, call: Call[T], command_timeout: float | None = None
+        self,
+        what: str,
+        endpoint: str,
+        call: Call[T],
+        command_timeout: float | None = None,
+        *,
+        read_only: bool = False,
     ) -> T:
-        """``call`` through ``endpoint``."""
+        """``call`` through ``endpoint`` within the command timeout. A ``read_only`` call is
+        made again while etcd answers that it cannot serve it now (no leader, leader changed,
+        request timed out), as etcd's own client does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (command_timeout or self.command_timeout)
         async with rpc.connect(what, endpoint, self.tls, self.dial_timeout) as channel:
-            try:
-                return await call(channel, command_timeout or self.command_timeout)
-            except grpc.aio.AioRpcError as exc:
-                raise rpc.translate(what, endpoint, exc) from exc
+            while True:
+                try:
+                    return await call(channel, max(deadline - loop.time(), MIN_DEADLINE))
+                except grpc.aio.AioRpcError as exc:
+                    error = rpc.translate(what, endpoint, exc)
+                    again = read_only and rpc.retry_read(exc, error)
+                    if not again or deadline - loop.time() <= READ_RETRY_WAIT:
+                        raise error from exc
+                    logger.debug("etcd %s: %s; asking again", what, error.detail)
+                await asyncio.sleep(READ_RETRY_WAIT)
 
-    async def _any(self, what: str, call: Call[T]) -> T:
+    async def _any(self, what: str, call: Call[T], *, read_only: bool = False) -> T:
         """``call`` through the first endpoint that takes it."""
         unreachable: list[EtcdUnreachableError] = []
         for endpoint in self.endpoints:
             try:
-                return await self._at(what, endpoint, call)
+                return await self._at(what, endpoint, call, read_only=read_only)
             except EtcdUnreachableError as exc:
                 logger.debug("etcd %s: %s; trying the next endpoint", what, exc.detail)
                 unreachable.append(exc)
@@ -108,7 +126,7 @@ class EtcdClient:
             request = rpc_pb2.MemberListRequest(linearizable=True)
             return await rpc_pb2_grpc.ClusterStub(channel).MemberList(request, timeout=seconds)
 
-        answer = await self._any("member list", call)
+        answer = await self._any("member list", call, read_only=True)
         return [reports.member_from(member) for member in answer.members]
 
     async def member_add(
@@ -169,7 +187,7 @@ class EtcdClient:
     async def status(self, endpoint: str | None = None) -> EndpointStatus:
         """The status of one member, through its own ``endpoint`` (default: the first)."""
         target = endpoint or self.endpoints[0]
-        answer = await self._at("endpoint status", target, _status)
+        answer = await self._at("endpoint status", target, _status, read_only=True)
         return reports.status_from(target, answer)
 
     async def statuses(self) -> list[EndpointStatus]:
@@ -195,14 +213,14 @@ class EtcdClient:
     async def _health(self, endpoint: str) -> EndpointHealth:
         started = time.monotonic()
         try:
-            await self._at("endpoint health", endpoint, _read_health_key)
+            await self._at("endpoint health", endpoint, _read_health_key, read_only=True)
         except EtcdCommandError as exc:
             if exc.detail != rpc.PERMISSION_DENIED:
                 took = reports.go_duration(time.monotonic() - started)
                 return EndpointHealth(endpoint=endpoint, health=False, took=took, error=exc.detail)
         took = reports.go_duration(time.monotonic() - started)
         try:
-            alarms = await self._at("alarm list", endpoint, _alarms)
+            alarms = await self._at("alarm list", endpoint, _alarms, read_only=True)
         except EtcdCommandError:
             error = "Unable to fetch the alarm list"
             return EndpointHealth(endpoint=endpoint, health=False, took=took, error=error)
@@ -279,7 +297,7 @@ class EtcdClient:
             request = rpc_pb2.RangeRequest(key=key.encode())
             return await rpc_pb2_grpc.KVStub(channel).Range(request, timeout=seconds)
 
-        answer = await self._any("get", call)
+        answer = await self._any("get", call, read_only=True)
         return answer.kvs[0].value if answer.kvs else None
 
     async def try_lock(self, key: str, holder: str, ttl: int) -> int | None:

@@ -63,6 +63,13 @@ def translate(what: str, endpoint: str, exc: grpc.aio.AioRpcError) -> EtcdComman
     return EtcdCommandError(what, detail, tail)
 
 
+def retry_read(exc: grpc.aio.AioRpcError, error: EtcdCommandError) -> bool:
+    """Whether a read-only call that failed so is worth making again through the same
+    endpoint: etcd took it but could not serve it now (no leader, leader changed, request
+    timed out). Not when the endpoint did not take it (another may), nor past the deadline."""
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and not isinstance(error, EtcdUnreachableError)
+
+
 def target(endpoint: str) -> str:
     """``host:port`` of an ``https://host:port`` client URL; ValueError for anything else."""
     parts = urllib.parse.urlsplit(endpoint)
