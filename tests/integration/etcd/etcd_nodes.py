@@ -76,7 +76,7 @@ class Node:
     def client(self, *others: Node) -> EtcdClient:
         """A client of this node's member (and of ``others``), with the node's client cert."""
         endpoints = [self.member.client_url, *(node.member.client_url for node in others)]
-        return EtcdClient(endpoints, self.member.certs.client_tls(), etcdctl=self.binaries.etcdctl)
+        return EtcdClient(endpoints, self.member.certs.client_tls())
 
     async def open(self) -> None:
         await self.supervisor.__aenter__()

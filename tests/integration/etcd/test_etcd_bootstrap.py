@@ -77,7 +77,6 @@ async def test_clients_without_a_certificate_from_the_etcd_ca_are_refused(
     client = EtcdClient(
         [node.member.client_url],
         tls,
-        etcdctl=node.binaries.etcdctl,
         dial_timeout=1.0,
         command_timeout=1.0,
     )

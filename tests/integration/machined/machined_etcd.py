@@ -19,7 +19,7 @@ from machined_cluster import Cluster, eventually, insecure, machine_status, main
 from machined_cluster import running as runs
 
 from kiln.ctl.main import run
-from kiln.machined.etcd import EtcdBinaries, EtcdCertPaths, EtcdClient, EtcdError
+from kiln.machined.etcd import EtcdCertPaths, EtcdClient, EtcdError
 from kiln.machined.testing import NodeProcess
 from kiln.machinery import kilnconfig
 from kiln.machinery.api import machine_pb2
@@ -107,10 +107,10 @@ async def wait_ready(cluster: Cluster, node: NodeProcess, within: float = 30.0) 
 
 
 def etcd_client(node: NodeProcess) -> EtcdClient:
-    """etcdctl against the node's member, with the client certificate the node issued itself."""
+    """A client of the node's member, with the client certificate the node issued itself."""
     tls = EtcdCertPaths(node.state_dir / "secrets" / "etcd").client_tls()
     endpoint = f"https://{node.host}:2379"
-    return EtcdClient([endpoint], tls, etcdctl=EtcdBinaries.find().etcdctl)
+    return EtcdClient([endpoint], tls)
 
 
 async def put(node: NodeProcess, key: str, value: str, within: float = 20.0) -> None:

@@ -51,6 +51,7 @@ def test_temporary_errors_are_the_ones_worth_retrying() -> None:
     }
     assert temporary == {
         "EtcdUnavailableError",
+        "EtcdUnreachableError",
         "EtcdLearnerNotReadyError",
         "EtcdMemberIdTakenError",
         "EtcdTooManyLearnersError",

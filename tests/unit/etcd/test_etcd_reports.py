@@ -1,58 +1,36 @@
-"""etcdctl's JSON, as etcd 3.5.1 prints it, parsed into typed reports; its failures
-translated into etcd errors."""
+"""etcd's gRPC answers, as etcd 3.5 sends them, made into typed reports."""
 
 from __future__ import annotations
 
 import pytest
 
-from kiln import process
-from kiln.machined.etcd import (
-    EtcdCommandError,
-    EtcdLearnerNotReadyError,
-    EtcdMemberNotFoundError,
-    EtcdTooManyLearnersError,
-    EtcdUnavailableError,
-    hex_id,
-    parse_member_id,
-)
-from kiln.machined.etcd.client import etcd_message, translate
+from kiln.machined.etcd import hex_id, parse_member_id
+from kiln.machined.etcd.api import rpc_pb2
+from kiln.machined.etcd.client import lock_transaction
 from kiln.machined.etcd.reports import (
     find_member,
-    parse_health,
-    parse_member_added,
-    parse_members,
-    parse_statuses,
+    go_duration,
+    member_added_from,
+    member_from,
+    status_from,
 )
 
-MEMBER_LIST = (
-    b'{"header":{"cluster_id":16176922636381656399,"member_id":1526894772021103729,'
-    b'"raft_term":2},"members":[{"ID":1526894772021103729,"name":"n11","peerURLs":'
-    b'["https://127.0.0.11:2380"],"clientURLs":["https://127.0.0.11:2379"]},'
-    b'{"ID":17442098696577175917,"peerURLs":["https://127.0.0.12:2380"],"isLearner":true}]}'
+HEADER = rpc_pb2.ResponseHeader(
+    cluster_id=16176922636381656399, member_id=1526894772021103729, raft_term=2
 )
-MEMBER_ADDED = (
-    b'{"header":{"cluster_id":16176922636381656399,"member_id":1526894772021103729,'
-    b'"raft_term":2},"member":{"ID":17442098696577175917,"peerURLs":'
-    b'["https://127.0.0.12:2380"],"isLearner":true},"members":[{"ID":1526894772021103729,'
-    b'"name":"n11","peerURLs":["https://127.0.0.11:2380"],"clientURLs":'
-    b'["https://127.0.0.11:2379"]},{"ID":17442098696577175917,"peerURLs":'
-    b'["https://127.0.0.12:2380"],"isLearner":true}]}'
+STARTED = rpc_pb2.Member(
+    ID=1526894772021103729,
+    name="n11",
+    peerURLs=["https://127.0.0.11:2380"],
+    clientURLs=["https://127.0.0.11:2379"],
 )
-STATUS = (
-    b'[{"Endpoint":"https://127.0.0.13:2379","Status":{"header":{"cluster_id":'
-    b'16176922636381656399,"member_id":1243426218249989897,"revision":1,"raft_term":4},'
-    b'"version":"3.5.1","dbSize":20480,"leader":1526894772021103729,"raftIndex":30,'
-    b'"raftTerm":4,"raftAppliedIndex":30,"dbSizeInUse":16384,"isLearner":true}}]'
-)
-HEALTH = (
-    b'[{"endpoint":"https://127.0.0.11:2379","health":true,"took":"6.9ms"},'
-    b'{"endpoint":"https://127.0.0.13:2379","health":false,"took":"5.0s",'
-    b'"error":"context deadline exceeded"}]'
+NEW_LEARNER = rpc_pb2.Member(
+    ID=17442098696577175917, peerURLs=["https://127.0.0.12:2380"], isLearner=True
 )
 
 
 def test_member_ids_stay_uint64_and_print_in_hex() -> None:
-    members = parse_members(MEMBER_LIST)
+    members = [member_from(STARTED), member_from(NEW_LEARNER)]
     assert [m.id for m in members] == [1526894772021103729, 17442098696577175917]
     assert members[1].hex_id == "f20ec85a32c9516d" == hex_id(17442098696577175917)
     assert parse_member_id("f20ec85a32c9516d") == 17442098696577175917
@@ -63,7 +41,7 @@ def test_member_ids_stay_uint64_and_print_in_hex() -> None:
 
 
 def test_a_learner_that_never_started_has_no_name_and_no_client_urls() -> None:
-    started, learner = parse_members(MEMBER_LIST)
+    started, learner = member_from(STARTED), member_from(NEW_LEARNER)
     assert started.started and started.voting and started.client_urls
     assert not learner.started and learner.is_learner and learner.client_urls == ()
     assert find_member([started, learner], peer_url="https://127.0.0.12:2380") is learner
@@ -71,70 +49,80 @@ def test_a_learner_that_never_started_has_no_name_and_no_client_urls() -> None:
 
 
 def test_an_added_member_gets_its_initial_cluster_with_its_own_name() -> None:
-    added = parse_member_added(MEMBER_ADDED)
-    assert added.member.is_learner
+    answer = rpc_pb2.MemberAddResponse(
+        header=HEADER, member=NEW_LEARNER, members=[STARTED, NEW_LEARNER]
+    )
+    added = member_added_from(answer)
+    assert added.member.is_learner and added.header.cluster_id == 16176922636381656399
     assert added.initial_cluster("n12") == [
         ("n11", "https://127.0.0.11:2380"),
         ("n12", "https://127.0.0.12:2380"),
     ]
 
 
-def test_status_and_health() -> None:
-    [status] = parse_statuses(STATUS)
+def test_every_peer_url_is_in_the_initial_cluster_and_unstarted_others_go_by_id() -> None:
+    two_urls = rpc_pb2.Member(
+        ID=10, name="a", peerURLs=["https://10.0.0.1:2380", "https://[fd00::1]:2380"]
+    )
+    not_started = rpc_pb2.Member(ID=11, peerURLs=["https://10.0.0.2:2380"])
+    new = rpc_pb2.Member(ID=12, peerURLs=["https://10.0.0.3:2380"], isLearner=True)
+    answer = rpc_pb2.MemberAddResponse(member=new, members=[two_urls, not_started, new])
+    assert member_added_from(answer).initial_cluster("c") == [
+        ("a", "https://10.0.0.1:2380"),
+        ("a", "https://[fd00::1]:2380"),
+        (hex_id(11), "https://10.0.0.2:2380"),
+        ("c", "https://10.0.0.3:2380"),
+    ]
+
+
+def test_status_names_the_endpoint_the_member_and_its_leader() -> None:
+    answer = rpc_pb2.StatusResponse(
+        header=rpc_pb2.ResponseHeader(member_id=1243426218249989897, raft_term=4),
+        version="3.5.1",
+        dbSize=20480,
+        dbSizeInUse=16384,
+        leader=1526894772021103729,
+        raftIndex=30,
+        raftTerm=4,
+        raftAppliedIndex=30,
+        isLearner=True,
+        errors=["NOSPACE"],
+    )
+    status = status_from("https://127.0.0.13:2379", answer)
+    assert status.endpoint == "https://127.0.0.13:2379"
     assert status.member_id == 1243426218249989897 and not status.is_leader
+    assert status.leader == 1526894772021103729
     assert status.status.is_learner and status.status.raft_applied_index == 30
-    healthy, unhealthy = parse_health(HEALTH)
-    assert healthy.health and not unhealthy.health
-    assert unhealthy.error == "context deadline exceeded"
-
-
-def test_unexpected_output_is_an_etcd_error_naming_the_command() -> None:
-    with pytest.raises(EtcdCommandError, match="member list failed: unexpected output"):
-        parse_members(b'{"members": [{"name": "no id"}]}')
-    with pytest.raises(EtcdCommandError, match="endpoint status"):
-        parse_statuses(b"not json")
-
-
-def failed(
-    *stderr: str, error: type[process.ProcessError] = process.ProcessError
-) -> process.ProcessError:
-    return error(["etcdctl", "member"], "exited with code 1", stderr="\n".join(stderr).encode())
-
-
-LOG_LINE = '{"level":"warn","msg":"retrying of unary invoker failed"}'
+    assert status.status.db_size_in_use == 16384 and status.status.errors == ("NOSPACE",)
+    leading = rpc_pb2.StatusResponse(header=rpc_pb2.ResponseHeader(member_id=7), leader=7)
+    assert status_from("https://x:2379", leading).is_leader
 
 
 @pytest.mark.parametrize(
-    ("message", "kind"),
+    ("seconds", "printed"),
     [
-        ("etcdserver: member not found", EtcdMemberNotFoundError),
-        (
-            "etcdserver: can only promote a learner member which is in sync with leader",
-            EtcdLearnerNotReadyError,
-        ),
-        ("etcdserver: too many learner members in cluster", EtcdTooManyLearnersError),
-        ("etcdserver: unhealthy cluster", EtcdUnavailableError),
-        ("context deadline exceeded", EtcdUnavailableError),
-        ("etcdserver: Peer URLs already exists", EtcdCommandError),
+        (0, "0s"),
+        (0.0000005, "500ns"),
+        (0.00085, "850µs"),
+        (0.0069, "6.9ms"),
+        (0.012345678, "12.345678ms"),
+        (1.5, "1.5s"),
+        (5, "5s"),
     ],
 )
-def test_etcd_messages_become_typed_errors(message: str, kind: type[EtcdCommandError]) -> None:
-    error = translate("member add", failed(LOG_LINE, f"Error: {message}"))
-    assert type(error) is kind
-    assert str(error) == f"etcd member add failed: {message}"
-    assert error.detail == message
-    assert error.lines()[-1] == f"Error: {message}"
+def test_took_times_print_as_go_durations(seconds: float, printed: str) -> None:
+    assert go_duration(seconds) == printed
 
 
-def test_the_message_is_the_error_line_else_the_last_plain_line() -> None:
-    assert etcd_message([LOG_LINE, "Error: boom", LOG_LINE]) == "boom"
-    assert etcd_message(["Snapshot saved", "Failed to get the status of endpoint x", LOG_LINE]) == (
-        "Failed to get the status of endpoint x"
-    )
-    assert etcd_message([LOG_LINE]) == ""
-    assert str(translate("defrag", failed(LOG_LINE))) == "etcd defrag failed: exited with code 1"
-
-
-def test_a_timeout_is_unavailability() -> None:
-    error = translate("member list", failed(error=process.ProcessTimeoutError))
-    assert isinstance(error, EtcdUnavailableError) and error.temporary
+def test_a_lock_is_a_put_under_the_lease_if_the_key_was_never_created() -> None:
+    txn = lock_transaction("/kiln/lock", "node-1", 0x1234)
+    [compare] = txn.compare
+    assert compare.key == b"/kiln/lock"
+    assert compare.target == rpc_pb2.Compare.CREATE
+    assert compare.result == rpc_pb2.Compare.EQUAL
+    assert compare.WhichOneof("target_union") == "create_revision"
+    assert compare.create_revision == 0
+    [op] = txn.success
+    assert op.request_put.key == b"/kiln/lock" and op.request_put.value == b"node-1"
+    assert op.request_put.lease == 0x1234
+    assert not txn.failure

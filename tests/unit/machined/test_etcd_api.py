@@ -20,21 +20,20 @@ from kiln.machined.etcd import (
     EtcdUnavailableError,
     Member,
 )
+from kiln.machined.etcd.reports import ResponseHeader, StatusBody
 from kiln.machinery.api import machine_pb2
 from kiln.machinery.client import Client, ClientError, resolve
 
-STATUS = EndpointStatus.model_validate(
-    {
-        "Endpoint": "https://127.0.0.1:2379",
-        "Status": {
-            "header": {"member_id": 10},
-            "version": "3.5.1",
-            "dbSize": 20480,
-            "leader": 10,
-            "raftIndex": 7,
-            "raftTerm": 2,
-        },
-    }
+STATUS = EndpointStatus(
+    endpoint="https://127.0.0.1:2379",
+    status=StatusBody(
+        header=ResponseHeader(member_id=10),
+        version="3.5.1",
+        db_size=20480,
+        leader=10,
+        raft_index=7,
+        raft_term=2,
+    ),
 )
 
 

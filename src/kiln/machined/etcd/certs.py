@@ -6,7 +6,7 @@ Three leaf certificates with ECDSA P-256 keys, each for server *and* client auth
   the node's addresses. etcd also dials itself with it (its gRPC gateway), hence clientAuth.
 - **peer** (member-to-member port): SANs the hostname and the node's addresses. etcd checks that
   a peer connecting to it comes from an address its certificate names.
-- **client** (the node's own etcdctl, later kube-apiserver): clientAuth only, CN
+- **client** (the node's own etcd client, later kube-apiserver): clientAuth only, CN
   :data:`CLIENT_COMMON_NAME`.
 
 They live in one secrets directory, each file 0600, written all at once::

@@ -4,7 +4,7 @@
 
     KilnError
     └── EtcdError
-        ├── EtcdBinaryNotFoundError     etcd, etcdctl or etcdutl is not where it was looked for
+        ├── EtcdBinaryNotFoundError     etcd or etcdutl is not where it was looked for
         ├── EtcdConfigError             a member config is invalid (e.g. extra args overriding
         │                               flags Kiln manages)
         ├── EtcdCertificateError        the member's certificates cannot be made or written
@@ -12,9 +12,11 @@
         │                               (bootstrap over existing data, leaving as the last member)
         ├── EtcdServiceError            etcd did not come up under the supervisor in time
         │                               (carries the service's state and the end of its log)
-        └── EtcdCommandError            etcdctl or etcdutl failed; names the command and etcd's
-            │                           own message
+        └── EtcdCommandError            a request to etcd (gRPC) or etcdutl failed; names the
+            │                           operation and etcd's own message
             ├── EtcdUnavailableError        no endpoint answered in time (temporary)
+            │   └── EtcdUnreachableError        an endpoint did not take the request (no
+            │                                   connection, or a learner refusing it)
             ├── EtcdMemberNotFoundError     the member is not (or no longer) in the cluster
             ├── EtcdLearnerNotReadyError    a learner is not yet in sync with the leader
             │                               (temporary: promote again later)
@@ -24,8 +26,8 @@
                                             member is joining)
 
 Errors whose ``temporary`` is True may succeed when tried again after a while.
-:class:`kiln.process.ProcessError` from the etcd programs is translated into
-:class:`EtcdCommandError` once, in :mod:`kiln.machined.etcd.client` and
+Failed gRPC calls are translated into :class:`EtcdCommandError` once, in
+:mod:`kiln.machined.etcd.rpc`; :class:`kiln.process.ProcessError` from etcdutl once, in
 :mod:`kiln.machined.etcd.snapshots`.
 """
 
@@ -73,8 +75,9 @@ class EtcdServiceError(EtcdError):
 
 
 class EtcdCommandError(EtcdError):
-    """An etcd program failed. ``what`` is the operation ("member add"), ``detail`` what etcd
-    said ("etcdserver: Peer URLs already exists"), ``stderr_tail`` its last lines of output."""
+    """A request to etcd or an etcd program failed. ``what`` is the operation ("member add"),
+    ``detail`` what etcd said ("etcdserver: Peer URLs already exists"), ``stderr_tail`` the
+    last lines of the program's output, or where the request went and its gRPC status."""
 
     def __init__(self, what: str, detail: str, stderr_tail: Sequence[str] = ()) -> None:
         self.what = what
@@ -85,13 +88,18 @@ class EtcdCommandError(EtcdError):
     def lines(self) -> list[str]:
         if not self.stderr_tail:
             return [str(self)]
-        return [f"{self}; its output ended with:", *self.stderr_tail]
+        return [f"{self}; details:", *self.stderr_tail]
 
 
 class EtcdUnavailableError(EtcdCommandError):
     """No endpoint answered in time (not started, unreachable, or no quorum)."""
 
     temporary = True
+
+
+class EtcdUnreachableError(EtcdUnavailableError):
+    """An endpoint did not take the request: no connection in time, or a learner refusing it
+    (etcd serves learners little). Another endpoint may; a cluster-wide request tries it."""
 
 
 class EtcdMemberNotFoundError(EtcdCommandError):

@@ -232,7 +232,7 @@ async def _hand_over_leadership(
             f"etcd member {member.name} is the only voting member; nobody can take over"
         )
     target = await _most_caught_up(client, candidates)
-    # etcdctl asks each endpoint in turn whether it leads: this member's comes first.
+    # move_leader asks each endpoint in turn whether it leads: this member's comes first.
     mover = client.with_endpoints([member.local_client_url, *client_urls(candidates)])
     await mover.move_leader(target.id)
     logger.info("etcd leadership moved from %s to %s", me.hex_id, target.hex_id)

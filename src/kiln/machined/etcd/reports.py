@@ -1,30 +1,29 @@
-"""What etcdctl reports, as typed values: members, endpoint status, endpoint health.
+"""What etcd answers, as typed values: members, endpoint status, endpoint health.
 
-etcdctl's JSON (``-w json``) prints member and cluster ids as decimal uint64 numbers (tables
-print them in hex); they stay ``int`` here and :func:`hex_id` formats them for people and for
-etcdctl's own arguments. Fields etcd leaves empty are omitted from its JSON (``isLearner`` when
-false, ``name`` and ``clientURLs`` of a member that has not started yet).
+Made from etcd's gRPC answers (:mod:`kiln.machined.etcd.api`) by the ``*_from`` functions.
+Member and cluster ids are uint64 numbers; they stay ``int`` here and :func:`hex_id` formats
+them for people. A member that has not started yet has no name and no client URLs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from kiln.machined.etcd.errors import EtcdCommandError
+from kiln.machined.etcd.api import rpc_pb2
 
 UINT64 = Annotated[int, Field(ge=0, lt=2**64)]
 
 
 def hex_id(member_id: int) -> str:
-    """A member id as etcd spells it for people and etcdctl arguments: ``8e9e05c52164694d``."""
+    """A member id as etcd spells it for people: ``8e9e05c52164694d``."""
     return f"{member_id:x}"
 
 
 def parse_member_id(text: str | int) -> int:
-    """A member id from an int or a hex string (as etcdctl tables and Kiln print it)."""
+    """A member id from an int or a hex string (as etcd's tools and Kiln print it)."""
     if isinstance(text, int):
         value = text
     else:
@@ -38,18 +37,18 @@ def parse_member_id(text: str | int) -> int:
 
 
 class _Report(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True)
 
 
 class Member(_Report):
     """A cluster member. A member that was added but has not started yet has no name and no
     client URLs."""
 
-    id: UINT64 = Field(alias="ID")
+    id: UINT64
     name: str = ""
-    peer_urls: tuple[str, ...] = Field(default=(), alias="peerURLs")
-    client_urls: tuple[str, ...] = Field(default=(), alias="clientURLs")
-    is_learner: bool = Field(default=False, alias="isLearner")
+    peer_urls: tuple[str, ...] = ()
+    client_urls: tuple[str, ...] = ()
+    is_learner: bool = False
 
     @property
     def hex_id(self) -> str:
@@ -70,21 +69,18 @@ class ResponseHeader(_Report):
     raft_term: int = 0
 
 
-class MemberList(_Report):
-    header: ResponseHeader = Field(default_factory=ResponseHeader)
-    members: tuple[Member, ...] = ()
-
-
 class MemberAdded(_Report):
-    """The answer to ``member add``: the new member and every member including it."""
+    """The answer to a member add: the new member and every member including it."""
 
     header: ResponseHeader = Field(default_factory=ResponseHeader)
     member: Member
     members: tuple[Member, ...] = ()
 
     def initial_cluster(self, name: str) -> list[tuple[str, str]]:
-        """``(name, peer URL)`` pairs for the new member's ``--initial-cluster``, with ``name``
-        for the new member (which has none yet)."""
+        """``(name, peer URL)`` pairs for the new member's ``--initial-cluster``, as etcdctl
+        prints them after ``member add``: every peer URL of every member in the answer, named
+        ``name`` for the new member (which has none yet); another member that has not started
+        is named by its hex id."""
         pairs: list[tuple[str, str]] = []
         for member in self.members:
             member_name = name if member.id == self.member.id else member.name or member.hex_id
@@ -95,21 +91,21 @@ class MemberAdded(_Report):
 class StatusBody(_Report):
     header: ResponseHeader = Field(default_factory=ResponseHeader)
     version: str = ""
-    db_size: int = Field(default=0, alias="dbSize")
-    db_size_in_use: int = Field(default=0, alias="dbSizeInUse")
+    db_size: int = 0
+    db_size_in_use: int = 0
     leader: UINT64 = 0
-    raft_index: int = Field(default=0, alias="raftIndex")
-    raft_term: int = Field(default=0, alias="raftTerm")
-    raft_applied_index: int = Field(default=0, alias="raftAppliedIndex")
-    is_learner: bool = Field(default=False, alias="isLearner")
+    raft_index: int = 0
+    raft_term: int = 0
+    raft_applied_index: int = 0
+    is_learner: bool = False
     errors: tuple[str, ...] = ()
 
 
 class EndpointStatus(_Report):
     """One member's view: its id, the leader it follows, raft progress, database size."""
 
-    endpoint: str = Field(alias="Endpoint")
-    status: StatusBody = Field(alias="Status")
+    endpoint: str
+    status: StatusBody
 
     @property
     def member_id(self) -> int:
@@ -131,35 +127,61 @@ class EndpointHealth(_Report):
     error: str = ""
 
 
-def parse(what: str, output: bytes, kind: Any) -> Any:
-    """Parse etcdctl JSON ``output`` as ``kind`` (a model or a list type); an
-    :class:`EtcdCommandError` for ``what`` when it is something else."""
-    try:
-        return TypeAdapter(kind).validate_json(output)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "output"
-        raise EtcdCommandError(what, f"unexpected output ({where}: {first['msg']})") from exc
+def header_from(header: rpc_pb2.ResponseHeader) -> ResponseHeader:
+    return ResponseHeader(
+        cluster_id=header.cluster_id, member_id=header.member_id, raft_term=header.raft_term
+    )
 
 
-def parse_members(output: bytes) -> list[Member]:
-    listing: MemberList = parse("member list", output, MemberList)
-    return list(listing.members)
+def member_from(member: rpc_pb2.Member) -> Member:
+    return Member(
+        id=member.ID,
+        name=member.name,
+        peer_urls=tuple(member.peerURLs),
+        client_urls=tuple(member.clientURLs),
+        is_learner=member.isLearner,
+    )
 
 
-def parse_member_added(output: bytes) -> MemberAdded:
-    added: MemberAdded = parse("member add", output, MemberAdded)
-    return added
+def member_added_from(answer: rpc_pb2.MemberAddResponse) -> MemberAdded:
+    return MemberAdded(
+        header=header_from(answer.header),
+        member=member_from(answer.member),
+        members=tuple(member_from(member) for member in answer.members),
+    )
 
 
-def parse_statuses(output: bytes) -> list[EndpointStatus]:
-    statuses: list[EndpointStatus] = parse("endpoint status", output, list[EndpointStatus])
-    return statuses
+def status_from(endpoint: str, answer: rpc_pb2.StatusResponse) -> EndpointStatus:
+    return EndpointStatus(
+        endpoint=endpoint,
+        status=StatusBody(
+            header=header_from(answer.header),
+            version=answer.version,
+            db_size=answer.dbSize,
+            db_size_in_use=answer.dbSizeInUse,
+            leader=answer.leader,
+            raft_index=answer.raftIndex,
+            raft_term=answer.raftTerm,
+            raft_applied_index=answer.raftAppliedIndex,
+            is_learner=answer.isLearner,
+            errors=tuple(answer.errors),
+        ),
+    )
 
 
-def parse_health(output: bytes) -> list[EndpointHealth]:
-    health: list[EndpointHealth] = parse("endpoint health", output, list[EndpointHealth])
-    return health
+def go_duration(seconds: float) -> str:
+    """A duration as Go's ``time.Duration`` prints it (``1.5s``, ``12.345ms``, ``850µs``), the
+    way etcd's tools report how long a health check took."""
+    nanos = round(seconds * 1e9)
+    if nanos == 0:
+        return "0s"
+    for unit, size in (("s", 10**9), ("ms", 10**6), ("µs", 10**3)):
+        if nanos >= size:
+            whole, part = divmod(nanos, size)
+            digits = len(str(size)) - 1
+            fraction = f"{part:0{digits}d}".rstrip("0")
+            return f"{whole}.{fraction}{unit}" if fraction else f"{whole}{unit}"
+    return f"{nanos}ns"
 
 
 def find_member(members: Sequence[Member], *, peer_url: str) -> Member | None:

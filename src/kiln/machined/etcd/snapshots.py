@@ -1,7 +1,8 @@
 """Snapshots: stream one out of a running cluster, and recover a new cluster from one.
 
-A snapshot is etcd's database file as ``etcdctl snapshot save`` writes it (with an integrity
-hash appended). :func:`snapshot` saves one to a temporary file and streams it in chunks;
+A snapshot is etcd's database file as etcd's Maintenance.Snapshot call streams it (with an
+integrity hash appended), the file ``etcdctl snapshot save`` writes. :func:`snapshot` saves one
+to a temporary file and streams it in chunks;
 :func:`recover_from_snapshot` restores one into this member's empty data directory with
 ``etcdutl snapshot restore`` (keys kept, membership replaced by this member alone, a new
 cluster id) and starts it as a new single-member cluster. Other control-plane nodes then join
@@ -16,14 +17,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from kiln import process
-from kiln.machined.etcd.client import EtcdClient, translate
+from kiln.machined.etcd.client import EtcdClient
 from kiln.machined.etcd.config import ClusterState, EtcdMemberConfig, format_initial_cluster
 from kiln.machined.etcd.datadir import DATA_DIR_MODE, has_data, is_empty
-from kiln.machined.etcd.errors import EtcdStateError
+from kiln.machined.etcd.errors import EtcdCommandError, EtcdStateError
 from kiln.machined.etcd.service import EtcdRunner
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ async def restore_snapshot(
         try:
             await process.run(argv, timeout=600.0)
         except process.ProcessError as exc:
-            raise translate("snapshot restore", exc) from exc
+            raise restore_error(exc) from exc
         await asyncio.to_thread(_move_into_place, target, data_dir)
     finally:
         await asyncio.to_thread(_remove, staging)
@@ -138,3 +139,22 @@ def _move_into_place(restored: Path, data_dir: Path) -> None:
 def _remove(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(path)
+
+
+def restore_error(exc: process.ProcessError) -> EtcdCommandError:
+    """The error for a failed ``etcdutl snapshot restore``, with etcdutl's own message."""
+    return EtcdCommandError(
+        "snapshot restore", etcd_message(exc.stderr_tail) or exc.reason, exc.stderr_tail
+    )
+
+
+def etcd_message(lines: Sequence[str]) -> str:
+    """etcd's own message in the tail of an etcd program's stderr: its ``Error: ...`` line,
+    else the last line that is not a structured log record."""
+    for line in reversed(lines):
+        if line.startswith("Error: "):
+            return line.removeprefix("Error: ").strip()
+    for line in reversed(lines):
+        if not line.lstrip().startswith("{"):
+            return line.strip()
+    return ""

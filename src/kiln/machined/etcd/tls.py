@@ -15,9 +15,6 @@ class EtcdClientTLS:
     cert: Path
     key: Path
 
-    def etcdctl_flags(self) -> list[str]:
-        return [f"--cacert={self.ca}", f"--cert={self.cert}", f"--key={self.key}"]
-
     def ssl_context(self) -> ssl.SSLContext:
         """A client context trusting only the etcd CA and presenting the client certificate.
         Reads the files now; raises OSError or ssl.SSLError when they are missing or bad."""

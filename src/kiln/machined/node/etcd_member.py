@@ -282,9 +282,7 @@ class NodeEtcd(etcd_calls.RunningMember):
 
     def _client(self, endpoint: str) -> EtcdClient:
         setup = self._ready()
-        return EtcdClient(
-            [endpoint], setup.member.certs.client_tls(), etcdctl=setup.binaries.etcdctl
-        )
+        return EtcdClient([endpoint], setup.member.certs.client_tls())
 
     def _now_running(self) -> None:
         self.stage = EtcdStage.RUNNING
