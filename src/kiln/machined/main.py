@@ -134,7 +134,6 @@ def run(args: argparse.Namespace) -> None:
 
 async def _run(args: argparse.Namespace, early_records: logging.handlers.BufferingHandler) -> None:
     from kiln.machined.address import WILDCARDS, bind_address, parse_api_addr
-    from kiln.machined.early import EarlyApi
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -149,6 +148,12 @@ async def _run(args: argparse.Namespace, early_records: logging.handlers.Bufferi
         from kiln.machined.platform.metal import runner
 
         network = runner.start_network()
+    # The API's modules (grpc, cryptography) load in a thread: meanwhile the loop brings the
+    # network up, which a client needs as much as the API (in a VM under emulation this
+    # import is seconds long).
+    await asyncio.to_thread(importlib.import_module, "kiln.machined.early")
+    from kiln.machined.early import EarlyApi
+
     early = await EarlyApi.start(state_dir, bind_address(host, port), default_name, config_dir)
     try:
         node_module = await asyncio.to_thread(importlib.import_module, "kiln.machined.node")
