@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kiln.machined.kubernetes import cgroups, containerd
+from kiln.machined.kubernetes import cgroups, cleanup, containerd
 from kiln.machined.kubernetes.kubelet import (
     CONTROL_PLANE_TAINT,
     KubeletInputs,
@@ -215,3 +215,20 @@ def test_containerd_sockets_fit_a_unix_socket_path_wherever_the_state_is(tmp_pat
     assert deep.socket != other.socket  # each node its own
     config = containerd.config_toml(deep, "pause", "127.0.0.1")
     assert f'address = "{deep.socket}"' in config and f'"{deep.socket}.ttrpc"' in config
+
+
+def test_a_stopped_node_removes_the_socket_directory_it_made_outside_its_state(
+    tmp_path: Path,
+) -> None:
+    deep = containerd.ContainerdPaths(tmp_path / ("d" * 80) / "node")
+    directory = deep.socket_dir_elsewhere
+    assert directory is not None and directory == deep.socket.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "containerd.sock.ttrpc").write_text("")
+    assert cleanup.remove_socket_dir(deep)
+    assert not directory.exists() and containerd.SHORT_SOCKET_DIR.exists()
+    assert not cleanup.remove_socket_dir(deep)  # nothing left to remove
+    beside = containerd.ContainerdPaths(tmp_path / "node")
+    beside.socket.parent.mkdir(parents=True)
+    assert beside.socket_dir_elsewhere is None and not cleanup.remove_socket_dir(beside)
+    assert beside.socket.parent.exists()  # the state directory's own is the node's to keep

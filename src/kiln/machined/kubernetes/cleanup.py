@@ -127,6 +127,16 @@ async def unmount_under(directory: Path) -> int:
     return removed
 
 
+def remove_socket_dir(paths: ContainerdPaths) -> bool:
+    """Remove the directory containerd's socket had outside the state directory (when the
+    state directory's path was too long for it); whether there was one."""
+    directory = paths.socket_dir_elsewhere
+    if directory is None or not directory.exists():
+        return False
+    shutil.rmtree(directory, ignore_errors=True)
+    return True
+
+
 async def remove_link(name: str) -> None:
     if await asyncio.to_thread(Path("/sys/class/net", name).exists):
         await _run("ip", "link", "delete", name)

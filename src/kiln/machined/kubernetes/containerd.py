@@ -69,6 +69,12 @@ class ContainerdPaths:
         return SHORT_SOCKET_DIR / digest / "containerd.sock"
 
     @property
+    def socket_dir_elsewhere(self) -> Path | None:
+        """The directory made for the socket outside the state directory, if it is."""
+        parent = self.socket.parent
+        return parent if parent.parent == SHORT_SOCKET_DIR else None
+
+    @property
     def config(self) -> Path:
         return self.directory / "config.toml"
 

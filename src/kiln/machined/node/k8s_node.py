@@ -134,6 +134,7 @@ class NodeKubernetes:
         await self._supervisor.stop(names.KUBELET)
         killed = await cleanup.remove_containers(self.containerd)
         await self._supervisor.stop(names.CONTAINERD)
+        await asyncio.to_thread(cleanup.remove_socket_dir, self.containerd)
         unmounted = await cleanup.unmount_under(self._state_dir)
         if self._cgroup_root is not None:
             await asyncio.to_thread(cgroups.remove, self._cgroup_root)
