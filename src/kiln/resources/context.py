@@ -137,6 +137,9 @@ class ReconcileContext:
         self._writable = frozenset(writable)
         self.touched: set[Pointer] = set()  # outputs created, updated or kept by modify
         self.requeue: float | None = None
+        # What changed since the last reconcile, for controllers that can work on only that;
+        # None: anything may have (the first run, a reopened watch, a failed reconcile).
+        self.changed: frozenset[Pointer] | None = None
 
     def requeue_after(self, seconds: float) -> None:
         """Run this controller again after ``seconds`` even if nothing changes."""

@@ -103,6 +103,10 @@ class Controller(ABC):
 
     #: Unique among the controllers of a runtime; the owner of everything it writes.
     name: str
+    #: Seconds the runtime waits after a change before reconciling, so that a burst of changes
+    #: is one reconcile (with every change of the burst in ``ctx.changed``); the first run
+    #: never waits.
+    coalesce: float = 0.0
 
     @abstractmethod
     def inputs(self) -> Sequence[Input]:

@@ -31,6 +31,30 @@ from kiln.resources.watch import EventType, Watch
 _log = logging.getLogger("kiln.resources.runtime")
 
 
+class Changes:
+    """What changed since a controller's last reconcile: the pointers seen in its watches, or
+    everything (its first run, a reopened watch that may have missed some, a failed run)."""
+
+    def __init__(self) -> None:
+        self.pointers: set[Pointer] = set()
+        self.everything = True
+
+    def add(self, pointer: Pointer | None) -> None:
+        """Note a change to ``pointer``; None: anything may have changed."""
+        if pointer is None:
+            self.everything = True
+            self.pointers.clear()
+        elif not self.everything:
+            self.pointers.add(pointer)
+
+    def take(self) -> frozenset[Pointer] | None:
+        """What changed (None: anything), starting afresh."""
+        found = None if self.everything else frozenset(self.pointers)
+        self.pointers = set()
+        self.everything = False
+        return found
+
+
 @dataclass
 class ControllerStatus:
     """What a controller is doing, for observability and tests (times on the runtime's clock)."""
@@ -161,29 +185,36 @@ class ControllerRuntime:
             elif ptr.kind not in watches:
                 watches[ptr] = partial(self.state.watch, ptr)
         dirty = asyncio.Event()
+        changes = Changes()
         async with asyncio.TaskGroup() as group:
             ready = []
             for target, make in watches.items():
                 bootstrapped = asyncio.Event()
                 ready.append(bootstrapped)
                 group.create_task(
-                    self._watch(make, dirty, bootstrapped),
+                    self._watch(make, dirty, changes, bootstrapped),
                     name=f"controller {controller.name} watch {target}",
                 )
             for bootstrapped in ready:
                 await bootstrapped.wait()
             dirty.set()
-            await self._loop(controller, status, backoff, dirty)
+            await self._loop(controller, status, backoff, dirty, changes)
 
     async def _watch(
-        self, make: Callable[[], Watch], dirty: asyncio.Event, bootstrapped: asyncio.Event
+        self,
+        make: Callable[[], Watch],
+        dirty: asyncio.Event,
+        changes: Changes,
+        bootstrapped: asyncio.Event,
     ) -> None:
-        """Mark the controller dirty on every change; reopen the watch if it overflows."""
+        """Mark the controller dirty on every change, noting what changed; reopen the watch
+        if it overflows."""
         while True:
             async with make() as watch:
                 async for event in watch:
                     if event.type is EventType.BOOTSTRAPPED:
                         if bootstrapped.is_set():  # reopened: changes may have been missed
+                            changes.add(None)
                             dirty.set()
                         bootstrapped.set()
                     elif event.type is EventType.ERRORED:
@@ -191,6 +222,7 @@ class ControllerRuntime:
                             raise event.error
                         self.logger.warning("reopening watch %s: %s", watch.target, event.error)
                     elif bootstrapped.is_set():
+                        changes.add(event.pointer)
                         dirty.set()
 
     async def _loop(
@@ -199,21 +231,29 @@ class ControllerRuntime:
         status: ControllerStatus,
         backoff: Backoff,
         dirty: asyncio.Event,
+        changes: Changes,
     ) -> None:
         readable = [item.resource_kind for item in controller.inputs()]
         writable = [output.resource_kind for output in controller.outputs()]
+        first = True
         while True:
             await dirty.wait()
+            if controller.coalesce and not first:
+                await self._sleep(status, controller.coalesce)
+            first = False
             dirty.clear()
             ctx = ReconcileContext(self.state, controller.name, readable, writable)
+            ctx.changed = changes.take()
             try:
                 await controller.reconcile(ctx)
             except RequeueError as err:
                 self.logger.info("controller %s requeued: %s", controller.name, err.reason)
                 status.last_error, status.retry_delay = str(err), None
+                changes.add(None)  # what this run was to handle is still to handle
                 await self._sleep(status, err.delay)
                 dirty.set()
             except Exception as err:  # noqa: BLE001 - a failed reconcile is retried, not fatal
+                changes.add(None)
                 delay = backoff.next()
                 self._failed(status, err, delay, "reconcile")
                 await self._sleep(status, delay)

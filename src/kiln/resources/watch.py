@@ -88,10 +88,15 @@ class Event:
             self._old = self._old_record.resource()
         return self._old
 
+    @property
+    def pointer(self) -> Pointer | None:
+        """What changed (without decoding it); None for BOOTSTRAPPED and ERRORED."""
+        if self._record is not None:
+            return self._record.pointer
+        return self._resource.pointer if self._resource is not None else None
+
     def __repr__(self) -> str:
-        ref = self._record.pointer if self._record is not None else None
-        if ref is None and self._resource is not None:
-            ref = self._resource.pointer
+        ref = self.pointer
         return f"Event({self.type.value}, {ref}{f', {self.error}' if self.error else ''})"
 
 

@@ -99,6 +99,64 @@ async def test_outputs_follow_inputs() -> None:
         assert harness.runtime.status("test.Doubler").reconciles >= 3
 
 
+class ChangeRecorder(Controller):
+    """Records what each reconcile was told had changed; fails while ``fail`` is set."""
+
+    name = "test.ChangeRecorder"
+
+    def __init__(self) -> None:
+        self.seen: list[frozenset[Pointer] | None] = []
+        self.fail = False
+        self.ran = asyncio.Event()
+
+    def inputs(self) -> Sequence[Input]:
+        return [Input.of(ThingSpec)]
+
+    def outputs(self) -> Sequence[Output]:
+        return []
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        self.seen.append(ctx.changed)
+        self.ran.set()
+        if self.fail:
+            raise RuntimeError("failing on purpose")
+
+    async def runs(self, count: int, within: float = 5.0) -> None:
+        """Wait until reconcile has run ``count`` times in all."""
+        async with asyncio.timeout(within):
+            while len(self.seen) < count:
+                self.ran.clear()
+                await self.ran.wait()
+
+
+async def test_a_reconcile_is_told_what_changed_or_that_anything_may_have() -> None:
+    recorder = ChangeRecorder()
+    async with ControllerHarness(recorder, backoff=Backoff(initial=0.01, cap=0.01)) as harness:
+        await recorder.runs(1)
+        assert recorder.seen == [None]  # the first run: everything
+        await harness.state.create(thing("a", 1))
+        await recorder.runs(2)
+        assert recorder.seen[1] == frozenset({Pointer.of(ThingSpec, "a")})
+        recorder.fail = True
+        await harness.state.create(thing("b", 1))
+        await recorder.runs(3)
+        recorder.fail = False
+        await recorder.runs(4)
+        assert recorder.seen[2] == frozenset({Pointer.of(ThingSpec, "b")})
+        assert recorder.seen[3] is None  # after a failed run: anything may have changed
+
+
+async def test_a_coalescing_controller_takes_a_burst_of_changes_in_one_reconcile() -> None:
+    recorder = ChangeRecorder()
+    recorder.coalesce = 0.3
+    async with ControllerHarness(recorder) as harness:
+        await recorder.runs(1)  # the first run does not wait
+        for name in ("a", "b", "c"):
+            await harness.state.create(thing(name, 1))
+        await recorder.runs(2)
+        assert recorder.seen[1] == frozenset(Pointer.of(ThingSpec, n) for n in ("a", "b", "c"))
+
+
 async def test_stale_outputs_are_removed_once_their_finalizers_are_gone() -> None:
     async with ControllerHarness(Doubler()) as harness:
         state = harness.state
