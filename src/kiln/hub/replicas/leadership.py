@@ -80,8 +80,10 @@ class Replica:
             await self._record.beat()
 
     async def _sweep(self) -> None:
+        orphans = True  # a new leader looks for machines left by any replica gone meanwhile
         while True:
-            await sweep(self._state, self._machines, self._record.id)
+            await sweep(self._state, self._machines, self._record.id, orphans=orphans)
+            orphans = False
             await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _cut_revoked(self) -> None:

@@ -111,9 +111,11 @@ async def demote_others(state: State, own: str) -> None:
                 await state.update(found, owner=OWNER)
 
 
-async def sweep(state: State, machines: Machines, own: str) -> list[str]:
+async def sweep(state: State, machines: Machines, own: str, *, orphans: bool = False) -> list[str]:
     """Remove replicas silent longer than :data:`GRACE` and mark the machines they held
-    disconnected; the removed replicas' ids."""
+    disconnected; the removed replicas' ids. The machines are gone through only when a
+    replica was removed (or with ``orphans``: when this replica begins to lead): that is a
+    listing of every machine, too much to make every few seconds with thousands."""
     now = clock.now()
     gone: list[str] = []
     for found in await state.list(Kind.of(HubReplicaSpec)):
@@ -123,8 +125,9 @@ async def sweep(state: State, machines: Machines, own: str) -> list[str]:
             gone.append(found.id)
     if gone:
         logger.warning("replicas gone silent: %s", ", ".join(gone))
-    live = {found.id for found in await state.list(Kind.of(HubReplicaSpec))} | {own}
-    await machines.release_orphans(live)
+    if gone or orphans:
+        live = {found.id for found in await state.list(Kind.of(HubReplicaSpec))} | {own}
+        await machines.release_orphans(live)
     return gone
 
 
