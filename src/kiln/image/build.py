@@ -203,13 +203,13 @@ async def _build_artifacts(
         with steps.step("Assembling the root filesystem"):
             await rootfs.assemble(staged, site, kiln_source(), work / "root")
             rootfs.add_kernel_modules(staged, release, work / "root")
-            await asyncio.to_thread(_add_boot_files, cache_dir, public_key, work / "root")
+            await asyncio.to_thread(_add_loader_and_key, cache_dir, public_key, work / "root")
         with steps.step("Compressing the root filesystem (squashfs, zstd)"):
             await squashfs.make(work / "root", cache_dir / ROOTFS)
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")
 
 
-def _add_boot_files(cache_dir: Path, public_key: bytes, root: Path) -> None:
+def _add_loader_and_key(cache_dir: Path, public_key: bytes, root: Path) -> None:
     """The boot loader the installer writes to a disk and the key upgrades must be signed
     with, into the root. The kernel and initramfs an install writes come from the boot
     medium (:mod:`kiln.machined.platform.metal.install`), not from a copy in the root."""

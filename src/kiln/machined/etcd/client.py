@@ -197,12 +197,9 @@ class EtcdClient:
             *(self.status(endpoint) for endpoint in self.endpoints), return_exceptions=True
         )
         statuses = [answer for answer in answers if isinstance(answer, EndpointStatus)]
-        if statuses:
-            return statuses
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        raise AssertionError("unreachable")  # pragma: no cover
+        if not statuses:
+            raise next(answer for answer in answers if isinstance(answer, BaseException))
+        return statuses
 
     async def endpoint_health(self) -> list[EndpointHealth]:
         """The health of every endpoint, as etcdctl checks it: a linearizable read through
