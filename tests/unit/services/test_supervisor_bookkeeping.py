@@ -122,3 +122,30 @@ async def test_stop_all_with_nothing_running(supervisor: Supervisor) -> None:
     supervisor.load(ServiceSpec("a", ["true"]), ServiceSpec("b", ["true"], depends_on=["a"]))
     await asyncio.wait_for(supervisor.stop_all(), timeout=2)
     assert {s.state for s in supervisor.statuses()} == {ServiceState.STOPPED}
+
+
+async def test_a_replaced_placeholder_goes_from_waiting_to_waiting(tmp_path: Path) -> None:
+    """Readiness is read from the reported states: a placeholder swapped for another must
+    never show as stopped in between, or the node would look ready for that moment."""
+    listener = RecordingListener()
+    async with Supervisor(tmp_path, listener) as supervisor:
+        await supervisor.replace(ServiceSpec.waiting("etcd", "its certificates"))
+        await supervisor.wait_for("etcd", ServiceState.WAITING, timeout=2)
+        await supervisor.replace(ServiceSpec.waiting("etcd", "a bootstrap"))
+        replaced = await supervisor.wait_for("etcd", ServiceState.WAITING, timeout=2)
+        assert replaced.waiting_for == ("a bootstrap",)
+        assert [(e.state, e.message) for e in listener.of("etcd")] == [
+            (ServiceState.WAITING, "waiting for its certificates"),
+            (ServiceState.WAITING, "waiting for a bootstrap"),
+        ]
+
+
+async def test_a_replacement_with_a_cycle_leaves_the_service_running(
+    supervisor: Supervisor,
+) -> None:
+    await supervisor.replace(ServiceSpec.waiting("a", "something"))
+    await supervisor.wait_for("a", ServiceState.WAITING, timeout=2)
+    supervisor.load(ServiceSpec("b", ["true"], depends_on=["a"]))
+    with pytest.raises(ServiceSpecError, match="dependency cycle"):
+        await supervisor.replace(ServiceSpec("a", ["true"], depends_on=["b"]))
+    assert supervisor.status("a").state is ServiceState.WAITING

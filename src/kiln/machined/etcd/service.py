@@ -131,9 +131,7 @@ class SupervisedEtcd:
         spec = etcd_service_spec(
             member, self.binaries, name=self.name, health_interval=self.health_interval
         )
-        await self.stop()
-        self.supervisor.load(spec)
-        await self.supervisor.start(self.name)
+        await self.supervisor.replace(spec)  # no stopped state seen between the two
         wanted = "healthy" if healthy else "running"
         try:
             async with asyncio.timeout(timeout):

@@ -32,7 +32,6 @@ from typing import Any
 from kiln.machined.api.etcd_control import NOT_RUNNING
 from kiln.machined.errors import NodeStateError
 from kiln.machined.etcd import (
-    SERVICE_NAME,
     EtcdClient,
     EtcdError,
     Member,
@@ -319,10 +318,7 @@ class NodeEtcd(etcd_calls.RunningMember):
 
     async def _show_waiting(self, what: str) -> None:
         """Load the etcd service as one that waits for ``what`` (it never starts as such)."""
-        if SERVICE_NAME in self._supervisor.names():
-            await self._supervisor.stop(SERVICE_NAME)
-        self._supervisor.load(waiting_spec(what))
-        await self._supervisor.start(SERVICE_NAME)
+        await self._supervisor.replace(waiting_spec(what))
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:

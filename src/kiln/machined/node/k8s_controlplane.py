@@ -236,9 +236,4 @@ async def roll(supervisor: Supervisor, specs: Sequence[ServiceSpec]) -> None:
 
 async def show_waiting(supervisor: Supervisor, services: Sequence[str], what: str) -> None:
     """Load ``services`` as placeholders waiting for ``what`` (``kilnctl services`` shows it)."""
-    for name in services:
-        if name in supervisor.names():
-            await supervisor.stop(name)
-    supervisor.load(*(ServiceSpec.waiting(name, what) for name in services))
-    for name in services:
-        await supervisor.start(name)
+    await supervisor.replace(*(ServiceSpec.waiting(name, what) for name in services))

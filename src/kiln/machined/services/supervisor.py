@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -65,6 +66,7 @@ class Supervisor:
         self._pids = PidFiles(self.state_dir / "pids")
         self._runners: dict[str, ServiceRunner] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._quiet: set[str] = set()  # services being replaced: their reports are held back
 
     async def __aenter__(self) -> Supervisor:
         await self.cleanup_stale()
@@ -88,16 +90,42 @@ class Supervisor:
         Raises :class:`ServiceSpecError` for duplicate names or a dependency cycle,
         :class:`ServiceBusyError` when replacing a service that is not stopped.
         """
+        self._check(specs)
+        for spec in specs:
+            if (runner := self._runners.get(spec.name)) is not None and runner.running:
+                raise ServiceBusyError(f"service {spec.name} must be stopped before it is replaced")
+        self._install(specs)
+
+    async def replace(self, *specs: ServiceSpec) -> None:
+        """Stop each of ``specs``' services that is loaded, load ``specs`` in their place and
+        start them. Listeners see no stopped state in between: a placeholder swapped for
+        another (or for the real service) never looks like a service stopped on request.
+
+        Raises :class:`ServiceSpecError` as :meth:`load` does, before anything is stopped.
+        """
+        self._check(specs)
+        names = [spec.name for spec in specs]
+        self._quiet.update(names)
+        try:
+            for name in names:
+                if name in self._runners:
+                    await self.stop(name)
+            self._install(specs)
+        finally:
+            self._quiet.difference_update(names)
+        for name in names:
+            await self.start(name)
+
+    def _check(self, specs: Sequence[ServiceSpec]) -> None:
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ServiceSpecError(f"service names given twice: {sorted(names)}")
-        for name in names:
-            if name in self._runners and self._runners[name].running:
-                raise ServiceBusyError(f"service {name} must be stopped before it is replaced")
         graph = {name: runner.spec.depends_on for name, runner in self._runners.items()}
         graph.update({spec.name: spec.depends_on for spec in specs})
         if (cycle := find_cycle(graph)) is not None:
             raise ServiceSpecError(f"dependency cycle: {' -> '.join(cycle)}")
+
+    def _install(self, specs: Sequence[ServiceSpec]) -> None:
         for spec in specs:
             old = self._runners.get(spec.name)
             log = old.log if old else ServiceLog(self.state_dir / "logs", spec.name)
@@ -235,7 +263,7 @@ class Supervisor:
 
     def _report(self, event: ServiceEvent, status: ServiceStatus) -> None:
         self._changes.notify()
-        if self._listener is None:
+        if self._listener is None or event.service in self._quiet:
             return
         try:
             self._listener.service_changed(event, status)
