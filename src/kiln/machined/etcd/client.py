@@ -209,16 +209,28 @@ class EtcdClient:
 
     async def _health(self, endpoint: str) -> EndpointHealth:
         started = time.monotonic()
+        took = ""
+
+        async def check(channel: grpc.aio.Channel, seconds: float) -> rpc_pb2.AlarmResponse | None:
+            """The read, then the alarm list (None: not fetched), over one connection."""
+            nonlocal took
+            try:
+                await _read_health_key(channel, seconds)
+            except grpc.aio.AioRpcError as exc:
+                if rpc.translate("endpoint health", endpoint, exc).detail != rpc.PERMISSION_DENIED:
+                    raise
+            took = reports.go_duration(time.monotonic() - started)
+            try:
+                return await _alarms(channel, seconds)
+            except grpc.aio.AioRpcError:
+                return None
+
         try:
-            await self._at("endpoint health", endpoint, _read_health_key, read_only=True)
+            alarms = await self._at("endpoint health", endpoint, check, read_only=True)
         except EtcdCommandError as exc:
-            if exc.detail != rpc.PERMISSION_DENIED:
-                took = reports.go_duration(time.monotonic() - started)
-                return EndpointHealth(endpoint=endpoint, health=False, took=took, error=exc.detail)
-        took = reports.go_duration(time.monotonic() - started)
-        try:
-            alarms = await self._at("alarm list", endpoint, _alarms, read_only=True)
-        except EtcdCommandError:
+            took = reports.go_duration(time.monotonic() - started)
+            return EndpointHealth(endpoint=endpoint, health=False, took=took, error=exc.detail)
+        if alarms is None:
             error = "Unable to fetch the alarm list"
             return EndpointHealth(endpoint=endpoint, health=False, took=took, error=error)
         if alarms.alarms:
