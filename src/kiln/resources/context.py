@@ -140,10 +140,18 @@ class ReconcileContext:
         # What changed since the last reconcile, for controllers that can work on only that;
         # None: anything may have (the first run, a reopened watch, a failed reconcile).
         self.changed: frozenset[Pointer] | None = None
+        self.skipped = False
 
     def requeue_after(self, seconds: float) -> None:
         """Run this controller again after ``seconds`` even if nothing changes."""
         self.requeue = seconds if self.requeue is None else min(self.requeue, seconds)
+
+    def skip(self) -> None:
+        """Say that nothing in :attr:`changed` concerns this controller: the run did nothing,
+        and a requeue an earlier run asked for still falls due when it was to. (A run that
+        returns without skipping and without asking for a requeue cancels it.) A requeued run
+        is told that anything may have changed."""
+        self.skipped = True
 
     async def create(self, resource: Resource[SpecT]) -> Resource[SpecT]:
         self._check_write(resource.pointer)

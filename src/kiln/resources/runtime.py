@@ -236,6 +236,7 @@ class ControllerRuntime:
         readable = [item.resource_kind for item in controller.inputs()]
         writable = [output.resource_kind for output in controller.outputs()]
         first = True
+        due: float | None = None  # when the requeue the last run asked for falls due
         while True:
             await dirty.wait()
             if controller.coalesce and not first:
@@ -264,7 +265,12 @@ class ControllerRuntime:
                 status.consecutive_failures = 0
                 status.last_error = status.retry_delay = status.next_run = None
                 self._notify()
-                if ctx.requeue is not None and not await self._sleep(status, ctx.requeue, dirty):
+                now = self.clock.monotonic()
+                if not ctx.skipped:
+                    due = None if ctx.requeue is None else now + ctx.requeue
+                if due is not None and not await self._sleep(status, max(0.0, due - now), dirty):
+                    due = None
+                    changes.add(None)  # a requeued run is a whole run, whatever changed
                     dirty.set()
 
     async def _sleep(

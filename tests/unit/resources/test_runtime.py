@@ -157,6 +157,43 @@ async def test_a_coalescing_controller_takes_a_burst_of_changes_in_one_reconcile
         assert recorder.seen[1] == frozenset(Pointer.of(ThingSpec, n) for n in ("a", "b", "c"))
 
 
+class SkippingPoller(ChangeRecorder):
+    """Polls every 5 s; a change to a Thing named "noise" does not concern it."""
+
+    name = "test.SkippingPoller"
+
+    async def reconcile(self, ctx: ReconcileContext) -> None:
+        await super().reconcile(ctx)
+        if ctx.changed is not None and all(p.id == "noise" for p in ctx.changed):
+            ctx.skip()
+            return
+        ctx.requeue_after(5.0)
+
+
+async def test_a_skipped_run_keeps_the_requeue_an_earlier_run_asked_for() -> None:
+    clock = ManualClock()
+    poller = SkippingPoller()
+    async with ControllerHarness(poller, clock=clock) as harness:
+        await poller.runs(1)
+        await harness.wait_status("test.SkippingPoller", lambda s: s.next_run == 5.0)
+        clock.advance(2.0)
+        await harness.state.create(thing("noise", 1))  # wakes it early: it skips
+        await poller.runs(2)
+        status = await harness.wait_status("test.SkippingPoller", lambda s: s.next_run is not None)
+        assert status.next_run == 5.0  # still due when first asked, not 5 s after the skip
+        clock.advance(3.0)
+        await poller.runs(3)
+        assert poller.seen[2] is None  # the requeued run: anything may have changed
+        await harness.state.create(thing("signal", 1))  # concerns it: a new 5 s from now
+        await poller.runs(4)
+        status = await harness.wait_status("test.SkippingPoller", lambda s: s.next_run == 10.0)
+    assert poller.seen[1:] == [
+        frozenset({Pointer.of(ThingSpec, "noise")}),
+        None,
+        frozenset({Pointer.of(ThingSpec, "signal")}),
+    ]
+
+
 async def test_stale_outputs_are_removed_once_their_finalizers_are_gone() -> None:
     async with ControllerHarness(Doubler()) as harness:
         state = harness.state

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kiln.hub.controllers.clusters.concerns import concerns, short_of_machines, statuses_of
 from kiln.hub.resources import ClusterMachineSpec, ClusterSpec, MachineStatusSpec
 from kiln.hub.resources.cluster_machine import CLUSTER_LABEL, SET_LABEL
 from kiln.hub.templates.configs import endpoint_of
@@ -55,9 +56,19 @@ class ClusterMachineController(Controller):
         return [Output.of(ClusterMachineSpec)]
 
     async def reconcile(self, ctx: ReconcileContext) -> None:
-        machines = {m.id: m for m in await ctx.reader.list(MachineStatusSpec)}
+        """Every machine is read only while a cluster is short of machines; otherwise only
+        the ones clusters hold, and changes to other machines are skipped."""
         allocated = {cm.id: cm for cm in await ctx.reader.list(ClusterMachineSpec)}
-        for cluster in await ctx.reader.list(ClusterSpec):
+        wanting = await ctx.reader.list(ClusterSpec)
+        short = short_of_machines(wanting, allocated.values())
+        if not concerns(ctx.changed, allocated, any_machine=short):
+            ctx.skip()
+            return
+        if short:
+            machines = {m.id: m for m in await ctx.reader.list(MachineStatusSpec)}
+        else:
+            machines = await statuses_of(ctx, allocated)
+        for cluster in wanting:
             mine = [cm for cm in allocated.values() if cm.spec.cluster == cluster.id]
             if cluster.metadata.phase is Phase.TEARING_DOWN:
                 await self._release(ctx, mine)

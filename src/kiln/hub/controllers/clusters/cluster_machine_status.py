@@ -23,6 +23,7 @@ from typing import Any
 
 from kiln.errors import KilnError
 from kiln.hub.controllers.clusters import machine_upgrade, rollout
+from kiln.hub.controllers.clusters.concerns import concerns, statuses_of
 from kiln.hub.controllers.clusters.machine_steps import (
     MAINTENANCE,
     Desired,
@@ -70,17 +71,21 @@ class ClusterMachineStatusController(Controller):
         return [Output.of(ClusterMachineStatusSpec)]
 
     async def reconcile(self, ctx: ReconcileContext) -> None:
-        machines = {m.id: m for m in await ctx.reader.list(MachineStatusSpec)}
+        allocated = await ctx.reader.list(ClusterMachineSpec)
+        holding = {cm.id for cm in allocated}
+        if not concerns(ctx.changed, holding):
+            ctx.skip()  # machines not settled are still driven when their requeue falls due
+            return
+        machines = await statuses_of(ctx, holding)
         clusters = {c.id: c for c in await ctx.reader.list(ClusterSpec)}
         secrets = {s.id: s.spec for s in await ctx.reader.list(ClusterSecretsSpec)}
         statuses = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
-        allocated = await ctx.reader.list(ClusterMachineSpec)
         # The lock as the user set it (a status's labels follow a moment later).
-        locked = {
-            found.id
-            for found in await ctx.reader.list(MachineLabelsSpec)
-            if LOCKED_LABEL in found.spec.labels
-        }
+        locked = set()
+        for uuid in holding:
+            labels = await ctx.reader.find(MachineLabelsSpec, uuid)
+            if labels is not None and LOCKED_LABEL in labels.spec.labels:
+                locked.add(uuid)
         jobs: dict[str, asyncio.Task[Outcome]] = {}
         held: list[Resource[ClusterMachineSpec]] = []
         made_for: dict[str, str] = {}  # the template each converging machine's step is for

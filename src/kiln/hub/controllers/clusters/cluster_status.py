@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.hub.controllers.clusters.concerns import concerns, statuses_of
 from kiln.hub.resources import (
     ClusterMachineSpec,
     ClusterMachineStatusSpec,
@@ -48,9 +49,13 @@ class ClusterStatusController(Controller):
         return [Output.of(ClusterStatusSpec)]
 
     async def reconcile(self, ctx: ReconcileContext) -> None:
-        machines = {m.id: m.spec for m in await ctx.reader.list(MachineStatusSpec)}
-        steps = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
         allocated = await ctx.reader.list(ClusterMachineSpec)
+        held = {cm.id for cm in allocated}
+        if not concerns(ctx.changed, held):
+            ctx.skip()  # the health checks still come at their interval
+            return
+        machines = {uuid: m.spec for uuid, m in (await statuses_of(ctx, held)).items()}
+        steps = {s.id: s.spec for s in await ctx.reader.list(ClusterMachineStatusSpec)}
         for cluster in await ctx.reader.list(ClusterSpec):
             mine = [cm for cm in allocated if cm.spec.cluster == cluster.id]
             status = await self._status(cluster, mine, machines, steps)
