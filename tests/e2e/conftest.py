@@ -1,5 +1,6 @@
 """The e2e tier: one image built per run (its artifacts cached across runs in
-``~/.cache/kiln/image``, keyed by every input) and one VM booted from it per module."""
+``~/.cache/kiln/image``, keyed by every input) and one VM booted from it per module; the
+metal-profile image is built (and cached) the same way, only for the tests that ask for it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 import pytest_asyncio
 from image_vm import BootedVM, BuiltImage, forward_address, signing_keys, wait_for_api
 
-from kiln import qemu
-from kiln.image import build
+from kiln import process, qemu
+from kiln.image import apt, build, lock
+from kiln.image.errors import PackageError
+from kiln.image.profile import Profile
 
 TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy", "xorriso")
 API_WAIT = 180.0
@@ -37,6 +40,27 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     result = asyncio.run(build.build(build.BuildOptions(output=output, signing_key=private)))
     seconds = time.monotonic() - started
     print(f"\nimage build: {seconds:.1f}s ({'cached' if result.cached else 'built'})")
+    return BuiltImage(output, public, result.manifest, seconds)
+
+
+@pytest.fixture(scope="session")
+def metal_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+    """The image built with ``--profile metal`` (Debian's generic kernel, coldplugged drivers)."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    kernel = lock.load_lock().kernel(Profile.METAL.kernel_flavour)
+    try:
+        asyncio.run(apt.fetch([kernel], build.default_cache()))
+    except (PackageError, process.ProcessError) as exc:
+        pytest.skip(f"the metal image needs {kernel.name} {kernel.version}, not fetched: {exc}")
+    private, public = signing_keys()
+    output = tmp_path_factory.mktemp("metal-image")
+    options = build.BuildOptions(output=output, signing_key=private, profile=Profile.METAL)
+    started = time.monotonic()
+    result = asyncio.run(build.build(options))
+    seconds = time.monotonic() - started
+    print(f"\nmetal image build: {seconds:.1f}s ({'cached' if result.cached else 'built'})")
     return BuiltImage(output, public, result.manifest, seconds)
 
 
