@@ -11,39 +11,25 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from image_vm import BootedVM, BuiltImage, forward_address, wait_for_api
+from image_vm import BootedVM, BuiltImage, booted_image
 
 from kiln import process, qemu
-from kiln.image import build
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
-API_WAIT = 120.0
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def metal_vm(
     metal_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BootedVM]:
-    host, port = forward_address()
-    spec = qemu.VMSpec(
-        kernel=metal_image.directory / build.KERNEL,
-        initramfs=metal_image.directory / build.INITRAMFS,
-        root=metal_image.directory / build.ROOTFS,
-        cmdline=str(metal_image.manifest["cmdline"]),
-        serial_log=tmp_path_factory.mktemp("metal-vm") / "console.log",
-        forwards={f"{host}:{port}": 50000},
-        nic_model="e1000e",
-        root_bus=qemu.RootBus.NVME,
-    )
-    vm = await qemu.VM.start(spec)
-    try:
-        seconds = await wait_for_api(vm, host, port, API_WAIT)
-        print(f"\nmetal image (e1000e, NVMe), QEMU start to API answering: {seconds:.1f}s")
-        yield BootedVM(vm, host, port, seconds)
-    finally:
-        await vm.stop()
+    hardware = {"nic_model": "e1000e", "root_bus": qemu.RootBus.NVME}
+    what = "metal image (e1000e, NVMe)"
+    async with booted_image(
+        metal_image, tmp_path_factory.mktemp("metal-vm"), what, **hardware
+    ) as vm:
+        yield vm
 
 
 async def _kilnctl(*args: str) -> str:
