@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kiln.machined.platform.metal import kmod
 from kiln.machinery import kmodindex
 
 # aliases as Debian's modules carry them (nvme by class, e1000e by ID, sd_mod, usb-storage)
@@ -91,13 +92,20 @@ def _fake_sys(root: Path, devices: dict[str, str]) -> str:
     return str(root)
 
 
+def _modules_dir(tmp_path: Path, aliases: bool) -> Path:
+    """A module directory with the index (and the alias index, if ``aliases``)."""
+    modules = tmp_path / "modules"
+    modules.mkdir(exist_ok=True)
+    (modules / kmodindex.INDEX).write_text(INDEX)
+    if aliases:
+        (modules / kmodindex.ALIASES).write_text(ALIASES)
+    return modules
+
+
 def test_coldplug_loads_matches_with_dependencies_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    modules = tmp_path / "modules"
-    modules.mkdir()
-    (modules / kmodindex.INDEX).write_text(INDEX)
-    (modules / kmodindex.ALIASES).write_text(ALIASES)
+    modules = _modules_dir(tmp_path, aliases=True)
     loaded: list[str] = []
 
     def finit(path: str) -> None:
@@ -128,3 +136,14 @@ def test_modules_load_after_what_they_depend_on() -> None:
     assert kmodindex.load_order(["vfat", "nls_ascii"], modules) == ["fat", "vfat", "nls_ascii"]
     with pytest.raises(KeyError):
         kmodindex.load_order(["ext9"], modules)
+
+
+def test_the_node_coldplugs_until_no_new_driver_loads_and_not_without_aliases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sys_root = _fake_sys(tmp_path / "sys", {"pci/devices/0000:00:02.0": E1000E_DEVICE})
+    monkeypatch.setattr(kmodindex, "finit_module", lambda path: None)
+    monkeypatch.setattr(kmod, "COLDPLUG_SETTLE", 0.0)
+    vm_image = _modules_dir(tmp_path, aliases=False)
+    assert kmod.coldplug(vm_image, sys_root) == []  # its initramfs loaded its drivers
+    assert kmod.coldplug(_modules_dir(tmp_path, aliases=True), sys_root) == ["e1000e"]
