@@ -9,7 +9,7 @@ ctypes) and needs nothing else: no shell, no busybox. Steps:
 2. load the kernel modules listed in ``/etc/kiln/modules`` in that order (dependencies first,
    worked out when the image was built) with ``finit_module``; on a metal image, also the
    storage drivers the devices present need (coldplug with ``kiln.machinery.kmodindex``,
-   carried as ``/usr/lib/kiln/kmodindex.py``), again while waiting for the root, as
+   carried below ``/usr/lib/kiln``), again while waiting for the root, as
    controllers bring up their disks;
 3. find the root: ``kiln.root=`` on the kernel command line names a device or, as
    ``kiln.root=PARTUUID=...`` or ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it,
