@@ -9,7 +9,9 @@ boot the same kernel with the same arguments, one after the other, ``RUNS`` time
 default); the medians are printed as a Markdown table. ``--baseline DIR`` (repeatable) boots
 other built images (``kilnctl image build -o DIR`` of an earlier version, or a variant) in the
 same rounds, so that a change is compared under the same load; the table then has a column
-for each, named after its directory.
+for each, named after its directory. ``--profile metal`` builds the metal image (Debian's
+generic kernel); a metal-profile image boots with what the cloud kernel cannot drive, an
+Intel e1000e NIC and its root on NVMe, the others with virtio.
 
 - trivial init: QEMU start until the marker appears on the serial console;
 - Kiln: QEMU start until the node's API answers TLS on the forwarded port 50000 (the same
@@ -35,6 +37,7 @@ from pathlib import Path
 from kiln import process, qemu
 from kiln.image import build, cpio
 from kiln.image.initramfs import ZSTD_LEVEL
+from kiln.image.profile import Profile
 from kiln.machined.testing import api_answers, free_port
 
 MARKER = "KILN-TRIVIAL-INIT-REACHED"
@@ -100,6 +103,7 @@ async def boot_trivial(image: Path, initramfs: Path, cmdline: str, log: Path) ->
 
 async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float, float, float]:
     port = free_port(HOST)
+    metal = json.loads((image / "manifest.json").read_text()).get("profile") == "metal"
     spec = qemu.VMSpec(
         image / build.KERNEL,
         image / build.INITRAMFS,
@@ -107,6 +111,8 @@ async def boot_kiln(image: Path, cmdline: str, log: Path) -> tuple[float, float,
         cmdline,
         log,
         forwards={f"{HOST}:{port}": 50000},
+        nic_model="e1000e" if metal else "virtio-net-pci",
+        root_bus=qemu.RootBus.NVME if metal else qemu.RootBus.VIRTIO,
     )
     vm = await qemu.VM.start(spec)
     try:
@@ -137,14 +143,20 @@ def artifact_sizes(image: Path) -> dict[str, float]:
 
 
 async def main(
-    runs: int, baselines: list[Path], signing_key: Path | None, logs: Path | None
+    runs: int,
+    baselines: list[Path],
+    signing_key: Path | None,
+    logs: Path | None,
+    profile: Profile = Profile.VM,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="kiln-image-bench-") as tmp:
         work = Path(tmp)
         logs = logs or work
         logs.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        options = build.BuildOptions(output=work / "image", signing_key=signing_key)
+        options = build.BuildOptions(
+            output=work / "image", signing_key=signing_key, profile=profile
+        )
         result = await build.build(options)
         build_seconds = time.monotonic() - started
         image, cmdline = result.output, str(result.manifest["cmdline"])
@@ -222,9 +234,12 @@ def arguments() -> argparse.Namespace:
     parse.add_argument(
         "--signing-key", type=Path, help="sign the build (the e2e tests' key shares their cache)"
     )
+    parse.add_argument(
+        "--profile", type=Profile, default=Profile.VM, help="the profile to build (vm, metal)"
+    )
     return parse.parse_args()
 
 
 if __name__ == "__main__":
     args = arguments()
-    asyncio.run(main(args.runs, args.baseline, args.signing_key, args.logs))
+    asyncio.run(main(args.runs, args.baseline, args.signing_key, args.logs, args.profile))

@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from kiln import process
@@ -74,6 +75,32 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 
 
+class RootBus(StrEnum):
+    """The controller the root squashfs is attached to: virtio, or one a real machine has."""
+
+    VIRTIO = "virtio"
+    NVME = "nvme"
+    AHCI = "ahci"
+
+    def attach(self, image: Path) -> list[str]:
+        """QEMU's arguments for ``image`` as a read-only disk on this bus (AHCI disks cannot
+        be read-only in QEMU: the guest's writes go to a throw-away overlay instead)."""
+        if self is RootBus.VIRTIO:
+            return ["-drive", f"file={image},format=raw,if=virtio,readonly=on"]
+        if self is RootBus.NVME:
+            drive = f"file={image},format=raw,if=none,id=root,readonly=on"
+            return ["-drive", drive, "-device", "nvme,drive=root,serial=kiln-root"]
+        drive = f"file={image},format=raw,if=none,id=root,snapshot=on"
+        return [
+            "-drive",
+            drive,
+            "-device",
+            "ahci,id=sata",
+            "-device",
+            "ide-hd,drive=root,bus=sata.0",
+        ]
+
+
 @dataclass
 class VMSpec:
     """A VM booting either ``kernel`` + ``initramfs`` directly (the root squashfs as a
@@ -97,6 +124,8 @@ class VMSpec:
     reboot: bool = False  # a guest reboot restarts the VM (else QEMU exits)
     oem_strings: tuple[str, ...] = ()  # SMBIOS type 11 strings the guest's firmware carries
     uuid: str | None = None  # the machine's SMBIOS system UUID (the UUID a node goes by)
+    nic_model: str = "virtio-net-pci"  # QEMU's NIC device: e1000e, igb, ... for real drivers
+    root_bus: RootBus = RootBus.VIRTIO  # how ``root`` attaches
 
     def argv(self, accel: str) -> list[str]:
         if self.tap is not None:
@@ -105,7 +134,7 @@ class VMSpec:
             net = "user,id=net0" + "".join(
                 f",hostfwd=tcp:{host}-:{guest}" for host, guest in self.forwards.items()
             )
-        nic = "virtio-net-pci,netdev=net0" + (f",mac={self.mac}" if self.mac else "")
+        nic = f"{self.nic_model},netdev=net0" + (f",mac={self.mac}" if self.mac else "")
         cpu = "host" if accel == "kvm" else os.environ.get("KILN_QEMU_CPU", TCG_CPU)
         argv = [QEMU, "-accel", accel, "-cpu", cpu]
         if self.uuid is not None:
@@ -122,7 +151,7 @@ class VMSpec:
             argv += ["-kernel", str(self.kernel), "-initrd", str(self.initramfs)]
             argv += ["-append", self.cmdline]
         if self.root is not None:
-            argv += ["-drive", f"file={self.root},format=raw,if=virtio,readonly=on"]
+            argv += self.root_bus.attach(self.root)
         for disk in self.disks:
             argv += ["-drive", f"file={disk},format=raw,if=virtio"]
         if self.media is not None:

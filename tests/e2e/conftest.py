@@ -1,5 +1,6 @@
 """The e2e tier: one image built per run (its artifacts cached across runs in
-``~/.cache/kiln/image``, keyed by every input) and one VM booted from it per module."""
+``~/.cache/kiln/image``, keyed by every input) and one VM booted from it per module; the
+metal-profile image is built (and cached) the same way, only for the tests that ask for it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from image_vm import BootedVM, BuiltImage, forward_address, signing_keys, wait_for_api
+from image_vm import BootedVM, BuiltImage, booted_image, signing_keys
 
-from kiln import qemu
-from kiln.image import build
+from kiln import process, qemu
+from kiln.image import apt, build, lock
+from kiln.image.errors import PackageError
+from kiln.image.profile import Profile
 
 TOOLS = ("apt-get", "dpkg-deb", "mksquashfs", "zstd", "sgdisk", "mkfs.fat", "mcopy", "xorriso")
-API_WAIT = 180.0
 
 
 def _missing() -> str | None:
@@ -26,38 +28,45 @@ def _missing() -> str | None:
     return qemu.available()
 
 
+def _build(tmp_path_factory: pytest.TempPathFactory, profile: Profile) -> BuiltImage:
+    private, public = signing_keys()
+    output = tmp_path_factory.mktemp(f"image-{profile.value}")
+    options = build.BuildOptions(output=output, signing_key=private, profile=profile)
+    started = time.monotonic()
+    result = asyncio.run(build.build(options))
+    seconds = time.monotonic() - started
+    print(
+        f"\n{profile.value} image build: {seconds:.1f}s ({'cached' if result.cached else 'built'})"
+    )
+    return BuiltImage(output, public, result.manifest, seconds)
+
+
 @pytest.fixture(scope="session")
 def image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    private, public = signing_keys()
-    output = tmp_path_factory.mktemp("image")
-    started = time.monotonic()
-    result = asyncio.run(build.build(build.BuildOptions(output=output, signing_key=private)))
-    seconds = time.monotonic() - started
-    print(f"\nimage build: {seconds:.1f}s ({'cached' if result.cached else 'built'})")
-    return BuiltImage(output, public, result.manifest, seconds)
+    return _build(tmp_path_factory, Profile.VM)
+
+
+@pytest.fixture(scope="session")
+def metal_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltImage:
+    """The image built with ``--profile metal`` (Debian's generic kernel, coldplugged drivers)."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    kernel = lock.load_lock().kernel(Profile.METAL.kernel_flavour)
+    try:
+        asyncio.run(apt.fetch([kernel], build.default_cache()))
+    except (PackageError, process.ProcessError) as exc:
+        pytest.skip(f"the metal image needs {kernel.name} {kernel.version}, not fetched: {exc}")
+    return _build(tmp_path_factory, Profile.METAL)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def booted(
     image: BuiltImage, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BootedVM]:
-    host, port = forward_address()
-    spec = qemu.VMSpec(
-        kernel=image.directory / build.KERNEL,
-        initramfs=image.directory / build.INITRAMFS,
-        root=image.directory / build.ROOTFS,
-        cmdline=str(image.manifest["cmdline"]),
-        serial_log=tmp_path_factory.mktemp("vm") / "console.log",
-        forwards={f"{host}:{port}": 50000},
-        qmp=tmp_path_factory.mktemp("qmp") / "qmp.sock",
-    )
-    vm = await qemu.VM.start(spec)
-    try:
-        seconds = await wait_for_api(vm, host, port, API_WAIT)
-        print(f"\nQEMU start to API answering: {seconds:.1f}s")
-        yield BootedVM(vm, host, port, seconds)
-    finally:
-        await vm.stop()
+    qmp = tmp_path_factory.mktemp("qmp") / "qmp.sock"
+    async with booted_image(image, tmp_path_factory.mktemp("vm"), "vm image", qmp=qmp) as vm:
+        yield vm

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import shutil
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kiln import qemu
 from kiln.image import build, manifest
 from kiln.machined.testing import api_answers, free_port
+
+API_WAIT = 180.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,47 @@ async def wait_for_api(vm: qemu.VM, host: str, port: int, within: float) -> floa
             pytest.fail(f"the VM's API did not answer in {within:g}s:\n{vm.console()[-3000:]}")
         await asyncio.sleep(0.2)
     return time.monotonic() - vm.started
+
+
+def direct_boot_vm(
+    image: BuiltImage, serial_log: Path, forwards: dict[str, int], **hardware: Any
+) -> qemu.VMSpec:
+    """A VM booting ``image``'s kernel and initramfs directly, its root as a read-only disk;
+    ``hardware`` takes :class:`kiln.qemu.VMSpec`'s other fields (``nic_model``, ...)."""
+    return qemu.VMSpec(
+        kernel=image.directory / build.KERNEL,
+        initramfs=image.directory / build.INITRAMFS,
+        root=image.directory / build.ROOTFS,
+        cmdline=str(image.manifest["cmdline"]),
+        serial_log=serial_log,
+        forwards=forwards,
+        **hardware,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(spec: qemu.VMSpec, host: str, port: int, what: str) -> AsyncIterator[BootedVM]:
+    """``spec`` started and its API answering at ``host:port`` (forwarded port 50000), stopped
+    afterwards; the boot time is printed, labelled ``what``."""
+    vm = await qemu.VM.start(spec)
+    try:
+        seconds = await wait_for_api(vm, host, port, API_WAIT)
+        print(f"\n{what}, QEMU start to API answering: {seconds:.1f}s")
+        yield BootedVM(vm, host, port, seconds)
+    finally:
+        await vm.stop()
+
+
+@contextlib.asynccontextmanager
+async def booted_image(
+    image: BuiltImage, tmp: Path, what: str, **hardware: Any
+) -> AsyncIterator[BootedVM]:
+    """``image`` booted directly (:func:`direct_boot_vm`, its console in ``tmp``) with its API
+    forwarded to a free loopback address, until the API answers; stopped afterwards."""
+    host, port = forward_address()
+    spec = direct_boot_vm(image, tmp / "console.log", {f"{host}:{port}": 50000}, **hardware)
+    async with running(spec, host, port, what) as vm:
+        yield vm
 
 
 def uefi_disk_vm(

@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 
 from kiln.image import apt, build, lock, manifest
-from kiln.image.initramfs import Profile
+from kiln.image.profile import Profile
 
 
 class RichSteps:

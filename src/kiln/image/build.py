@@ -27,8 +27,8 @@ import kiln
 from kiln import __version__
 from kiln.image import apt, disk, initramfs, iso, manifest, pydeps, rootfs, squashfs, stage
 from kiln.image.errors import ImageError
-from kiln.image.initramfs import Profile
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
+from kiln.image.profile import Profile
 from kiln.machinery.osimage import layout, trial
 
 KERNEL, INITRAMFS, ROOTFS, DISK = "vmlinuz", "initramfs", "rootfs.squashfs", "disk.raw"
@@ -111,8 +111,9 @@ async def build(options: BuildOptions, steps: Steps | None = None) -> BuildResul
     if options.label and not LABEL.fullmatch(options.label):
         raise ImageError(f"--label {options.label!r}: use letters, digits and dots only")
     key = manifest.load_private_key(options.signing_key) if options.signing_key else None
-    lock = load_lock(options.lock_path)
-    kernel = lock.kernel()
+    flavour = options.profile.kernel_flavour
+    lock = load_lock(options.lock_path).with_kernel(flavour)
+    kernel = lock.kernel(flavour)
     release = kernel.name.removeprefix("linux-image-")
     with steps.step("Reading the locked Python requirements"):
         requirements = await pydeps.export_requirements(options.project)
@@ -202,7 +203,7 @@ async def _build_artifacts(
         )
         with steps.step("Assembling the root filesystem"):
             await rootfs.assemble(staged, site, kiln_source(), work / "root")
-            rootfs.add_kernel_modules(staged, release, work / "root")
+            rootfs.add_kernel_modules(staged, release, work / "root", options.profile)
             await asyncio.to_thread(_add_loader_and_key, cache_dir, public_key, work / "root")
         with steps.step("Compressing the root filesystem (squashfs, zstd)"):
             await squashfs.make(work / "root", cache_dir / ROOTFS)

@@ -64,14 +64,14 @@ class _Elf:
             return found
         return []
 
-    def modinfo(self) -> dict[str, str]:
+    def modinfo(self) -> dict[str, list[str]]:
         for name, _kind, offset, size, _link in self.sections():
             if name == ".modinfo":
-                info: dict[str, str] = {}
+                info: dict[str, list[str]] = {}
                 for entry in self.data[offset : offset + size].split(b"\0"):
                     key, equals, value = entry.decode("utf-8", "replace").partition("=")
                     if equals:
-                        info.setdefault(key, value)
+                        info.setdefault(key, []).append(value)
                 return info
         return {}
 
@@ -81,6 +81,6 @@ def needed_libraries(path: Path) -> list[str]:
     return _Elf(path.read_bytes(), str(path)).needed()
 
 
-def module_info(path: Path) -> dict[str, str]:
-    """A kernel module's ``.modinfo`` (first value of each key: name, depends, ...)."""
+def module_info(path: Path) -> dict[str, list[str]]:
+    """A kernel module's ``.modinfo``: every value of each key (name, depends, alias, ...)."""
     return _Elf(path.read_bytes(), str(path)).modinfo()

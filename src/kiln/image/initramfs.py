@@ -1,6 +1,8 @@
 """The initramfs: the init program (:mod:`kiln.image.initramfs_init`), the image's Python
-interpreter with the few standard modules it uses, and the kernel modules the boot needs,
-listed in load order. Written as a reproducible cpio, compressed with zstd."""
+interpreter with the few standard modules it uses, and the kernel modules the boot needs:
+the profile's fixed ones, listed in load order, and on a metal image the storage drivers
+with their index and aliases (and :mod:`kiln.machinery.kmodindex`, which the init uses to
+load those the hardware needs). Written as a reproducible cpio, compressed with zstd."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import asyncio
 import shutil
 import stat
 import tempfile
-from enum import StrEnum
 from pathlib import Path
 
 from kiln import process
 from kiln.image import cpio, modules, pyruntime, rootfs
+from kiln.image.profile import Profile, Stage
+from kiln.machinery import kmodindex
 
 INIT_SOURCE = Path(__file__).with_name("initramfs_init.py")
 STDLIB_FILES = (
@@ -35,17 +38,10 @@ DIRECTORIES = ("dev", "proc", "sys", "newroot", "etc/kiln")
 ZSTD_LEVEL = 19
 
 
-class Profile(StrEnum):
-    """What the image boots on: the drivers its initramfs loads."""
-
-    VM = "vm"
-    METAL = "metal"
-
-    def boot_modules(self) -> tuple[str, ...]:
-        vm = ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "squashfs")
-        if self is Profile.VM:
-            return vm
-        return (*vm, "sd_mod", "ata_piix", "ata_generic", "ixgbevf")
+#: where the init finds :mod:`kiln.machinery.kmodindex` (a metal image's initramfs only):
+#: the module in its package, whose ``__init__`` files are left empty
+KILN_LIB = "usr/lib/kiln"
+KMODINDEX = "kiln/machinery/kmodindex.py"
 
 
 async def assemble(staged: Path, release: str, profile: Profile, tree: Path) -> list[str]:
@@ -74,12 +70,21 @@ def lay_out(staged: Path, release: str, profile: Profile, tree: Path) -> list[st
     shutil.copyfile(INIT_SOURCE, init)
     init.chmod(0o755)
     release_dir = staged / "lib/modules" / release
-    order = modules.load_order(profile.boot_modules(), modules.scan(release_dir))
-    for module in order:
-        module_file = tree / "usr/lib/modules" / release / module.path
-        module_file.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(release_dir / module.path, module_file)
+    index = modules.scan(release_dir)
+    order = modules.load_order(profile.boot_modules(), index)
+    target = tree / "usr/lib/modules" / release
+    modules.copy_files(order, release_dir, target)
     (tree / "etc/kiln/modules").write_text("".join(f"{m.path}\n" for m in order))
+    coldplug = profile.coldplug_modules(Stage.INITRAMFS)
+    if coldplug:
+        plugged = modules.load_order(coldplug, index)
+        modules.copy_indexed(plugged, release_dir, target, set(coldplug))
+        lib = tree / KILN_LIB
+        (lib / KMODINDEX).parent.mkdir(parents=True)
+        for package in ("kiln", "kiln/machinery"):
+            (lib / package / "__init__.py").write_text("")
+        shutil.copyfile(kmodindex.__file__, lib / KMODINDEX)
+        order += [m for m in plugged if m not in order]
     return [m.name for m in order]
 
 

@@ -7,7 +7,10 @@ ctypes) and needs nothing else: no shell, no busybox. Steps:
 
 1. mount ``/dev`` (devtmpfs), ``/proc`` and ``/sys``;
 2. load the kernel modules listed in ``/etc/kiln/modules`` in that order (dependencies first,
-   worked out when the image was built) with ``finit_module``;
+   worked out when the image was built) with ``finit_module``; on a metal image, also the
+   storage drivers the devices present need (coldplug with ``kiln.machinery.kmodindex``,
+   carried below ``/usr/lib/kiln``), again while waiting for the root, as
+   controllers bring up their disks;
 3. find the root: ``kiln.root=`` on the kernel command line names a device or, as
    ``kiln.root=PARTUUID=...`` or ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it,
    the first whole disk that starts with a squashfs superblock; mount it read-only;
@@ -39,9 +42,14 @@ BREAK_MARKER = "/etc/kiln/break-boot"
 STATE_MOUNT = "/system/state"
 NEW_ROOT = "/newroot"
 MODULES_LIST = "/etc/kiln/modules"
+KILN_LIB = "/usr/lib/kiln"
 ROOT_WAIT = 30.0
 MACHINED = ["/usr/bin/kiln-machined", "--mode", "metal", "--state", "/var/lib/kiln"]
 ENV = {"PATH": "/usr/sbin:/usr/bin", "LANG": "C.UTF-8", "HOME": "/var/lib/kiln"}
+
+TYPE_CHECKING = False  # typing is not in the initramfs; mypy takes this name as true
+if TYPE_CHECKING:
+    from kiln.machinery import kmodindex
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -89,6 +97,29 @@ def load_modules() -> None:
         finally:
             os.close(fd)
     log(f"loaded {len(paths)} kernel modules")
+
+
+def start_coldplug() -> "kmodindex.Coldplug | None":
+    """The coldplug of a metal image's storage drivers, or None (no alias index)."""
+    directory = f"/lib/modules/{os.uname().release}"
+    if not os.path.exists(f"{directory}/modules.kiln.alias"):
+        return None
+    sys.path.insert(0, KILN_LIB)
+    from kiln.machinery import kmodindex
+
+    return kmodindex.Coldplug(directory)
+
+
+def plug_devices(plug: "kmodindex.Coldplug | None") -> None:
+    """Load the drivers of devices that appeared since the last call (if coldplugging)."""
+    if plug is None:
+        return
+    failed = set(plug.failed)
+    loaded = plug.scan()
+    if loaded:
+        log(f"coldplug loaded: {', '.join(loaded)}")
+    for name in sorted(set(plug.failed) - failed):
+        log(f"coldplug: {name} did not load: {plug.failed[name]}")
 
 
 def kernel_args() -> dict[str, str]:
@@ -187,9 +218,10 @@ def is_ext4(device: str) -> bool:
         return False
 
 
-def find_root(wanted: str) -> str:
+def find_root(wanted: str, plug: "kmodindex.Coldplug | None") -> str:
     deadline = time.monotonic() + ROOT_WAIT
     while True:
+        plug_devices(plug)
         if wanted.startswith("PARTUUID="):
             device = partition_by_guid(wanted.removeprefix("PARTUUID="))
             if device and is_squashfs(device):
@@ -246,7 +278,7 @@ def main() -> None:
     log("started")
     load_modules()
     args = kernel_args()
-    root = find_root(args.get("kiln.root", ""))
+    root = find_root(args.get("kiln.root", ""), start_coldplug())
     mount(root, NEW_ROOT, "squashfs", MS_RDONLY | MS_NODEV)
     log(f"root {root} mounted read-only")
     mount("tmpfs", NEW_ROOT + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")

@@ -60,17 +60,26 @@ class PackageLock:
                 return package
         raise LockError(f"package {name!r} is not in the lock")
 
-    def kernel(self) -> LockedPackage:
-        """The concrete kernel image package (``linux-image-<abi>-<flavour>``)."""
-        found = [
-            p
-            for p in self.packages
-            if p.name.startswith("linux-image-") and re.search(r"-\d+\.\d+", p.name)
-        ]
+    def kernel(self, flavour: str) -> LockedPackage:
+        """The concrete kernel image package of ``flavour`` (``linux-image-<abi>-<flavour>``,
+        e.g. ``cloud-amd64`` or ``amd64``)."""
+        found = [p for p in self.packages if _kernel_flavour(p.name) == (flavour, True)]
         if len(found) != 1:
             names = ", ".join(p.name for p in found) or "none"
-            raise LockError(f"the lock must hold exactly one concrete kernel image, has {names}")
+            raise LockError(
+                f"the lock must hold exactly one concrete {flavour} kernel image, has {names}"
+            )
         return found[0]
+
+    def with_kernel(self, flavour: str) -> PackageLock:
+        """This lock without the kernel packages (image and meta) of other flavours: what an
+        image with the ``flavour`` kernel is built from."""
+        kept = tuple(
+            p
+            for p in self.packages
+            if (kind := _kernel_flavour(p.name)) is None or kind[0] == flavour
+        )
+        return PackageLock(self.roots, self.exclude, kept)
 
     def to_toml(self) -> str:
         lines = [
@@ -92,6 +101,17 @@ class PackageLock:
                 f'filename = "{p.filename}"',
             ]
         return "\n".join(lines) + "\n"
+
+
+_KERNEL = re.compile(r"linux-image-(\d+\.\d+\.\d+-\d+-)?([a-z0-9][a-z0-9-]*)")
+
+
+def _kernel_flavour(name: str) -> tuple[str, bool] | None:
+    """``(flavour, concrete)`` of a kernel image package name, None for other packages:
+    ``linux-image-6.1.0-57-cloud-amd64`` is (``cloud-amd64``, True), the meta package
+    ``linux-image-cloud-amd64`` (``cloud-amd64``, False)."""
+    match = _KERNEL.fullmatch(name)
+    return (match.group(2), match.group(1) is not None) if match else None
 
 
 def _toml_list(items: tuple[str, ...]) -> str:

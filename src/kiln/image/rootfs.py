@@ -15,6 +15,7 @@ from pathlib import Path
 from kiln import __version__, process
 from kiln.image import elf, modules, pyruntime
 from kiln.image.errors import ImageError
+from kiln.image.profile import Profile, Stage
 
 LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 IMAGE_LIB_DIR = "usr/lib/x86_64-linux-gnu"
@@ -301,18 +302,14 @@ MODULE_DIRS = (
 )
 
 
-def add_kernel_modules(staged: Path, release: str, root: Path) -> int:
-    """Copy the modules of :data:`MODULE_DIRS` and their dependencies; returns how many."""
+def add_kernel_modules(staged: Path, release: str, root: Path, profile: Profile) -> int:
+    """Copy the modules of :data:`MODULE_DIRS`, the drivers ``kiln-machined`` loads for the
+    hardware present (metal profile, with their aliases) and their dependencies; returns how
+    many."""
     release_dir = staged / "lib/modules" / release
     index = modules.scan(release_dir)
+    plugged = profile.coldplug_modules(Stage.ROOT)
     wanted = [m.name for m in index.values() if m.path.startswith(MODULE_DIRS)]
-    order = modules.load_order(wanted, index)
-    target_dir = root / "usr/lib/modules" / release
-    for module in order:
-        target = target_dir / module.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(release_dir / module.path, target)
-    (target_dir / "modules.kiln").write_text(
-        "".join(f"{m.name} {m.path} {','.join(m.depends)}\n" for m in order)
-    )
+    order = modules.load_order([*wanted, *plugged], index)
+    modules.copy_indexed(order, release_dir, root / "usr/lib/modules" / release, set(plugged))
     return len(order)

@@ -1,4 +1,4 @@
-"""The metal node's view of its disks (a fake ``/sys``), kernel module order, the installed
+"""The metal node's view of its disks (a fake ``/sys``), the installed
 kernel command line and the checks an uploaded image goes through."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from kiln.image import manifest
 from kiln.machined.errors import InvalidRequestError
-from kiln.machined.platform.metal import blockdev, install, kmod, pid1, upload
+from kiln.machined.platform.metal import blockdev, install, pid1, upload
 from kiln.machinery.config.generate import generate_configs
 from kiln.machinery.secrets import SecretsBundle
 
@@ -71,14 +71,6 @@ def test_the_squashfs_size_is_read_from_its_superblock(tmp_path: Path) -> None:
     device.write_bytes(bytes(100))
     with pytest.raises(OSError, match="no squashfs"):
         blockdev.squashfs_size(str(device))
-
-
-def test_modules_load_after_what_they_depend_on() -> None:
-    listing = "fat kernel/fs/fat/fat.ko \nvfat kernel/fs/fat/vfat.ko fat\nnls_ascii n.ko \n"
-    modules = kmod.index(listing)
-    assert kmod.load_order(["vfat", "nls_ascii"], modules) == ["fat", "vfat", "nls_ascii"]
-    with pytest.raises(KeyError):
-        kmod.load_order(["ext9"], modules)
 
 
 def test_installed_slots_boot_with_this_command_line_but_their_own_root() -> None:

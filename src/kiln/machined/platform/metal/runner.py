@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from kiln.machined.errors import UnsupportedError
 from kiln.machined.events import EventType
 from kiln.machined.platform import host
-from kiln.machined.platform.metal import console, dhcp, netif, pid1
+from kiln.machined.platform.metal import console, dhcp, kmod, netif, pid1
 from kiln.machined.statefiles import MAINTENANCE_DIR
 
 if TYPE_CHECKING:
@@ -34,7 +34,9 @@ FAILURE_PAUSE = 10.0
 
 
 def prepare() -> None:
-    """What must be in place before the node is made: the kernel filesystems, a hostname.
+    """What must be in place before the node is made: the kernel filesystems, the drivers of
+    the hardware present (NICs, on a metal image: before DHCP and the hostname, which is made
+    from the first interface's MAC), a hostname.
 
     Metal mode takes the machine over (mounts, DHCP on every interface, power): anywhere but
     as PID 1 it is refused, so that a mistyped ``--mode`` cannot reconfigure a workstation."""
@@ -44,6 +46,10 @@ def prepare() -> None:
         )
     pid1.mount_kernel_filesystems()
     pid1.disable_ctrl_alt_del()
+    try:
+        kmod.coldplug()
+    except OSError as exc:  # a node without its NIC drivers still shows why on the console
+        logger.error("coldplug failed: %s", exc)
     if socket.gethostname() in ("", "(none)", "localhost"):
         socket.sethostname(default_hostname(netif.ethernet_interfaces()))
 
