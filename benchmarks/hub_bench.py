@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ import uuid
 from pathlib import Path
 
 from kiln import process
+from kiln.hub.main import GC_THRESHOLDS
 from kiln.hub.testing import HubProcess
 from kiln.machined.hublink import HubLink
 from kiln.machined.testing import NodeProcess
@@ -48,6 +50,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 async def simulate(url: str, token: str, first: int, count: int, root: Path, api: str) -> None:
+    # Each simulated machine stands for a machine of its own: the pauses of one collector
+    # over all their objects would show in relayed calls as if they were the hub's.
+    gc.set_threshold(*GC_THRESHOLDS)
     host, port = api.rsplit(":", 1)
     certificate = (root / "api.crt").read_bytes()
     links = []
