@@ -158,11 +158,7 @@ class NodeControlPlane:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_CAP)
         self.version = resolved.version
-        for name in names.CONTROL_PLANE_SERVICES:
-            await self._supervisor.stop(name)
-        self._supervisor.load(*control_plane_specs(inputs))
-        for name in names.CONTROL_PLANE_SERVICES:
-            await self._supervisor.start(name)
+        await self._supervisor.replace(*control_plane_specs(inputs))
         logger.info("Kubernetes %s control plane loaded", resolved.version)
 
     def _inputs(self, resolved: Resolved, setup: EtcdSetup) -> ControlPlaneInputs:
@@ -225,9 +221,7 @@ async def roll(supervisor: Supervisor, specs: Sequence[ServiceSpec]) -> None:
     """Restart services with new specs one at a time, in order, each running and healthy
     (within :data:`ROLL_TIMEOUT`) before the next; ServiceError when one is not."""
     for spec in specs:
-        await supervisor.stop(spec.name)
-        supervisor.load(spec)
-        await supervisor.start(spec.name)
+        await supervisor.replace(spec)
         await supervisor.wait_for(
             spec.name, ServiceState.RUNNING, healthy=True, timeout=ROLL_TIMEOUT
         )

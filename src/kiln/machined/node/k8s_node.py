@@ -159,12 +159,8 @@ class NodeKubernetes:
                     return
             await asyncio.sleep(delay)
             delay = min(delay * 2, k8s_controlplane.RETRY_CAP)
-        for name in names.NODE_SERVICES:
-            await self._supervisor.stop(name)
-        self._supervisor.load(*specs)
         self._loaded = True
-        for name in names.NODE_SERVICES:
-            await self._supervisor.start(name)
+        await self._supervisor.replace(*specs)
         self._tasks.append(self._spawn(self._pod_network(), NETWORK_TASK))
         self._tasks.append(self.drainer.start(self._spawn))
         if self._manifests is not None:
