@@ -149,3 +149,16 @@ async def test_a_replacement_with_a_cycle_leaves_the_service_running(
     with pytest.raises(ServiceSpecError, match="dependency cycle"):
         await supervisor.replace(ServiceSpec("a", ["true"], depends_on=["b"]))
     assert supervisor.status("a").state is ServiceState.WAITING
+
+
+async def test_replacements_of_one_service_at_once_never_show_it_stopped(tmp_path: Path) -> None:
+    listener = RecordingListener()
+    async with Supervisor(tmp_path, listener) as supervisor:
+        await supervisor.replace(ServiceSpec.waiting("etcd", "its certificates"))
+        await supervisor.wait_for("etcd", ServiceState.WAITING, timeout=2)
+        await asyncio.gather(
+            *(supervisor.replace(ServiceSpec.waiting("etcd", f"step {n}")) for n in range(5))
+        )
+        final = await supervisor.wait_for("etcd", ServiceState.WAITING, timeout=2)
+        assert final.waiting_for == ("step 4",)
+        assert {e.state for e in listener.of("etcd")} == {ServiceState.WAITING}

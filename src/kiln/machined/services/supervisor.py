@@ -67,6 +67,7 @@ class Supervisor:
         self._runners: dict[str, ServiceRunner] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._quiet: set[str] = set()  # services being replaced: their reports are held back
+        self._replacing = asyncio.Lock()  # one replace at a time: each keeps its names quiet
 
     async def __aenter__(self) -> Supervisor:
         await self.cleanup_stale()
@@ -102,19 +103,21 @@ class Supervisor:
         another (or for the real service) never looks like a service stopped on request.
 
         Raises :class:`ServiceSpecError` as :meth:`load` does, before anything is stopped.
+        Replacements run one after the other, never interleaved.
         """
-        self._check(specs)
-        names = [spec.name for spec in specs]
-        self._quiet.update(names)
-        try:
+        async with self._replacing:
+            self._check(specs)
+            names = [spec.name for spec in specs]
+            self._quiet.update(names)
+            try:
+                for name in names:
+                    if name in self._runners:
+                        await self.stop(name)
+                self._install(specs)
+            finally:
+                self._quiet.difference_update(names)
             for name in names:
-                if name in self._runners:
-                    await self.stop(name)
-            self._install(specs)
-        finally:
-            self._quiet.difference_update(names)
-        for name in names:
-            await self.start(name)
+                await self.start(name)
 
     def _check(self, specs: Sequence[ServiceSpec]) -> None:
         names = [spec.name for spec in specs]
