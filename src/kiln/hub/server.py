@@ -46,7 +46,7 @@ from kiln.hub.replicas.registry import ReplicaRecord, replica_id
 from kiln.hub.replicas.routing import Routes
 from kiln.hub.store import open_state
 from kiln.machinery.api import hub_pb2_grpc, hubcluster_pb2_grpc, hublink_pb2_grpc
-from kiln.machinery.hubjoin import certificate_pin
+from kiln.machinery.hubjoin import certificate_pin, keepalive
 from kiln.machinery.osimage.artifact_cache import ArtifactCache
 from kiln.machinery.privatefile import ensure_private_dir
 from kiln.resources import State
@@ -55,8 +55,8 @@ logger = logging.getLogger(__name__)
 
 STOP_GRACE = 2.0
 API_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE))
-# Long-lived machine streams: no connection age or idle limits (FACTS: grpc keepalive).
-MACHINE_OPTIONS = (("grpc.so_reuseport", 0),)
+# Long-lived machine streams: no connection age or idle limits; HTTP/2 pings both ways.
+MACHINE_OPTIONS = (("grpc.so_reuseport", 0), *keepalive.hub_options())
 
 
 @dataclass(frozen=True)

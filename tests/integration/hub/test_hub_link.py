@@ -1,5 +1,5 @@
 """A machine's link notices a hub that stopped answering (a network cut: the connection stays
-open, nothing comes through) by its heartbeats, and comes back once the hub answers again."""
+open, nothing comes through) by its unanswered pings, and comes back once the hub answers again."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 UUID = "00000000-0000-4000-8000-0000000000c1"
 REBOOTING = "00000000-0000-4000-8000-0000000000c2"
-HEARTBEAT = 0.3
+KEEPALIVE = 0.3
 
 
 async def facts() -> tuple[str, pb.Facts]:
@@ -46,7 +46,7 @@ async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path:
         facts,
         api_address=("127.0.0.1", 9),
         max_backoff=1.0,
-        heartbeat=HEARTBEAT,
+        keepalive=KEEPALIVE,
     )
     running = asyncio.create_task(link.run())
     try:
