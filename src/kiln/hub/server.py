@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 STOP_GRACE = 2.0
 API_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE))
 # Long-lived machine streams: no connection age or idle limits; HTTP/2 pings both ways.
-MACHINE_OPTIONS = (("grpc.so_reuseport", 0), *keepalive.hub_options())
+MACHINE_OPTIONS = (("grpc.so_reuseport", 0),)
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class HubOptions:
     database: str
     url: str  # what join tokens tell machines to dial
     peer_address: str  # where other replicas reach this one's machine port
+    machine_keepalive: float = keepalive.INTERVAL  # seconds between pings to each machine
 
 
 class HubServer:
@@ -121,7 +122,9 @@ class HubServer:
             JoinService(tokens, machines, hub_pki.ca, machine_port), api
         )
         _listen(api, options.listen, grpc.ssl_server_credentials(identity))
-        link_server = grpc.aio.server(options=MACHINE_OPTIONS)
+        link_server = grpc.aio.server(
+            options=[*MACHINE_OPTIONS, *keepalive.hub_options(options.machine_keepalive)]
+        )
         hublink_pb2_grpc.add_HubLinkServiceServicer_to_server(
             LinkService(machines, links, record.id), link_server
         )

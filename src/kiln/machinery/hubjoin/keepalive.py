@@ -35,11 +35,12 @@ def machine_options(interval: float = INTERVAL) -> GrpcOptions:
     return _pinging(interval, min(interval, TIMEOUT))
 
 
-def hub_options() -> GrpcOptions:
-    """Server options of the hub's machine port: it pings its machines and accepts their
-    pings down to :data:`MIN_ACCEPTED` apart."""
+def hub_options(interval: float = INTERVAL) -> GrpcOptions:
+    """Server options of the hub's machine port: it pings its machines every ``interval``
+    seconds (answers due as for :func:`machine_options`) and accepts their pings down to
+    :data:`MIN_ACCEPTED` apart."""
     return [
-        *_pinging(INTERVAL, TIMEOUT),
+        *_pinging(interval, min(interval, TIMEOUT)),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", round(MIN_ACCEPTED * 1000)),
         ("grpc.http2.max_ping_strikes", 0),
     ]
