@@ -26,11 +26,6 @@ from kiln.machinery.hubjoin import keepalive
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_LISTEN = "0.0.0.0:8443"
 DEFAULT_MACHINE_LISTEN = "0.0.0.0:8444"
-# The collector's young-generation threshold, raised from CPython's 700: with thousands of
-# machine streams, every young collection finds objects of calls still in flight, promotes
-# them, and the promotions set off full collections that scan every connection's objects
-# (seconds per second at 10,000 machines). Objects of a call now mostly die young.
-GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +93,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Run the hub."""
-    from kiln.hub.server import HubOptions, HubServer, _dialable
+    from kiln.hub.server import GC_THRESHOLDS, HubOptions, HubServer, _dialable
     from kiln.hub.store import default_database
 
     data_dir = data_dir.absolute()
