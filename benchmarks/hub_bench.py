@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 
 from kiln import process
-from kiln.hub.main import GC_THRESHOLDS
+from kiln.hub.server import GC_THRESHOLDS
 from kiln.hub.testing import HubProcess
 from kiln.machined.hublink import HubLink
 from kiln.machined.testing import NodeProcess

@@ -21,8 +21,9 @@ a public key; the hub checks the token, records the hash of the secret on the UU
 join (a later join of that UUID with another secret is refused: nobody takes over a
 machine's identity) and signs a client certificate for the UUID with the hub CA. The machine
 then dials the machine port with that certificate and keeps one stream: Hello (secret and
-facts), heartbeats every 30 s, facts when they change. When the stream ends it dials again
-after a jittered, capped exponential backoff; a refused certificate makes it join again.
+facts), then facts when they change; HTTP/2 pings both ways tell either end that the other
+is gone. When the stream ends it dials again after a jittered, capped exponential backoff; a
+refused certificate makes it join again.
 Revoking a machine clears the certificate serial the hub accepts and ends its stream.
 
 Tunnelling. The stream also carries byte streams (frames ``open``/``data``/``close`` per

@@ -21,15 +21,11 @@ from kiln.hub.cli.access import kilnconfig_command, kubeconfig_command
 from kiln.hub.cli.credentials import apikey, audit, jointoken
 from kiln.hub.cli.machines import get, label, logs, machine
 from kiln.hub.cli.templates import template
+from kiln.machinery.hubjoin import keepalive
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DEFAULT_LISTEN = "0.0.0.0:8443"
 DEFAULT_MACHINE_LISTEN = "0.0.0.0:8444"
-# The collector's young-generation threshold, raised from CPython's 700: with thousands of
-# machine streams, every young collection finds objects of calls still in flight, promotes
-# them, and the promotions set off full collections that scan every connection's objects
-# (seconds per second at 10,000 machines). Objects of a call now mostly die young.
-GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,6 +72,14 @@ def cli(hub: str | None, api_key: str | None, ca: Path | None, config: Path | No
     "(default: the machine listen address).",
 )
 @click.option(
+    "--machine-keepalive",
+    type=click.FloatRange(min=keepalive.MIN_ACCEPTED),
+    default=keepalive.INTERVAL,
+    show_default=True,
+    help="Seconds between the pings the hub sends each machine; one that does not answer "
+    f"within that long (at most {keepalive.TIMEOUT:g} s) is marked disconnected.",
+)
+@click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
 )
 def serve(
@@ -85,10 +89,11 @@ def serve(
     machine_listen: str,
     url: str | None,
     peer_address: str | None,
+    machine_keepalive: float,
     log_level: str,
 ) -> None:
     """Run the hub."""
-    from kiln.hub.server import HubOptions, HubServer, _dialable
+    from kiln.hub.server import GC_THRESHOLDS, HubOptions, HubServer, _dialable
     from kiln.hub.store import default_database
 
     data_dir = data_dir.absolute()
@@ -99,6 +104,7 @@ def serve(
         database or default_database(data_dir),
         url or f"https://{_dialable(listen)}",
         peer_address or _dialable(machine_listen),
+        machine_keepalive,
     )
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     # One connection per machine: as many open files as the system lets this process have.

@@ -43,11 +43,17 @@ class HubProcess(DaemonProcess):
     start_error = HubStartError
 
     def __init__(
-        self, data_dir: Path, *, host: str = "127.0.0.1", database: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        database: str | None = None,
+        machine_keepalive: float | None = None,
     ) -> None:
         super().__init__(data_dir.with_name(f"{data_dir.name}.out"))
         self.data_dir = data_dir
         self.database = database  # a URL; None: SQLite in the data directory
+        self.machine_keepalive = machine_keepalive  # None: the hub's default
         self.host = host
         self.port = free_port(host)
         self.machine_port = free_port(host)
@@ -64,10 +70,13 @@ class HubProcess(DaemonProcess):
     @property
     def argv(self) -> list[str]:
         database = [] if self.database is None else ["--database", self.database]
+        keepalive = []
+        if self.machine_keepalive is not None:
+            keepalive = ["--machine-keepalive", str(self.machine_keepalive)]
         return [
             sys.executable, "-m", "kiln.hub", "serve", "--data", str(self.data_dir),
             "--listen", self.address, "--machine-listen", f"{self.host}:{self.machine_port}",
-            *database,
+            *database, *keepalive,
         ]  # fmt: skip
 
     async def start(self, timeout: float = START_TIMEOUT) -> None:  # noqa: ASYNC109

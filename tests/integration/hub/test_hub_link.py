@@ -1,5 +1,5 @@
 """A machine's link notices a hub that stopped answering (a network cut: the connection stays
-open, nothing comes through) by its heartbeats, and comes back once the hub answers again."""
+open, nothing comes through) by its unanswered pings, and comes back once the hub answers again."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
 from hub_helpers import until
 
+from kiln import process
 from kiln.hub.testing import HubProcess
 from kiln.machined.hublink import HubLink
 from kiln.machined.hublink import link as link_module
@@ -21,19 +23,20 @@ from kiln.machinery.api import hublink_pb2 as pb
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
+HUB_HOST = "127.88.0.1"
 UUID = "00000000-0000-4000-8000-0000000000c1"
 REBOOTING = "00000000-0000-4000-8000-0000000000c2"
-HEARTBEAT = 0.3
+KEEPALIVE = 0.3
 
 
 async def facts() -> tuple[str, pb.Facts]:
     return UUID, pb.Facts(hostname="cut-test", stage="maintenance", maintenance=True)
 
 
-async def connected(hub: HubProcess) -> bool:
+async def connected(hub: HubProcess, uuid: str = UUID) -> bool:
     async with hub.client() as api:
         reply = await api.ListMachines(hub_pb2.ListRequest(selector="kiln.dev/connected=true"))
-    return UUID in {json.loads(text)["metadata"]["id"] for text in reply.resources}
+    return uuid in {json.loads(text)["metadata"]["id"] for text in reply.resources}
 
 
 async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path: Path) -> None:
@@ -46,7 +49,7 @@ async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path:
         facts,
         api_address=("127.0.0.1", 9),
         max_backoff=1.0,
-        heartbeat=HEARTBEAT,
+        keepalive=KEEPALIVE,
     )
     running = asyncio.create_task(link.run())
     try:
@@ -111,3 +114,39 @@ async def test_facts_that_cannot_be_read_for_a_while_reach_the_hub_later(
 
 async def _is(value: Awaitable[str], expected: str) -> bool:
     return await value == expected
+
+
+SILENT_MACHINE = "00000000-0000-4000-8000-0000000000c3"
+LINK_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from kiln.machined.hublink import HubLink
+from kiln.machinery.api import hublink_pb2 as pb
+
+async def facts():
+    return sys.argv[4], pb.Facts(hostname="silent", stage="maintenance", maintenance=True)
+
+link = HubLink(sys.argv[1], sys.argv[2], Path(sys.argv[3]), facts, api_address=("127.0.0.1", 9))
+asyncio.run(link.run())
+"""
+
+
+async def test_a_machine_that_stops_answering_is_marked_disconnected(tmp_path: Path) -> None:
+    async with HubProcess(tmp_path / "hub", host=HUB_HOST, machine_keepalive=0.5) as hub:
+        async with hub.client() as api:
+            token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+        argv = [sys.executable, "-c", LINK_SCRIPT, hub.url, token, str(tmp_path / "link")]
+        machine = await process.spawn([*argv, SILENT_MACHINE], capture_output=False)
+        try:
+            await until(lambda: connected(hub, SILENT_MACHINE))
+            os.kill(machine.pid, signal.SIGSTOP)  # powered off: its connection stays open
+            try:
+                await until(lambda: _not(connected(hub, SILENT_MACHINE)), within=10)
+            finally:
+                os.kill(machine.pid, signal.SIGCONT)
+        finally:
+            await process.terminate(machine, 5.0)
+
+
+async def _not(value: Awaitable[bool]) -> bool:
+    return not await value

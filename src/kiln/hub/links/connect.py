@@ -4,8 +4,9 @@ The TLS handshake has checked the client certificate against the hub CA; here it
 (the machine's UUID) and serial must be those of the machine's last join, the machine must
 not be revoked, and the first message (Hello) must carry the machine's secret. Then the hub
 records the machine as connected with the facts it sent, relays tunnel frames both ways and
-answers heartbeats, until the stream ends; a machine silent for :data:`SILENCE` seconds is
-dropped (its heartbeats come every 30 s).
+answers heartbeats (a machine sends one after Hello, to learn that it was accepted), until the
+stream ends. The transport pings the machine and ends the stream of one that stops answering
+(:mod:`kiln.machinery.hubjoin.keepalive`).
 """
 
 from __future__ import annotations
@@ -28,17 +29,12 @@ from kiln.machinery.api import hublink_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
-SILENCE = 100.0
-
 
 class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
-    def __init__(
-        self, machines: Machines, links: Links, replica: str, silence: float = SILENCE
-    ) -> None:
+    def __init__(self, machines: Machines, links: Links, replica: str) -> None:
         self._machines = machines
         self._replica = replica
         self._links = links
-        self._silence = silence
 
     async def Connect(self, request_iterator: Any, context: Any) -> None:  # type: ignore[override]
         uuid, serial = _peer(context)
@@ -81,9 +77,8 @@ class LinkService(hublink_pb2_grpc.HubLinkServiceServicer):
 
     async def _read(self, context: Any) -> pb.MachineMessage | None:
         try:
-            async with asyncio.timeout(self._silence):
-                message = await context.read()
-        except (TimeoutError, grpc.aio.AbortError):  # silent too long, or cut off (revoked)
+            message = await context.read()
+        except grpc.aio.AbortError:  # cut off (revoked)
             return None
         return None if message is grpc.aio.EOF else message
 

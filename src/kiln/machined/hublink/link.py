@@ -1,11 +1,10 @@
 """The machine's one connection to the hub, kept up for as long as the machine runs.
 
 Join once (when nothing from an earlier join to this URL is kept), then Connect on the hub's
-machine port with the issued certificate: Hello (secret and facts), then heartbeats every
-:data:`HEARTBEAT` seconds, new facts when they change, and tunnel frames. Whenever the
-connection ends (the hub restarted, the network cut, nothing heard for
-:data:`SILENCE_BEATS` heartbeats) the link connects again after a jittered, capped
-exponential backoff.
+machine port with the issued certificate: Hello (secret and facts), then new facts when they
+change, and tunnel frames. The transport pings the hub (:mod:`kiln.machinery.hubjoin.keepalive`).
+Whenever the connection ends (the hub restarted, the network cut, a ping not answered) the
+link connects again after a jittered, capped exponential backoff.
 A hub that refuses the machine's certificate makes it join again; a refused join is retried
 at the longest backoff (the token may be fixed, the revocation lifted).
 """
@@ -25,13 +24,11 @@ from kiln.machined.hublink.identity import HubIdentity, Joined
 from kiln.machined.hublink.join import HubJoinError, hub_address, join
 from kiln.machinery.api import hublink_pb2 as pb
 from kiln.machinery.api import hublink_pb2_grpc
-from kiln.machinery.hubjoin import parse_join_token
+from kiln.machinery.hubjoin import keepalive, parse_join_token
 from kiln.machinery.pinning import trusting
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT = 30.0
-SILENCE_BEATS = 2.5  # heartbeats without a word from the hub before the link is dropped
 FACTS_CHECK = 5.0
 FACTS_WITHIN = 60.0  # a read of the facts that takes longer is given up, and tried again
 FIRST_BACKOFF = 0.5
@@ -50,7 +47,7 @@ class HubLink:
         *,
         api_address: tuple[str, int],
         max_backoff: float = 60.0,
-        heartbeat: float = HEARTBEAT,
+        keepalive: float = keepalive.INTERVAL,
     ) -> None:
         self.url = url
         self.token = parse_join_token(token)
@@ -58,7 +55,7 @@ class HubLink:
         self._facts = facts
         self._api_address = api_address
         self._max_backoff = max_backoff
-        self._heartbeat = heartbeat
+        self._keepalive = keepalive
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -94,7 +91,11 @@ class HubLink:
         async with grpc.aio.secure_channel(
             f"{host}:{joined.machine_port}",
             security.credentials,
-            options=[*security.options, ("grpc.use_local_subchannel_pool", 1)],
+            options=[
+                *security.options,
+                *keepalive.machine_options(self._keepalive),
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
         ) as channel:
             stream = hublink_pb2_grpc.HubLinkServiceStub(channel).Connect()
             try:
@@ -121,15 +122,13 @@ class HubLink:
 
         secret = self._identity.secret()
         await send(pb.MachineMessage(hello=pb.Hello(secret=secret, facts=facts)))
+        # answered once the hub has accepted the machine: the link counts as connected then
+        await send(pb.MachineMessage(heartbeat=pb.Heartbeat()))
         bridge = Bridge(self._api_address, send)
-        chores = [
-            asyncio.create_task(self._beat(send), name="hub heartbeat"),
-            asyncio.create_task(self._watch_facts(send, facts), name="hub facts"),
-        ]
+        chores = [asyncio.create_task(self._watch_facts(send, facts), name="hub facts")]
         try:
             while True:
-                async with asyncio.timeout(SILENCE_BEATS * self._heartbeat):
-                    message = await call.read()
+                message = await call.read()
                 if message is grpc.aio.EOF:
                     await call.wait_for_connection()
                     code = await call.code()
@@ -148,12 +147,6 @@ class HubLink:
                 task.cancel()
             await asyncio.wait(chores)
             await bridge.close()
-
-    async def _beat(self, send: Callable[[pb.MachineMessage], Awaitable[None]]) -> None:
-        await send(pb.MachineMessage(heartbeat=pb.Heartbeat()))
-        while True:
-            await asyncio.sleep(self._heartbeat)
-            await send(pb.MachineMessage(heartbeat=pb.Heartbeat()))
 
     async def _watch_facts(
         self, send: Callable[[pb.MachineMessage], Awaitable[None]], sent: pb.Facts
