@@ -155,39 +155,41 @@ def dangling_links(root: Path, mounts: Mapping[Path, Path] | None = None) -> lis
     links into what is mounted at run time (``/run``, ``/var``, ...) are not checked, but
     those into a mount point of ``mounts`` (directory under ``root`` -> the tree mounted
     there at boot) are, in that tree."""
-    mounts = mounts or {}
     broken = []
     runtime = tuple(f"/{point}/" for point in MOUNT_POINTS)
     for path in sorted(root.rglob("*")):
-        if not path.is_symlink():
+        if not path.is_symlink() or str(path.readlink()).startswith(runtime):
             continue
-        target = path.readlink()
-        if str(target).startswith(runtime):
-            continue
-        resolved = root / str(target).lstrip("/") if target.is_absolute() else path.parent / target
-        if not _exists_inside(root, resolved, mounts):
+        if _resolve(root, root, path.relative_to(root).parts, mounts or {}) is None:
             broken.append("/" + str(path.relative_to(root)))
     return broken
 
 
-def _exists_inside(root: Path, path: Path, mounts: Mapping[Path, Path], depth: int = 0) -> bool:
-    """Whether ``path`` exists, following links as the image would see them (from ``root``,
-    with ``mounts`` mounted)."""
+def _resolve(
+    root: Path, start: Path, parts: Iterable[str], mounts: Mapping[Path, Path], depth: int = 0
+) -> Path | None:
+    """Where ``parts`` (from the directory ``start``) leads, following links as the image
+    sees them (absolute ones from ``root``, ``mounts`` mounted), or None if nowhere."""
     if depth > 16:
-        return False
-    current = root
-    for part in path.relative_to(root).parts if path.is_relative_to(root) else path.parts:
+        return None
+    mounted_at = {tree: point for point, tree in mounts.items()}
+    current = start
+    for part in parts:
+        if part == "..":
+            current = root if current == root else mounted_at.get(current, current).parent
+            continue
         current = mounts.get(current / part, current / part)
         if current.is_symlink():
             target = current.readlink()
-            current = (
-                root / str(target).lstrip("/") if target.is_absolute() else current.parent / target
-            )
-            if not _exists_inside(root, current, mounts, depth + 1):
-                return False
+            base = root if target.is_absolute() else current.parent
+            steps = target.parts[1:] if target.is_absolute() else target.parts
+            found = _resolve(root, base, steps, mounts, depth + 1)
+            if found is None:
+                return None
+            current = found
         elif not current.exists():
-            return False
-    return True
+            return None
+    return current
 
 
 def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:
