@@ -1,5 +1,6 @@
 """The built image boots in QEMU to maintenance mode with its API on port 50000, holds no shell,
-login or accounts, and its signed manifest refuses a tampered artifact."""
+login or accounts, carries its Go programs in an xz image of their own, and its signed
+manifest refuses a tampered artifact."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from image_vm import BootedVM, BuiltImage, signing_keys
 
 from kiln import process
-from kiln.image import build
+from kiln.image import build, programs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -75,6 +76,31 @@ async def test_the_root_holds_no_shell_login_or_accounts(image: BuiltImage) -> N
     accounts = [line.split(":")[0] for line in extract.stdout.decode().splitlines() if line]
     assert accounts == ["root"]
     assert extract.stdout.decode().strip().endswith(":/nonexistent")  # no login shell
+
+
+async def test_the_go_programs_are_in_the_xz_programs_image_the_root_links_to(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    root = str(image.directory / build.ROOTFS)
+    inner = await process.run(["unsquashfs", "-cat", root, programs.IMAGE])
+    (tmp_path / "programs.squashfs").write_bytes(inner.stdout)
+    stats = await process.run(["unsquashfs", "-s", str(tmp_path / "programs.squashfs")])
+    assert (
+        "Compression xz" in stats.stdout.decode()
+        and "Filters selected: x86" in stats.stdout.decode()
+    )
+    assert "Block size 1048576" in stats.stdout.decode()
+    listing = await process.run(["unsquashfs", "-l", str(tmp_path / "programs.squashfs")])
+    names = {
+        line.split("squashfs-root/", 1)[1]
+        for line in listing.stdout.decode().split()
+        if "squashfs-root/" in line
+    }
+    assert {"containerd", "containerd-shim-runc-v2", "runc", "etcd", "etcdutl"} <= names
+    assert {"cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} <= names
+    links = await process.run(["unsquashfs", "-lls", root, "usr/bin/containerd", "usr/sbin/runc"])
+    assert "usr/bin/containerd -> /usr/lib/kiln/programs/containerd" in links.stdout.decode()
+    assert "usr/sbin/runc -> /usr/lib/kiln/programs/runc" in links.stdout.decode()
 
 
 async def test_the_signed_image_verifies_and_a_tampered_copy_does_not(
