@@ -218,9 +218,9 @@ async def _build_artifacts(
             rootfs.add_kernel_modules(staged, release, work / "root", options.profile)
             await asyncio.to_thread(_add_loader_and_key, cache_dir, public_key, work / "root")
         with steps.step("Compressing the programs (squashfs, xz)"):
-            await squashfs.make(
-                work / "programs", work / "root" / programs.IMAGE, compression=squashfs.XZ_X86
-            )
+            programs_cache = options.cache / "programs" if options.use_cache else None
+            image = work / "root" / programs.IMAGE
+            await programs.compress(work / "programs", image, programs_cache)
         with steps.step("Compressing the root filesystem (squashfs, zstd)"):
             await squashfs.make(work / "root", cache_dir / ROOTFS)
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")

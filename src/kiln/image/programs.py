@@ -6,17 +6,24 @@ blocks, which stays for Python's many small reads.
 The image is a file in the root, :data:`IMAGE`; the initramfs's init mounts it on
 :data:`MOUNT_POINT` (a loop device) before switching to the root. Where the programs were, the
 root holds links into the mount point, so that the node finds them at their usual paths.
+The image depends only on the programs (not on Kiln's sources): it is cached by their
+contents, so that a rebuild after a change to Kiln does not compress them again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
 import shutil
 from pathlib import Path
 
+from kiln.image import squashfs
 from kiln.image.pyruntime import SITE_DIR
 
 IMAGE = "usr/lib/kiln/programs.squashfs"
 MOUNT_POINT = "usr/lib/kiln/programs"
+KEEP = 3  # programs images kept in the build cache (one per set of program versions)
 # path in the root (a file or a directory) -> its name in the programs image
 MOVED: tuple[tuple[str, str], ...] = (
     ("usr/bin/containerd", "containerd"),
@@ -49,3 +56,41 @@ def mounts(root: Path, tree: Path) -> dict[Path, Path]:
     """What the booted root sees at its mount point (``tree``), for
     :func:`kiln.image.rootfs.dangling_links`."""
     return {root / MOUNT_POINT: tree}
+
+
+def tree_key(tree: Path) -> str:
+    """A hash of ``tree``'s paths, executable bits and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(tree.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            executable = b"x" if path.stat().st_mode & 0o111 else b"-"
+            name = str(path.relative_to(tree)).encode()
+            digest.update(name + b"\0" + executable + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:24]
+
+
+async def compress(tree: Path, output: Path, cache: Path | None) -> bool:
+    """The programs image of ``tree`` at ``output`` (xz takes minutes); with a ``cache``
+    directory, made once per content of ``tree`` and copied from there after (the newest
+    :data:`KEEP` kept). Returns whether it came from the cache."""
+    if cache is None:
+        await squashfs.make(tree, output, compression=squashfs.XZ_X86)
+        return False
+    cached = cache / f"{await asyncio.to_thread(tree_key, tree)}.squashfs"
+    if cached.exists():
+        await asyncio.to_thread(shutil.copyfile, cached, output)
+        os.utime(cached)  # newest used: kept by the pruning below
+        return True
+    await squashfs.make(tree, output, compression=squashfs.XZ_X86)
+    await asyncio.to_thread(_keep, output, cached)
+    return False
+
+
+def _keep(image: Path, cached: Path) -> None:
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    shutil.copyfile(image, partial)
+    partial.rename(cached)
+    kept = sorted(cached.parent.glob("*.squashfs"), key=lambda p: p.stat().st_mtime)
+    for old in kept[:-KEEP]:
+        old.unlink(missing_ok=True)

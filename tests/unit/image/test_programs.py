@@ -3,6 +3,7 @@ links to where that tree is mounted at boot, and the link check follows the link
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,25 @@ def test_the_init_fails_the_boot_when_the_root_has_no_programs_image(tmp_path: P
     (tmp_path / "usr/lib/kiln/programs").mkdir(parents=True)
     with pytest.raises(OSError, match=r"programs image /usr/lib/kiln/programs.squashfs missing"):
         initramfs_init.mount_programs(str(tmp_path))
+
+
+@pytest.mark.skipif(
+    shutil.which("mksquashfs") is None, reason="needs mksquashfs (apt-get install squashfs-tools)"
+)
+async def test_the_programs_image_is_made_once_per_content_and_copied_after(
+    tmp_path: Path,
+) -> None:
+    tree, cache = tmp_path / "programs", tmp_path / "cache"
+    tree.mkdir()
+    (tree / "containerd").write_bytes(b"\x7fELF" + bytes(range(256)) * 64)
+    (tree / "containerd").chmod(0o755)
+    assert not await programs.compress(tree, tmp_path / "one.squashfs", cache)
+    assert await programs.compress(tree, tmp_path / "two.squashfs", cache)
+    one = (tmp_path / "one.squashfs").read_bytes()
+    assert one[:4] == b"hsqs" and one == (tmp_path / "two.squashfs").read_bytes()
+    (tree / "containerd").write_bytes(b"\x7fELF another version")
+    assert not await programs.compress(tree, tmp_path / "three.squashfs", cache)
+    assert (tmp_path / "three.squashfs").read_bytes() != one
+    assert len(list(cache.glob("*.squashfs"))) == 2
+    assert not await programs.compress(tree, tmp_path / "four.squashfs", None)  # no cache
+    assert (tmp_path / "four.squashfs").read_bytes() == (tmp_path / "three.squashfs").read_bytes()
