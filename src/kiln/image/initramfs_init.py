@@ -14,12 +14,15 @@ ctypes) and needs nothing else: no shell, no busybox. Steps:
 3. find the root: ``kiln.root=`` on the kernel command line names a device or, as
    ``kiln.root=PARTUUID=...`` or ``kiln.root=PARTLABEL=BOOT-A``, a GPT partition; without it,
    the first whole disk that starts with a squashfs superblock; mount it read-only;
-4. mount tmpfs on ``/run`` and ``/tmp`` of the new root; when the root is a partition of an
+4. attach the root's programs image (``/usr/lib/kiln/programs.squashfs``, the large Go
+   programs, :mod:`kiln.image.programs`) to a free loop device, read-only, and mount it on
+   ``/usr/lib/kiln/programs`` of the new root, where the root's links point;
+5. mount tmpfs on ``/run`` and ``/tmp`` of the new root; when the root is a partition of an
    installed disk whose EPHEMERAL and STATE partitions hold ext4, mount them on ``/var`` and
    ``/system/state`` (else tmpfs on ``/var``: maintenance mode until a config is applied);
-5. move ``/dev``, ``/proc`` and ``/sys`` into the new root, free the initramfs, and switch to
-   it (``MS_MOVE`` + ``chroot``);
-6. exec ``/usr/bin/kiln-machined --mode metal`` (with ``--config-dir /system/state`` when
+6. move ``/dev``, ``/proc`` and ``/sys`` into the new root, free the initramfs, and switch to
+   it (``MS_MOVE`` + ``chroot``; the mounts below the new root move along);
+7. exec ``/usr/bin/kiln-machined --mode metal`` (with ``--config-dir /system/state`` when
    STATE is mounted).
 
 It uses ``os`` and ``open`` rather than pathlib: pathlib's imports are not in the initramfs.
@@ -30,6 +33,7 @@ the kernel without saying why).
 
 import ctypes
 import os
+import struct
 import sys
 import time
 
@@ -42,6 +46,14 @@ BREAK_MARKER = "/etc/kiln/break-boot"
 STATE_MOUNT = "/system/state"
 NEW_ROOT = "/newroot"
 MODULES_LIST = "/etc/kiln/modules"
+PROGRAMS_IMAGE = "/usr/lib/kiln/programs.squashfs"
+PROGRAMS_MOUNT = "/usr/lib/kiln/programs"
+LOOP_CTL_GET_FREE, LOOP_CONFIGURE = 0x4C82, 0x4C0A
+LO_FLAGS_READ_ONLY, LO_FLAGS_AUTOCLEAR = 1, 4
+# struct loop_config: fd, block_size, loop_info64 (device, inode, rdevice, offset, sizelimit,
+# number, encrypt_type, encrypt_key_size, flags, file_name, crypt_name, encrypt_key, init),
+# reserved
+LOOP_CONFIG = "=II5Q4I64s64s32s2Q64x"
 KILN_LIB = "/usr/lib/kiln"
 ROOT_WAIT = 30.0
 MACHINED = ["/usr/bin/kiln-machined", "--mode", "metal", "--state", "/var/lib/kiln"]
@@ -244,6 +256,40 @@ def find_root(wanted: str, plug: "kmodindex.Coldplug | None") -> str:
         time.sleep(0.05)
 
 
+def ioctl(fd: int, request: int, argument: object, what: str) -> int:
+    result = int(libc.ioctl(fd, ctypes.c_ulong(request), argument))
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def mount_programs(root: str) -> None:
+    """Mount the programs image inside ``root`` on its mount point, through a read-only loop
+    device that goes away with the mount (autoclear)."""
+    image = root + PROGRAMS_IMAGE
+    if not os.path.exists(image):
+        raise OSError(f"programs image {PROGRAMS_IMAGE} missing from the root")
+    control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    backing = os.open(image, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        number = ioctl(control, LOOP_CTL_GET_FREE, 0, "no free loop device")
+        device = f"/dev/loop{number}"
+        loop = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            info = (0, 0, 0, 0, 0, 0, 0, 0, LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR)
+            names = (PROGRAMS_IMAGE.encode(), b"", b"", 0, 0)
+            config = struct.pack(LOOP_CONFIG, backing, 0, *info, *names)
+            ioctl(loop, LOOP_CONFIGURE, ctypes.c_char_p(config), f"attach {image} to {device}")
+            mount(device, root + PROGRAMS_MOUNT, "squashfs", MS_RDONLY | MS_NODEV)
+            log(f"programs image on {device}, mounted on {PROGRAMS_MOUNT}")
+        finally:
+            os.close(loop)  # the mount holds the device now; autoclear frees it with the mount
+    finally:
+        os.close(backing)
+        os.close(control)
+
+
 def free_initramfs(path: str, device: int) -> None:
     """Remove the initramfs's files (their memory is otherwise lost), staying on it."""
     for entry in os.scandir(path):
@@ -281,6 +327,7 @@ def main() -> None:
     root = find_root(args.get("kiln.root", ""), start_coldplug())
     mount(root, NEW_ROOT, "squashfs", MS_RDONLY | MS_NODEV)
     log(f"root {root} mounted read-only")
+    mount_programs(NEW_ROOT)
     mount("tmpfs", NEW_ROOT + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
     mount("tmpfs", NEW_ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     argv = list(MACHINED)

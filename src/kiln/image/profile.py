@@ -67,10 +67,11 @@ class Profile(StrEnum):
         return "cloud-amd64" if self is Profile.VM else "amd64"
 
     def boot_modules(self) -> tuple[str, ...]:
-        """What the initramfs always loads, in this order (filesystems, fixed drivers)."""
+        """What the initramfs always loads, in this order (filesystems, fixed drivers; loop
+        for the programs image, :mod:`kiln.image.programs`)."""
         if self is Profile.VM:
-            return ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "squashfs")
-        return ("squashfs",)
+            return ("virtio_pci", "virtio_blk", "virtio_scsi", "virtio_net", "squashfs", "loop")
+        return ("squashfs", "loop")
 
     def coldplug_modules(self, stage: Stage) -> tuple[str, ...]:
         """The drivers loaded at ``stage`` for the devices present (none on a VM image)."""

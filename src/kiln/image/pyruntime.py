@@ -17,6 +17,7 @@ from kiln import process
 
 STDLIB = "usr/lib/python3.11"
 DYNLOAD = f"{STDLIB}/lib-dynload"
+SITE_DIR = "usr/lib/python3/dist-packages"  # Kiln and its dependencies
 TRIMMED_DIRS = (
     "test",
     "idlelib",

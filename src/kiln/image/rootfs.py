@@ -3,23 +3,25 @@
 The tree is merged-/usr (``/bin``, ``/sbin``, ``/lib``, ``/lib64`` are links into ``/usr``) and
 holds only what the rules below name plus the shared libraries those files need (followed
 through ``DT_NEEDED``): no shell, no package manager, no login, one account (root, no shell).
+The large Go programs go into a tree of their own, compressed apart and mounted at boot
+(:mod:`kiln.image.programs`); the root links to them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from kiln import __version__, process
-from kiln.image import elf, modules, pyruntime
+from kiln.image import elf, modules, programs, pyruntime
 from kiln.image.errors import ImageError
 from kiln.image.profile import Profile, Stage
 
 LIB_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 IMAGE_LIB_DIR = "usr/lib/x86_64-linux-gnu"
-SITE_DIR = "usr/lib/python3/dist-packages"
+SITE_DIR = pyruntime.SITE_DIR
 MACHINED = "usr/bin/kiln-machined"
 # Kiln's parts a node never imports (the client, the hub and its PostgreSQL backend, this
 # builder, local VM provisioning): left out of the root. An import-linter contract keeps the
@@ -104,9 +106,10 @@ def skeleton(root: Path) -> None:
     )
 
 
-async def assemble(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
-    """Build the image's root tree at ``root`` (which must not exist yet)."""
-    await asyncio.to_thread(lay_out, staged, site, kiln_src, root)
+async def assemble(staged: Path, site: Path, kiln_src: Path, root: Path, moved: Path) -> None:
+    """Build the image's root tree at ``root`` and its programs tree at ``moved`` (neither
+    may exist yet)."""
+    await asyncio.to_thread(lay_out, staged, site, kiln_src, root, moved)
     await strip_wheel_libraries(root)
     await pyruntime.compile_tree(root, (pyruntime.STDLIB, SITE_DIR))
 
@@ -123,7 +126,7 @@ async def strip_wheel_libraries(root: Path) -> None:
         await process.run(["strip", "--strip-unneeded", *libraries], timeout=600)
 
 
-def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
+def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path, moved: Path) -> None:
     """Everything of :func:`assemble` but byte-compiling."""
     skeleton(root)
     for point in MOUNT_POINTS:
@@ -141,45 +144,52 @@ def lay_out(staged: Path, site: Path, kiln_src: Path, root: Path) -> None:
     machined.write_text(MACHINED_SCRIPT)
     machined.chmod(0o755)
     add_libraries(staged, root, _elf_files(root))
-    broken = dangling_links(root)
+    programs.split(root, moved)
+    broken = dangling_links(root, programs.mounts(root, moved))
     if broken:
         raise ImageError(f"links in the image point nowhere: {', '.join(broken)}")
 
 
-def dangling_links(root: Path) -> list[str]:
+def dangling_links(root: Path, mounts: Mapping[Path, Path] | None = None) -> list[str]:
     """Symbolic links under ``root`` whose target (resolved inside ``root``) does not exist;
-    links into what is mounted at run time (``/run``, ``/var``, ...) are not checked."""
+    links into what is mounted at run time (``/run``, ``/var``, ...) are not checked, but
+    those into a mount point of ``mounts`` (directory under ``root`` -> the tree mounted
+    there at boot) are, in that tree."""
     broken = []
     runtime = tuple(f"/{point}/" for point in MOUNT_POINTS)
     for path in sorted(root.rglob("*")):
-        if not path.is_symlink():
+        if not path.is_symlink() or str(path.readlink()).startswith(runtime):
             continue
-        target = path.readlink()
-        if str(target).startswith(runtime):
-            continue
-        resolved = root / str(target).lstrip("/") if target.is_absolute() else path.parent / target
-        if not _exists_inside(root, resolved):
+        if _resolve(root, root, path.relative_to(root).parts, mounts or {}) is None:
             broken.append("/" + str(path.relative_to(root)))
     return broken
 
 
-def _exists_inside(root: Path, path: Path, depth: int = 0) -> bool:
-    """Whether ``path`` exists, following links as the image would see them (from ``root``)."""
+def _resolve(
+    root: Path, start: Path, parts: Iterable[str], mounts: Mapping[Path, Path], depth: int = 0
+) -> Path | None:
+    """Where ``parts`` (from the directory ``start``) leads, following links as the image
+    sees them (absolute ones from ``root``, ``mounts`` mounted), or None if nowhere."""
     if depth > 16:
-        return False
-    current = root
-    for part in path.relative_to(root).parts if path.is_relative_to(root) else path.parts:
-        current = current / part
+        return None
+    mounted_at = {tree: point for point, tree in mounts.items()}
+    current = start
+    for part in parts:
+        if part == "..":
+            current = root if current == root else mounted_at.get(current, current).parent
+            continue
+        current = mounts.get(current / part, current / part)
         if current.is_symlink():
             target = current.readlink()
-            current = (
-                root / str(target).lstrip("/") if target.is_absolute() else current.parent / target
-            )
-            if not _exists_inside(root, current, depth + 1):
-                return False
+            base = root if target.is_absolute() else current.parent
+            steps = target.parts[1:] if target.is_absolute() else target.parts
+            found = _resolve(root, base, steps, mounts, depth + 1)
+            if found is None:
+                return None
+            current = found
         elif not current.exists():
-            return False
-    return True
+            return None
+    return current
 
 
 def _copy(source: Path, target: Path, left_out: tuple[str, ...] = ()) -> None:

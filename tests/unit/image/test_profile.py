@@ -87,7 +87,8 @@ def test_the_metal_drivers_cover_root_disks_and_common_nics() -> None:
     for nic in ("e1000e", "igb", "ixgbe", "i40e", "ice", "mlx5_core", "bnxt_en", "tg3", "r8169"):
         assert nic in nics
     assert Profile.VM.coldplug_modules(Stage.ROOT) == ()
-    assert Profile.METAL.boot_modules() == ("squashfs",)
+    assert Profile.METAL.boot_modules() == ("squashfs", "loop")
+    assert "loop" in Profile.VM.boot_modules()  # the programs image is a loop device
     assert all(family for _, family in METAL_DRIVERS)
 
 
