@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 HUB_HOST = "127.88.0.1"
 UUID = "00000000-0000-4000-8000-0000000000c1"
 REBOOTING = "00000000-0000-4000-8000-0000000000c2"
-KEEPALIVE = 0.3
+PING_INTERVAL = 0.3
 
 
 async def facts() -> tuple[str, pb.Facts]:
@@ -49,7 +49,7 @@ async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path:
         facts,
         api_address=("127.0.0.1", 9),
         max_backoff=1.0,
-        keepalive=KEEPALIVE,
+        ping_interval=PING_INTERVAL,
     )
     running = asyncio.create_task(link.run())
     try:

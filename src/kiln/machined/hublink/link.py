@@ -47,7 +47,7 @@ class HubLink:
         *,
         api_address: tuple[str, int],
         max_backoff: float = 60.0,
-        keepalive: float = keepalive.INTERVAL,
+        ping_interval: float = keepalive.INTERVAL,
     ) -> None:
         self.url = url
         self.token = parse_join_token(token)
@@ -55,7 +55,7 @@ class HubLink:
         self._facts = facts
         self._api_address = api_address
         self._max_backoff = max_backoff
-        self._keepalive = keepalive
+        self._ping_interval = ping_interval
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -93,7 +93,7 @@ class HubLink:
             security.credentials,
             options=[
                 *security.options,
-                *keepalive.machine_options(self._keepalive),
+                *keepalive.machine_options(self._ping_interval),
                 ("grpc.use_local_subchannel_pool", 1),
             ],
         ) as channel:
