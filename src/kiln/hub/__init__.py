@@ -9,8 +9,9 @@ How it fits together (first slice: identity, joining, the tunnel, the inventory)
       │   role table kiln.hub.auth.permissions, audit log of every mutating call)
       │     HubService (keys, tokens, audit, inventory, relayed machine calls)
       │     HubJoinService.Join (authorized by a join token)
-      └── machine port (mutual TLS, client certificates from the hub CA)
-            HubLinkService.Connect: one bidi stream per machine
+      ├── machine port (mutual TLS, client certificates from the hub CA): one connection
+      │   per machine carrying length-prefixed link messages (kiln.machinery.hubjoin.frames)
+      └── peer port (gRPC, mutual TLS, replica certificates from the hub CA)
             HubPeerService.Tunnel: other replicas reaching the machines linked here
 
 Joining. A join token reads ``ID.SECRET.PIN``; the pin is the SHA-256 of the certificate the
@@ -20,22 +21,23 @@ HubJoinConfig document) fetches the hub's certificate, checks the pin and only t
 a public key; the hub checks the token, records the hash of the secret on the UUID's first
 join (a later join of that UUID with another secret is refused: nobody takes over a
 machine's identity) and signs a client certificate for the UUID with the hub CA. The machine
-then dials the machine port with that certificate and keeps one stream: Hello (secret and
-facts), then facts when they change; HTTP/2 pings both ways tell either end that the other
-is gone. When the stream ends it dials again after a jittered, capped exponential backoff; a
-refused certificate makes it join again.
-Revoking a machine clears the certificate serial the hub accepts and ends its stream.
+then dials the machine port with that certificate and keeps one connection: Hello (secret
+and facts), then facts when they change; either end pings the other when it has heard nothing
+for a while (kiln.machinery.hubjoin.keepalive) and drops a connection whose ping goes
+unanswered. When the connection ends the machine dials again after a jittered, capped
+exponential backoff; a refused certificate makes it join again.
+Revoking a machine clears the certificate serial the hub accepts and ends its connection.
 
-Tunnelling. The stream also carries byte streams (frames ``open``/``data``/``close`` per
+Tunnelling. The connection also carries byte streams (frames ``open``/``data``/``close`` per
 connection id). To call a machine's API the hub opens a unix socket under ``DIR/run`` for the
 duration of the call (kiln.hub.links.tunnel) and points the ordinary machine API client at
 it; each connection on that socket becomes a byte stream to the machine, which connects it
 to its own API port (kiln.machined.hublink.bridge). gRPC runs TLS end to end through it, so
 the machine's own authorization applies: the hub pins the self-signed certificate of a
 machine in maintenance mode, and presents a client certificate of the machine's cluster
-(MachineCredentials) to a configured one. An idle machine costs the hub its connection, one
-gRPC stream whose handler waits for the next message, and a few objects: no thread, no
-listening socket, no timer of its own (the machine sends the heartbeats).
+(MachineCredentials) to a configured one. An idle machine costs the hub its TLS connection,
+a handler waiting for the next message, and a few objects: no thread, no listening socket,
+no timer of its own (one sweeper pings the machines it has not heard from).
 
 Clusters. ``kiln-hub template sync`` stores a validated template (kiln.hub.templates) as a
 Cluster resource; the controllers of kiln.hub.controllers.clusters make its secrets once,
@@ -50,7 +52,7 @@ Access (kiln.hub.api.machine_proxy, cluster_access). ``kiln-hub kilnconfig CLUST
 kilnctl context naming the hub, an API key and the cluster; the hub serves the machine APIs
 on its API port by generic handlers on raw bytes, finds the machines the ``nodes`` metadata
 names among the cluster's, checks the key's role against the nodes' own permission table and
-relays the call through the machine's stream with a client certificate of that role from the
+relays the call through the machine's link with a client certificate of that role from the
 cluster's OS CA; calls a reader could not make are audited. ``kiln-hub kubeconfig CLUSTER``
 mints an admin kubeconfig from the cluster's Kubernetes CA (the Kubernetes API is not proxied).
 
@@ -58,5 +60,5 @@ Replicas (kiln.hub.replicas). Processes on one database each write a HubReplica 
 heartbeat; the one holding the leader lock runs the controllers, clears stale leader marks and
 removes replicas silent too long, marking their machines disconnected. A Machine records the
 replica holding its link; a call from another replica opens a Tunnel stream to that replica,
-which splices it onto the machine's stream like one of its own tunnel connections.
+which splices it onto the machine's link like one of its own tunnel connections.
 """

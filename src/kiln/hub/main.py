@@ -67,17 +67,22 @@ def cli(hub: str | None, api_key: str | None, ca: Path | None, config: Path | No
 )
 @click.option("--url", help="The URL join tokens send machines to (default: https://LISTEN).")
 @click.option(
+    "--peer-listen",
+    help="Where other replicas on the same database reach this one (HOST:PORT; default: "
+    "the machine listen host, any free port).",
+)
+@click.option(
     "--peer-address",
-    help="HOST:PORT other replicas on the same database reach this one's machine port at "
-    "(default: the machine listen address).",
+    help="HOST:PORT other replicas reach this one's peer port at (default: the peer listen "
+    "address).",
 )
 @click.option(
     "--machine-keepalive",
-    type=click.FloatRange(min=keepalive.MIN_ACCEPTED),
+    type=click.FloatRange(min=keepalive.MIN_INTERVAL),
     default=keepalive.INTERVAL,
     show_default=True,
-    help="Seconds between the pings the hub sends each machine; one that does not answer "
-    f"within that long (at most {keepalive.TIMEOUT:g} s) is marked disconnected.",
+    help="Seconds the hub hears nothing from a machine before it pings it; one that does not "
+    f"answer within that long (at most {keepalive.TIMEOUT:g} s) is marked disconnected.",
 )
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info"
@@ -88,6 +93,7 @@ def serve(
     listen: str,
     machine_listen: str,
     url: str | None,
+    peer_listen: str | None,
     peer_address: str | None,
     machine_keepalive: float,
     log_level: str,
@@ -103,7 +109,8 @@ def serve(
         machine_listen,
         database or default_database(data_dir),
         url or f"https://{_dialable(listen)}",
-        peer_address or _dialable(machine_listen),
+        peer_listen or f"{machine_listen.rpartition(':')[0]}:0",
+        peer_address,
         machine_keepalive,
     )
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)

@@ -1,4 +1,4 @@
-"""The hub process: state, controllers, the API port and the machine port.
+"""The hub process: state, controllers, the API port, the machine port and the peer port.
 
 On first start on a database it makes the hub CA and server certificate (:mod:`~kiln.hub.pki`)
 and an initial admin API key, which it prints once (only its hash is kept), and writes
@@ -34,7 +34,7 @@ from kiln.hub.auth.keys import ApiKeys
 from kiln.hub.clientconfig import FILE_NAME, ClientConfig, write_client_config
 from kiln.hub.controllers import hub_controllers
 from kiln.hub.errors import HubError
-from kiln.hub.links.connect import LinkService
+from kiln.hub.links.connect import MachinePort
 from kiln.hub.links.join import JoinService
 from kiln.hub.links.machines import Machines
 from kiln.hub.links.registry import Links
@@ -55,12 +55,11 @@ logger = logging.getLogger(__name__)
 
 STOP_GRACE = 2.0
 API_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_MESSAGE))
-# Long-lived machine streams: no connection age or idle limits; HTTP/2 pings both ways.
-MACHINE_OPTIONS = (("grpc.so_reuseport", 0),)
+PEER_OPTIONS = (("grpc.so_reuseport", 0),)
 
 
 # The collector's young-generation threshold, raised from CPython's 700: with thousands of
-# machine streams, every young collection finds objects of calls still in flight, promotes
+# machine connections, every young collection finds objects of calls still in flight, promotes
 # them, and the promotions set off full collections that scan every connection's objects
 # (seconds per second at 10,000 machines). Objects of a call now mostly die young.
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -73,8 +72,9 @@ class HubOptions:
     machine_listen: str
     database: str
     url: str  # what join tokens tell machines to dial
-    peer_address: str  # where other replicas reach this one's machine port
-    machine_keepalive: float = keepalive.INTERVAL  # seconds between pings to each machine
+    peer_listen: str  # HOST:PORT for other replicas (port 0: any free port)
+    peer_address: str | None = None  # where other replicas reach it (default: peer_listen's)
+    machine_keepalive: float = keepalive.INTERVAL  # seconds of silence before a ping
 
 
 class HubServer:
@@ -101,8 +101,19 @@ class HubServer:
         keys, audit, machines = ApiKeys(state), AuditLog(state), Machines(state)
         tokens = JoinTokens(state, certificate_pin(server_pem))
         links = Links()
+        identity = [(hub_pki.server_key.pem, server_pem)]
+        peer_server = grpc.aio.server(options=PEER_OPTIONS)
+        hublink_pb2_grpc.add_HubPeerServiceServicer_to_server(PeerService(links), peer_server)
+        peer_credentials = grpc.ssl_server_credentials(
+            identity, root_certificates=hub_pki.ca.certificate.pem, require_client_auth=True
+        )
+        peer_port = _listen(peer_server, options.peer_listen, peer_credentials)
+        peer_host, _, _ = options.peer_listen.rpartition(":")
         record = ReplicaRecord(
-            state, replica_id(options.data_dir), _dialable(options.listen), options.peer_address
+            state,
+            replica_id(options.data_dir),
+            _dialable(options.listen),
+            options.peer_address or _dialable(f"{peer_host}:{peer_port}"),
         )
         await machines.release(lambda replica: replica in (record.id, ""))
         initial = await keys.ensure_initial_admin()
@@ -111,7 +122,6 @@ class HubServer:
         inventory = InventoryView(state)
         relay = MachineRelay(state, Tunnels(options.data_dir / "run", routes.endpoint))
         clusters = ClusterService(state)
-        identity = [(hub_pki.server_key.pem, server_pem)]
 
         api = grpc.aio.server(interceptors=[AccessInterceptor(keys, audit)], options=API_OPTIONS)
         hub_pb2_grpc.add_HubServiceServicer_to_server(
@@ -129,17 +139,7 @@ class HubServer:
             JoinService(tokens, machines, hub_pki.ca, machine_port), api
         )
         _listen(api, options.listen, grpc.ssl_server_credentials(identity))
-        link_server = grpc.aio.server(
-            options=[*MACHINE_OPTIONS, *keepalive.hub_options(options.machine_keepalive)]
-        )
-        hublink_pb2_grpc.add_HubLinkServiceServicer_to_server(
-            LinkService(machines, links, record.id), link_server
-        )
-        hublink_pb2_grpc.add_HubPeerServiceServicer_to_server(PeerService(links), link_server)
-        machine_credentials = grpc.ssl_server_credentials(
-            identity, root_certificates=hub_pki.ca.certificate.pem, require_client_auth=True
-        )
-        _listen(link_server, options.machine_listen, machine_credentials)
+        machine_links = MachinePort(machines, links, record.id, options.machine_keepalive)
         write_client_config(
             options.data_dir / FILE_NAME,
             ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
@@ -156,17 +156,24 @@ class HubServer:
         view_task = asyncio.create_task(inventory.run(), name="inventory view")
         reaper_task = asyncio.create_task(clusters.run(), name="deleted clusters")
         await api.start()
-        await link_server.start()
+        await peer_server.start()
+        await machine_links.start(
+            options.machine_listen,
+            (hub_pki.server_key.pem, server_pem),
+            hub_pki.ca.certificate.pem,
+        )
         if initial is not None:
             announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
         announce(
             f"hub replica {record.id} serving its API on {options.listen} and machines on "
-            f"{options.machine_listen}; client config {options.data_dir / FILE_NAME}"
+            f"{options.machine_listen} (peers on {peer_host}:{peer_port}); client config "
+            f"{options.data_dir / FILE_NAME}"
         )
         stopping = asyncio.create_task(self._stopping.wait())
         await asyncio.wait({stopping, replica_task}, return_when=asyncio.FIRST_COMPLETED)
         logger.info("stopping")
-        await link_server.stop(STOP_GRACE)
+        await machine_links.close()
+        await peer_server.stop(STOP_GRACE)
         await api.stop(STOP_GRACE)
         for task in (replica_task, view_task, reaper_task, stopping):
             task.cancel()
@@ -190,7 +197,8 @@ def _dialable(address: str) -> str:
     return address
 
 
-def _listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> None:
+def _listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
+    """Bind ``server`` to ``address``; the port bound."""
     _port(address)
     try:
         port = server.add_secure_port(address, credentials)
@@ -198,3 +206,4 @@ def _listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCrede
         raise HubError(f"cannot listen on {address}: {exc}") from None
     if port == 0:
         raise HubError(f"cannot listen on {address}: the address is in use or invalid")
+    return port

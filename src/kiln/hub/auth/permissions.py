@@ -24,7 +24,6 @@ HUB = "/kiln.hub.v1alpha1.HubService/"
 CLUSTER = "/kiln.hub.v1alpha1.ClusterService/"
 ACCESS = "/kiln.hub.v1alpha1.ClusterAccessService/"
 JOIN = "/kiln.hublink.v1alpha1.HubJoinService/"
-LINK = "/kiln.hublink.v1alpha1.HubLinkService/"
 PEER = "/kiln.hublink.v1alpha1.HubPeerService/"
 
 ADMIN = frozenset({HubRole.ADMIN})
@@ -67,7 +66,6 @@ PERMISSIONS: dict[str, Permission] = {
     ACCESS + "CheckAccess":     Permission(READER),
     ACCESS + "Kubeconfig":      Permission(OPERATOR, mutating=True),
     JOIN + "Join":           Permission(MACHINE, mutating=True),
-    LINK + "Connect":        Permission(MACHINE),
     PEER + "Tunnel":         Permission(MACHINE),
 }
 # fmt: on

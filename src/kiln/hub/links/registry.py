@@ -1,6 +1,6 @@
-"""The machines connected right now, each with its one stream and the byte streams (tunnel
+"""The machines connected right now, each with its one connection and the byte streams (tunnel
 connections) open through it. Nothing here runs while a machine is idle: a link is a few
-objects; its stream's handler waits for the machine's next message.
+objects; its connection's handler waits for the machine's next message.
 """
 
 from __future__ import annotations
@@ -24,20 +24,13 @@ class MachineLink:
     uuid: str
     write: Callable[[pb.HubMessage], Awaitable[None]]
     task: asyncio.Task[Any] | None = None
-    end: Callable[[str], Awaitable[None]] | None = None  # ends the stream with UNAUTHENTICATED
+    end: Callable[[str], Awaitable[None]] | None = None  # refuses the machine, closing the link
     facts: pb.Facts = field(default_factory=pb.Facts)
     sinks: dict[int, Sink] = field(default_factory=dict)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def send(self, message: pb.HubMessage) -> None:
-        # Shielded: gRPC cancels the whole stream when one of its writes is cancelled (a
-        # tunnel connection ending mid-write must not end the machine's connection).
-        await asyncio.shield(self._send(message))
-
-    async def _send(self, message: pb.HubMessage) -> None:
-        async with self._lock:  # one write at a time on a stream
-            await self.write(message)
+        await self.write(message)
 
     async def open(self, sink: Sink) -> int:
         conn_id = next(self._ids)
@@ -64,7 +57,7 @@ class MachineLink:
             sink(None, frame.error)
 
     def drop(self) -> None:
-        """The stream ended: every tunnel connection ends with it."""
+        """The link ended: every tunnel connection ends with it."""
         sinks, self.sinks = self.sinks, {}
         for sink in sinks.values():
             sink(None, "the machine's connection to the hub ended")
@@ -97,7 +90,7 @@ class Links:
         return link
 
     async def cut(self, uuid: str, reason: str) -> None:
-        """End a machine's stream, telling the machine why (it was revoked)."""
+        """End a machine's link, telling the machine why (it was revoked)."""
         link = self._links.get(uuid)
         if link is None:
             return

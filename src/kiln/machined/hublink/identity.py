@@ -36,8 +36,17 @@ class HubIdentity:
             write_private_files({path: secrets.token_urlsafe(32)})
         return path.read_text().strip()
 
+    @property
+    def key_path(self) -> Path:
+        return self.directory / "machine.key"
+
+    @property
+    def certificate_path(self) -> Path:
+        """The certificate of the last join (see :meth:`joined`)."""
+        return self._files()["crt"]
+
     def key(self) -> KeyPair:
-        path = self.directory / "machine.key"
+        path = self.key_path
         if not path.exists():
             ensure_private_dir(self.directory)
             write_private_files({path: KeyPair.generate(KeyAlgorithm.ECDSA_P256).pem})

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kiln/machinery/api/hublink.proto\x12\x15kiln.hublink.v1alpha1\"N\n\x0bJoinRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\x12\n\npublic_key\x18\x04 \x01(\x0c\"E\n\x0cJoinResponse\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0c\x12\n\n\x02\x63\x61\x18\x02 \x01(\x0c\x12\x14\n\x0cmachine_port\x18\x03 \x01(\r\"\x84\x02\n\x05\x46\x61\x63ts\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x11\n\taddresses\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0c\n\x04\x61rch\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x13\n\x0bmaintenance\x18\x07 \x01(\x08\x12\x0c\n\x04\x63pus\x18\x08 \x01(\r\x12\x0e\n\x06memory\x18\t \x01(\x04\x12*\n\x05\x64isks\x18\n \x03(\x0b\x32\x1b.kiln.hublink.v1alpha1.Disk\x12\x12\n\ninterfaces\x18\x0b \x03(\t\x12\x10\n\x08platform\x18\x0c \x01(\t\x12\x17\n\x0f\x61pi_certificate\x18\r \x01(\x0c\"3\n\x04\x44isk\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05model\x18\x03 \x01(\t\"\xdc\x01\n\x0eMachineMessage\x12-\n\x05hello\x18\x01 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.HelloH\x00\x12-\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FactsH\x00\x12-\n\x05\x66rame\x18\x03 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FrameH\x00\x12\x35\n\theartbeat\x18\x04 \x01(\x0b\x32 .kiln.hublink.v1alpha1.HeartbeatH\x00\x42\x06\n\x04kind\"z\n\nHubMessage\x12-\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FrameH\x00\x12\x35\n\theartbeat\x18\x02 \x01(\x0b\x32 .kiln.hublink.v1alpha1.HeartbeatH\x00\x42\x06\n\x04kind\"D\n\x05Hello\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12+\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.Facts\"\x0b\n\tHeartbeat\"M\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04open\x18\x02 \x01(\x08\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\r\n\x05\x63lose\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"*\n\tPeerFrame\x12\x0f\n\x07machine\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x32\x61\n\x0eHubJoinService\x12O\n\x04Join\x12\".kiln.hublink.v1alpha1.JoinRequest\x1a#.kiln.hublink.v1alpha1.JoinResponse2i\n\x0eHubLinkService\x12W\n\x07\x43onnect\x12%.kiln.hublink.v1alpha1.MachineMessage\x1a!.kiln.hublink.v1alpha1.HubMessage(\x01\x30\x01\x32\x62\n\x0eHubPeerService\x12P\n\x06Tunnel\x12 .kiln.hublink.v1alpha1.PeerFrame\x1a .kiln.hublink.v1alpha1.PeerFrame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n kiln/machinery/api/hublink.proto\x12\x15kiln.hublink.v1alpha1\"N\n\x0bJoinRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04uuid\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\x12\n\npublic_key\x18\x04 \x01(\x0c\"E\n\x0cJoinResponse\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0c\x12\n\n\x02\x63\x61\x18\x02 \x01(\x0c\x12\x14\n\x0cmachine_port\x18\x03 \x01(\r\"\x84\x02\n\x05\x46\x61\x63ts\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x11\n\taddresses\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0c\n\x04\x61rch\x18\x04 \x01(\t\x12\n\n\x02os\x18\x05 \x01(\t\x12\r\n\x05stage\x18\x06 \x01(\t\x12\x13\n\x0bmaintenance\x18\x07 \x01(\x08\x12\x0c\n\x04\x63pus\x18\x08 \x01(\r\x12\x0e\n\x06memory\x18\t \x01(\x04\x12*\n\x05\x64isks\x18\n \x03(\x0b\x32\x1b.kiln.hublink.v1alpha1.Disk\x12\x12\n\ninterfaces\x18\x0b \x03(\t\x12\x10\n\x08platform\x18\x0c \x01(\t\x12\x17\n\x0f\x61pi_certificate\x18\r \x01(\x0c\"3\n\x04\x44isk\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\r\n\x05model\x18\x03 \x01(\t\"\xdc\x01\n\x0eMachineMessage\x12-\n\x05hello\x18\x01 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.HelloH\x00\x12-\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FactsH\x00\x12-\n\x05\x66rame\x18\x03 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FrameH\x00\x12\x35\n\theartbeat\x18\x04 \x01(\x0b\x32 .kiln.hublink.v1alpha1.HeartbeatH\x00\x42\x06\n\x04kind\"\x8d\x01\n\nHubMessage\x12-\n\x05\x66rame\x18\x01 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.FrameH\x00\x12\x35\n\theartbeat\x18\x02 \x01(\x0b\x32 .kiln.hublink.v1alpha1.HeartbeatH\x00\x12\x11\n\x07refused\x18\x03 \x01(\tH\x00\x42\x06\n\x04kind\"D\n\x05Hello\x12\x0e\n\x06secret\x18\x01 \x01(\t\x12+\n\x05\x66\x61\x63ts\x18\x02 \x01(\x0b\x32\x1c.kiln.hublink.v1alpha1.Facts\"\x1b\n\tHeartbeat\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\x08\"M\n\x05\x46rame\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04open\x18\x02 \x01(\x08\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\r\n\x05\x63lose\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"*\n\tPeerFrame\x12\x0f\n\x07machine\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x32\x61\n\x0eHubJoinService\x12O\n\x04Join\x12\".kiln.hublink.v1alpha1.JoinRequest\x1a#.kiln.hublink.v1alpha1.JoinResponse2b\n\x0eHubPeerService\x12P\n\x06Tunnel\x12 .kiln.hublink.v1alpha1.PeerFrame\x1a .kiln.hublink.v1alpha1.PeerFrame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,20 +41,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISK']._serialized_end=524
   _globals['_MACHINEMESSAGE']._serialized_start=527
   _globals['_MACHINEMESSAGE']._serialized_end=747
-  _globals['_HUBMESSAGE']._serialized_start=749
-  _globals['_HUBMESSAGE']._serialized_end=871
-  _globals['_HELLO']._serialized_start=873
-  _globals['_HELLO']._serialized_end=941
-  _globals['_HEARTBEAT']._serialized_start=943
-  _globals['_HEARTBEAT']._serialized_end=954
-  _globals['_FRAME']._serialized_start=956
-  _globals['_FRAME']._serialized_end=1033
-  _globals['_PEERFRAME']._serialized_start=1035
-  _globals['_PEERFRAME']._serialized_end=1077
-  _globals['_HUBJOINSERVICE']._serialized_start=1079
-  _globals['_HUBJOINSERVICE']._serialized_end=1176
-  _globals['_HUBLINKSERVICE']._serialized_start=1178
-  _globals['_HUBLINKSERVICE']._serialized_end=1283
-  _globals['_HUBPEERSERVICE']._serialized_start=1285
-  _globals['_HUBPEERSERVICE']._serialized_end=1383
+  _globals['_HUBMESSAGE']._serialized_start=750
+  _globals['_HUBMESSAGE']._serialized_end=891
+  _globals['_HELLO']._serialized_start=893
+  _globals['_HELLO']._serialized_end=961
+  _globals['_HEARTBEAT']._serialized_start=963
+  _globals['_HEARTBEAT']._serialized_end=990
+  _globals['_FRAME']._serialized_start=992
+  _globals['_FRAME']._serialized_end=1069
+  _globals['_PEERFRAME']._serialized_start=1071
+  _globals['_PEERFRAME']._serialized_end=1113
+  _globals['_HUBJOINSERVICE']._serialized_start=1115
+  _globals['_HUBJOINSERVICE']._serialized_end=1212
+  _globals['_HUBPEERSERVICE']._serialized_start=1214
+  _globals['_HUBPEERSERVICE']._serialized_end=1312
 # @@protoc_insertion_point(module_scope)

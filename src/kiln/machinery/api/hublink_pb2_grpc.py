@@ -97,80 +97,8 @@ class HubJoinService:
             _registered_method=True)
 
 
-class HubLinkServiceStub:
-    """Missing associated documentation comment in .proto file."""
-
-    def __init__(self, channel):
-        """Constructor.
-
-        Args:
-            channel: A grpc.Channel.
-        """
-        self.Connect = channel.stream_stream(
-                '/kiln.hublink.v1alpha1.HubLinkService/Connect',
-                request_serializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.MachineMessage.SerializeToString,
-                response_deserializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.HubMessage.FromString,
-                _registered_method=True)
-
-
-class HubLinkServiceServicer:
-    """Missing associated documentation comment in .proto file."""
-
-    def Connect(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
-def add_HubLinkServiceServicer_to_server(servicer, server):
-    rpc_method_handlers = {
-            'Connect': grpc.stream_stream_rpc_method_handler(
-                    servicer.Connect,
-                    request_deserializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.MachineMessage.FromString,
-                    response_serializer=kiln_dot_machinery_dot_api_dot_hublink__pb2.HubMessage.SerializeToString,
-            ),
-    }
-    generic_handler = grpc.method_handlers_generic_handler(
-            'kiln.hublink.v1alpha1.HubLinkService', rpc_method_handlers)
-    server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('kiln.hublink.v1alpha1.HubLinkService', rpc_method_handlers)
-
-
- # This class is part of an EXPERIMENTAL API.
-class HubLinkService:
-    """Missing associated documentation comment in .proto file."""
-
-    @staticmethod
-    def Connect(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/kiln.hublink.v1alpha1.HubLinkService/Connect',
-            kiln_dot_machinery_dot_api_dot_hublink__pb2.MachineMessage.SerializeToString,
-            kiln_dot_machinery_dot_api_dot_hublink__pb2.HubMessage.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-
 class HubPeerServiceStub:
-    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    """Between the replicas of one hub (on the peer port, mutual TLS with certificates from the
     hub CA): a byte stream to the API of a machine whose link the called replica holds.
     """
 
@@ -188,7 +116,7 @@ class HubPeerServiceStub:
 
 
 class HubPeerServiceServicer:
-    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    """Between the replicas of one hub (on the peer port, mutual TLS with certificates from the
     hub CA): a byte stream to the API of a machine whose link the called replica holds.
     """
 
@@ -215,7 +143,7 @@ def add_HubPeerServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class HubPeerService:
-    """Between the replicas of one hub (on the machine port, mutual TLS with certificates from the
+    """Between the replicas of one hub (on the peer port, mutual TLS with certificates from the
     hub CA): a byte stream to the API of a machine whose link the called replica holds.
     """
 

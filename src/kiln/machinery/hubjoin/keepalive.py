@@ -1,46 +1,56 @@
-"""How a machine's link and the hub notice that the other side is gone: HTTP/2 pings.
+"""How a machine's link and the hub notice that the other side is gone.
 
-Both ends ping every :data:`INTERVAL` seconds and drop the connection when a ping is not
-answered within :data:`TIMEOUT` seconds: a hub that stops answering (a network cut, a hung
-process) is left and dialled again, and a machine powered off is marked disconnected. gRPC's
-transport sends and answers the pings, so an idle link costs neither side any Python work
-or timer.
+Each side pings (a Heartbeat) when it has heard nothing from the other for its interval, and
+drops the connection when the ping is not answered within the interval or :data:`TIMEOUT`,
+whichever is less: a hub that stops answering (a network cut, a hung process) is left and
+dialled again, and a machine powered off is marked disconnected. Any message counts as a
+sign of life, so on a busy link nobody pings, and on an idle one the side with the shorter
+interval pings and the other only answers.
 """
 
 from __future__ import annotations
 
+import enum
+
 INTERVAL = 30.0
 TIMEOUT = 20.0
-#: The shortest ping interval the hub accepts from a machine. gRPC servers otherwise refuse
-#: pings more often than every five minutes on a stream that carries no data.
-MIN_ACCEPTED = 0.1
-
-GrpcOptions = list[tuple[str, int]]
+#: The shortest interval either side may be given.
+MIN_INTERVAL = 0.1
 
 
-def _pinging(interval: float, timeout: float) -> GrpcOptions:
-    return [
-        ("grpc.keepalive_time_ms", round(interval * 1000)),
-        ("grpc.keepalive_timeout_ms", round(timeout * 1000)),
-        # a keepalive ping sent while another ping is out waits on that one's timeout
-        ("grpc.http2.ping_timeout_ms", round(timeout * 1000)),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
-    ]
+class Due(enum.Enum):
+    NOTHING = "nothing"
+    PING = "ping"
+    SILENT = "silent"  # a ping went unanswered: the other side is gone
 
 
-def machine_options(interval: float = INTERVAL) -> GrpcOptions:
-    """Channel options of a machine's connection to the hub's machine port: a ping every
-    ``interval`` seconds, answered within that long or :data:`TIMEOUT`, whichever is less."""
-    return _pinging(interval, min(interval, TIMEOUT))
+class Liveness:
+    """One side's view of the other: when it last heard from it, and its ping in flight."""
 
+    __slots__ = ("heard", "interval", "pinged", "timeout")
 
-def hub_options(interval: float = INTERVAL) -> GrpcOptions:
-    """Server options of the hub's machine port: it pings its machines every ``interval``
-    seconds (answers due as for :func:`machine_options`) and accepts their pings down to
-    :data:`MIN_ACCEPTED` apart."""
-    return [
-        *_pinging(interval, min(interval, TIMEOUT)),
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", round(MIN_ACCEPTED * 1000)),
-        ("grpc.http2.max_ping_strikes", 0),
-    ]
+    def __init__(self, interval: float, now: float) -> None:
+        if interval < MIN_INTERVAL:
+            raise ValueError(f"a keepalive interval of {interval} s is under {MIN_INTERVAL} s")
+        self.interval = interval
+        self.timeout = min(interval, TIMEOUT)
+        self.heard = now
+        self.pinged: float | None = None
+
+    def heard_from(self, now: float) -> None:
+        self.heard = now
+        self.pinged = None
+
+    def due(self, now: float) -> Due:
+        """What to do at ``now``; PING also records the ping as sent."""
+        if self.pinged is not None:
+            return Due.SILENT if now - self.pinged > self.timeout else Due.NOTHING
+        if now - self.heard >= self.interval:
+            self.pinged = now
+            return Due.PING
+        return Due.NOTHING
+
+    @property
+    def tick(self) -> float:
+        """How often to call :meth:`due` for it to be on time within a quarter interval."""
+        return min(1.0, self.interval / 4)
