@@ -6,9 +6,10 @@ Run with ``.venv/bin/python benchmarks/hub_bench.py [COUNT ...]`` (default 100 1
 3 minutes). It starts a real ``kiln-hub serve`` and one real ``kiln-machined`` in maintenance
 mode on loopback (127.88.x.x), then a simulator process that runs COUNT machine links: the
 node daemon's own link code (:class:`kiln.machined.hublink.HubLink`: join with a token, one
-mutual-TLS stream, HTTP/2 pings, tunnel), each with its own identity and TCP connection. Every
-simulated machine's tunnel leads to the real node's API, so a relayed Version call goes hub →
-simulated machine's stream → real API. Results are printed as a Markdown table.
+mutual-TLS connection of link messages, pings when silent, tunnel), each with its own
+identity and TCP connection. Every simulated machine's tunnel leads to the real node's API, so
+a relayed Version call goes hub → simulated machine's link → real API. Results are printed as
+a Markdown table.
 """
 
 from __future__ import annotations

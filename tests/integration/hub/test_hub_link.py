@@ -4,9 +4,11 @@ open, nothing comes through) by its unanswered pings, and comes back once the hu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -107,6 +109,49 @@ async def test_facts_that_cannot_be_read_for_a_while_reach_the_hub_later(
         await until(lambda: _is(stage(), "maintenance"), within=30)
         await until(lambda: _is(stage(), "running"), within=30)
         assert reads >= 4
+    finally:
+        running.cancel()
+        await asyncio.wait({running})
+
+
+GARBLED = "00000000-0000-4000-8000-0000000000c4"
+
+
+async def test_bad_input_on_the_machine_port_ends_only_that_connection(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    async with hub.client() as api:
+        token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
+
+    async def garbled_facts() -> tuple[str, pb.Facts]:
+        return GARBLED, pb.Facts(hostname="garbled", stage="maintenance", maintenance=True)
+
+    directory = tmp_path / "link"
+    link = HubLink(hub.url, token, directory, garbled_facts, api_address=("127.0.0.1", 9))
+    running = asyncio.create_task(link.run())
+    try:
+        async with asyncio.timeout(30):
+            await link.connected.wait()
+        trusted = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        trusted.check_hostname = False
+        trusted.load_verify_locations(directory / "hub.crt")
+        anonymous = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        anonymous.load_verify_locations(directory / "hub.crt")
+        anonymous.check_hostname = False
+        trusted.load_cert_chain(directory / "machine.crt", directory / "machine.key")
+        # a machine's own certificate, then a length over the limit; then no certificate
+        for context, data in ((trusted, (1 << 31).to_bytes(4, "big")), (anonymous, b"hello")):
+            async with asyncio.timeout(10):
+                reader, writer = await asyncio.open_connection(
+                    hub.host, hub.machine_port, ssl=context
+                )
+                writer.write(data)
+                with contextlib.suppress(ssl.SSLError, ConnectionResetError):
+                    assert await reader.read() == b""  # the hub hung up
+                writer.close()
+        assert link.connected.is_set()
+        await until(lambda: connected(hub, GARBLED))
+        assert "over the limit" in hub.output()
     finally:
         running.cancel()
         await asyncio.wait({running})
