@@ -140,6 +140,11 @@ class HubServer:
         )
         _listen(api, options.listen, grpc.ssl_server_credentials(identity))
         machine_links = MachinePort(machines, links, record.id, options.machine_keepalive)
+        await machine_links.start(
+            options.machine_listen,
+            (hub_pki.server_key.pem, server_pem),
+            hub_pki.ca.certificate.pem,
+        )
         write_client_config(
             options.data_dir / FILE_NAME,
             ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),
@@ -157,11 +162,6 @@ class HubServer:
         reaper_task = asyncio.create_task(clusters.run(), name="deleted clusters")
         await api.start()
         await peer_server.start()
-        await machine_links.start(
-            options.machine_listen,
-            (hub_pki.server_key.pem, server_pem),
-            hub_pki.ca.certificate.pem,
-        )
         if initial is not None:
             announce(f"initial admin API key (shown once, only its hash is kept): {initial}")
         announce(

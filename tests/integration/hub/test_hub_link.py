@@ -41,6 +41,13 @@ async def connected(hub: HubProcess, uuid: str = UUID) -> bool:
     return uuid in {json.loads(text)["metadata"]["id"] for text in reply.resources}
 
 
+async def spec_of(hub: HubProcess, uuid: str) -> dict[str, object]:
+    async with hub.client() as api:
+        reply = await api.ListMachines(hub_pb2.ListRequest())
+    found = [json.loads(text) for text in reply.resources]
+    return next(m["spec"] for m in found if m["metadata"]["id"] == uuid)
+
+
 async def test_a_silent_hub_is_left_and_dialled_again(hub: HubProcess, tmp_path: Path) -> None:
     async with hub.client() as api:
         token = (await api.CreateJoinToken(hub_pb2.CreateJoinTokenRequest())).token
@@ -132,6 +139,8 @@ async def test_bad_input_on_the_machine_port_ends_only_that_connection(
     try:
         async with asyncio.timeout(30):
             await link.connected.wait()
+        await until(lambda: connected(hub, GARBLED))
+        since = (await spec_of(hub, GARBLED))["connected_since"]
         trusted = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         trusted.check_hostname = False
         trusted.load_verify_locations(directory / "hub.crt")
@@ -149,9 +158,11 @@ async def test_bad_input_on_the_machine_port_ends_only_that_connection(
                 with contextlib.suppress(ssl.SSLError, ConnectionResetError):
                     assert await reader.read() == b""  # the hub hung up
                 writer.close()
-        assert link.connected.is_set()
-        await until(lambda: connected(hub, GARBLED))
         assert "over the limit" in hub.output()
+        # the machine's own link was never dropped
+        assert link.connected.is_set()
+        assert (await spec_of(hub, GARBLED))["connected_since"] == since
+        assert await connected(hub, GARBLED)
     finally:
         running.cancel()
         await asyncio.wait({running})

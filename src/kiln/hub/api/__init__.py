@@ -1,1 +1,2 @@
-"""The hub's gRPC servers: the API port (TLS, API keys) and the machine port (mutual TLS)."""
+"""The hub's gRPC API server (TLS, API keys) and what it serves. Machines link on the machine
+port instead (:mod:`kiln.hub.links`)."""

@@ -109,7 +109,7 @@ def machine_version(ctx: click.Context, uuid: str) -> None:
 @click.argument("uuid")
 @click.pass_context
 def machine_revoke(ctx: click.Context, uuid: str) -> None:
-    """Refuse the machine's certificate and secret from now on (its stream ends)."""
+    """Refuse the machine's certificate and secret from now on (its connection ends)."""
 
     options.call_hub(ctx, lambda hub: hub.RevokeMachine, hub_pb2.RevokeRequest(id=uuid))
     click.echo(f"machine {uuid} revoked")

@@ -1,2 +1,2 @@
-"""Machines' connections to the hub: joining, the one stream per machine, and the byte
+"""Machines' connections to the hub: joining, the one connection per machine, and the byte
 streams the hub tunnels through it to the machine's own API."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -61,7 +62,7 @@ class MachinePort:
         self._ping_interval = ping_interval
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
         self._accepted: set[_Connection] = set()
 
     async def start(self, address: str, identity: tuple[bytes, bytes], ca: bytes) -> None:
@@ -71,30 +72,43 @@ class MachinePort:
         small_tls_buffers()
         try:
             self._server = await asyncio.start_server(
-                self._serve, host.strip("[]") or None, int(port), ssl=_server_context(identity, ca)
+                self._serve,
+                host.strip("[]") or None,
+                int(port),
+                ssl=_server_context(identity, ca),
+                backlog=socket.SOMAXCONN,  # every machine dials again at once after a restart
             )
         except OSError as exc:
             raise HubError(f"cannot listen on {address}: {exc.strerror or exc}") from None
         self._sweeper = asyncio.create_task(self._sweep(), name="machine pings")
 
     async def close(self) -> None:
-        """Stop listening and end every machine's connection."""
+        """Stop listening, end every machine's connection and wait (a while) for their
+        handlers to record the machines as disconnected."""
         if self._server is not None:
             self._server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.wait({self._sweeper})
-        for writer in list(self._writers):
+        handlers = dict(self._handlers)
+        for writer in handlers.values():
             writer.transport.abort()
+        if handlers:
+            await asyncio.wait(handlers, timeout=CLOSE_WITHIN)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:  # always, in a connection's handler
+            self._handlers[task] = writer
         try:
             await self._converse(reader, writer)
         except (FrameError, OSError, TimeoutError) as exc:
             logger.info("machine connection from %s: %s", _address(writer), exc)
+        except Exception:
+            logger.exception("machine connection from %s failed", _address(writer))
         finally:
-            self._writers.discard(writer)
+            if task is not None:
+                self._handlers.pop(task, None)
             await _close(writer)
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -117,7 +131,10 @@ class MachinePort:
             await writer.drain()
 
         async def end(reason: str) -> None:
-            await _refuse(writer, reason)
+            # the handler, cancelled next, waits for the close
+            if not writer.is_closing():
+                writer.write(encode(pb.HubMessage(refused=reason)))
+                writer.close()
 
         link = MachineLink(uuid, write, asyncio.current_task(), end, first.hello.facts)
         previous = self._links.add(link)
@@ -178,7 +195,8 @@ async def _refuse(writer: asyncio.StreamWriter, reason: str) -> None:
 
 async def _close(writer: asyncio.StreamWriter) -> None:
     """Close after what was written (a refusal) is sent; cut it if that takes long."""
-    writer.close()
+    if not writer.is_closing():  # a second close of a TLS transport breaks its abort
+        writer.close()
     try:
         async with asyncio.timeout(CLOSE_WITHIN):
             await writer.wait_closed()

@@ -1,5 +1,5 @@
 """The hub's end of the tunnel: a unix socket, made for one use, whose connections become
-byte streams to a machine's API through the machine's stream.
+byte streams to a machine's API through the machine's link.
 
 ``async with tunnels.dial(uuid) as address:`` gives a gRPC address (``unix:PATH``) that
 reaches the machine's own API port; gRPC speaks TLS over it end to end, so the machine's own
@@ -68,7 +68,7 @@ class Tunnels:
 async def _bridge(
     link: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """Pump one local connection through the machine's stream until either side ends."""
+    """Pump one local connection through the machine's link until either side ends."""
     incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     def sink(data: bytes | None, error: str) -> None:

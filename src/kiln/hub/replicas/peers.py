@@ -1,6 +1,6 @@
 """Byte streams between replicas: reaching a machine whose link another replica holds.
 
-The replica holding the link serves :class:`PeerService` on its machine port; a replica that
+The replica holding the link serves :class:`PeerService` on its peer port; a replica that
 needs the machine opens one Tunnel stream per connection (:class:`PeerEndpoint`), which the
 holder splices onto the machine's link like one of its own tunnel connections. Replicas
 authenticate each other with client certificates from the shared hub CA, in the organization

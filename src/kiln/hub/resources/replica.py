@@ -29,7 +29,7 @@ OWNER = "hub.Replica"
 )
 class HubReplicaSpec(Spec):
     api_address: str
-    peer_address: str  # HOST:PORT other replicas reach its machine port on
+    peer_address: str  # HOST:PORT other replicas reach its peer port on
     version: str = ""
     started: datetime
     heartbeat: datetime
