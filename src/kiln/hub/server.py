@@ -87,6 +87,11 @@ class HubServer:
 
     async def run(self, announce: Callable[[str], None]) -> None:
         options = self.options
+        if options.peer_address == _dialable(options.machine_listen):
+            raise HubError(
+                f"--peer-address {options.peer_address} is the machine port: replicas reach "
+                "each other on the peer port (--peer-listen)"
+            )
         ensure_private_dir(options.data_dir)
         state = await open_state(options.database)
         try:

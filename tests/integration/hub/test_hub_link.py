@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import ssl
+import subprocess
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -206,3 +207,15 @@ async def test_a_machine_that_stops_answering_is_marked_disconnected(tmp_path: P
 
 async def _not(value: Awaitable[bool]) -> bool:
     return not await value
+
+
+async def test_a_peer_address_naming_the_machine_port_is_refused_before_anything_is_made(
+    tmp_path: Path,
+) -> None:
+    machines = f"{HUB_HOST}:2"
+    argv = [sys.executable, "-m", "kiln.hub", "serve", "--data", str(tmp_path / "hub")]
+    argv += ["--listen", f"{HUB_HOST}:1", "--machine-listen", machines, "--peer-address", machines]
+    ran = await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, timeout=60)
+    assert ran.returncode != 0
+    assert f"error: --peer-address {machines} is the machine port" in ran.stderr
+    assert not (tmp_path / "hub").exists()
