@@ -141,7 +141,8 @@ async def test_bad_input_on_the_machine_port_ends_only_that_connection(
         async with asyncio.timeout(30):
             await link.connected.wait()
         await until(lambda: connected(hub, GARBLED))
-        since = (await spec_of(hub, GARBLED))["connected_since"]
+        since = (await spec_of(hub, GARBLED))["connectedSince"]
+        assert since
         trusted = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         trusted.check_hostname = False
         trusted.load_verify_locations(directory / "hub.crt")
@@ -162,7 +163,7 @@ async def test_bad_input_on_the_machine_port_ends_only_that_connection(
         assert "over the limit" in hub.output()
         # the machine's own link was never dropped
         assert link.connected.is_set()
-        assert (await spec_of(hub, GARBLED))["connected_since"] == since
+        assert (await spec_of(hub, GARBLED))["connectedSince"] == since
         assert await connected(hub, GARBLED)
     finally:
         running.cancel()
