@@ -145,11 +145,7 @@ class HubServer:
         )
         _listen(api, options.listen, grpc.ssl_server_credentials(identity))
         machine_links = MachinePort(machines, links, record.id, options.machine_keepalive)
-        await machine_links.start(
-            options.machine_listen,
-            (hub_pki.server_key.pem, server_pem),
-            hub_pki.ca.certificate.pem,
-        )
+        await machine_links.start(options.machine_listen, identity[0], hub_pki.ca.certificate.pem)
         write_client_config(
             options.data_dir / FILE_NAME,
             ClientConfig(hub=_dialable(options.listen), ca=server_pem.decode()),

@@ -15,8 +15,6 @@ import asyncio
 import logging
 import socket
 import ssl
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -29,9 +27,10 @@ from kiln.hub.links.machines import Machines, disconnected_from
 from kiln.hub.links.registry import Links, MachineLink
 from kiln.hub.resources import DiskFact, MachineFacts, MachineSpec
 from kiln.machinery.api import hublink_pb2 as pb
+from kiln.machinery.hubjoin import keepalive
 from kiln.machinery.hubjoin.frames import FrameError, encode, read_message, small_tls_buffers
 from kiln.machinery.hubjoin.keepalive import Due, Liveness
-from kiln.machinery.privatefile import write_private_files
+from kiln.machinery.sslpair import load_pair
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +130,7 @@ class MachinePort:
             await writer.drain()
 
         async def end(reason: str) -> None:
-            # the handler, cancelled next, waits for the close
-            if not writer.is_closing():
-                writer.write(encode(pb.HubMessage(refused=reason)))
-                writer.close()
+            _send_refusal(writer, reason)  # the handler, cancelled next, waits for the close
 
         link = MachineLink(uuid, write, asyncio.current_task(), end, first.hello.facts)
         previous = self._links.add(link)
@@ -170,7 +166,7 @@ class MachinePort:
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()
-        tick = Liveness(self._ping_interval, 0.0).tick
+        tick = keepalive.tick(self._ping_interval)
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
@@ -188,8 +184,15 @@ class MachinePort:
                     each.writer.transport.abort()
 
 
+def _send_refusal(writer: asyncio.StreamWriter, reason: str) -> None:
+    """Tell the machine why it is refused and begin closing (once)."""
+    if not writer.is_closing():  # a second close of a TLS transport breaks its abort
+        writer.write(encode(pb.HubMessage(refused=reason)))
+        writer.close()
+
+
 async def _refuse(writer: asyncio.StreamWriter, reason: str) -> None:
-    writer.write(encode(pb.HubMessage(refused=reason)))
+    _send_refusal(writer, reason)
     await _close(writer)
 
 
@@ -208,10 +211,7 @@ def _server_context(identity: tuple[bytes, bytes], ca: bytes) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     key, certificate = identity
-    with tempfile.TemporaryDirectory(prefix="kiln-hub-tls-") as scratch:
-        files = {Path(scratch) / "hub.key": key, Path(scratch) / "hub.crt": certificate}
-        write_private_files(files)
-        context.load_cert_chain(Path(scratch) / "hub.crt", Path(scratch) / "hub.key")
+    load_pair(context, certificate, key)
     context.load_verify_locations(cadata=ca.decode("ascii"))
     context.verify_mode = ssl.CERT_REQUIRED
     return context

@@ -52,5 +52,10 @@ class Liveness:
 
     @property
     def tick(self) -> float:
-        """How often to call :meth:`due` for it to be on time within a quarter interval."""
-        return min(1.0, self.interval / 4)
+        return tick(self.interval)
+
+
+def tick(interval: float) -> float:
+    """How often to check a :class:`Liveness` of ``interval`` for it to be on time within a
+    quarter interval."""
+    return min(1.0, interval / 4)

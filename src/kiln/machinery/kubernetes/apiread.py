@@ -6,15 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kiln.machinery.kubernetes.kubeconfig import KubeconfigError
+from kiln.machinery.sslpair import load_pair
 
 TIMEOUT = 10.0
 
@@ -30,11 +29,7 @@ def _context(kubeconfig: dict[str, Any]) -> tuple[str, ssl.SSLContext]:
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise KubeconfigError(f"the kubeconfig has no certificate credentials ({exc})") from exc
     context = ssl.create_default_context(cadata=ca)
-    with tempfile.TemporaryDirectory() as work:  # ssl loads a key pair from files only
-        pair = Path(work) / "client.pem"
-        pair.touch(mode=0o600)
-        pair.write_bytes(cert + b"\n" + key)
-        context.load_cert_chain(str(pair))
+    load_pair(context, cert, key)
     return server, context
 
 
